@@ -1,0 +1,48 @@
+// The compiler's public face: Function in, native code or IR text out. No MLIR types here;
+// only lib/compiler/*.cpp include MLIR and LLVM headers.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "zephyr/graph.h"
+
+namespace zephyr::compiler {
+
+/// Where to stop lowering, for IR dumps (`zephyr ir --stage`).
+enum class Stage {
+  graph,         // our own graph (print_graph)
+  mlir,          // func + linalg/tensor/arith/math on tensors, as emitted
+  linalg,        // after fusion, tiling and vectorization (transform script)
+  bufferized,    // on memrefs, results turned into out-parameters
+  llvm_dialect,  // the LLVM dialect
+  llvm_ir,       // LLVM IR after O3
+  assembly,      // host assembly
+};
+/// "graph", "mlir", ... and back; parse throws naming the valid stages.
+const char* stage_name(Stage stage);
+Stage parse_stage(const std::string& text);
+
+struct Options {
+  bool vectorize = true;        // tile + vectorize contractions (off only to compare)
+  bool locations = false;       // print loc(...) in MLIR dumps
+  bool print_after_all = false; // dump IR after every pass to stderr
+};
+
+/// Native code for one Function. Arguments and results are dense row-major buffers whose
+/// shapes and dtypes are those of the Function's argument and result nodes.
+class Executable {
+ public:
+  virtual ~Executable() = default;
+  /// `arguments[i]` points to argument i's data; `results[j]` to caller-allocated storage.
+  virtual void run(void* const* arguments, void* const* results) const = 0;
+  /// Wall time spent building, optimizing and JIT-compiling, in seconds.
+  virtual double compile_seconds() const = 0;
+};
+
+/// Lowers `function` through MLIR to host code (JIT).
+std::shared_ptr<Executable> compile(const Function& function, const Options& options = {});
+/// The IR of `function` at `stage`, as text.
+std::string lower_to(const Function& function, Stage stage, const Options& options = {});
+
+}  // namespace zephyr::compiler

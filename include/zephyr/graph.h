@@ -1,0 +1,63 @@
+// The expression graph: immutable nodes built by the DSL, consumed by trace, jit and the compiler.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "zephyr/array.h"
+#include "zephyr/dtype.h"
+#include "zephyr/error.h"
+
+namespace zephyr {
+
+enum class OpKind : uint8_t {
+#define ZEPHYR_OP(kind, mnemonic) kind,
+#include "zephyr/op_kinds.def"
+#undef ZEPHYR_OP
+};
+
+/// "add", "matmul", ...
+const char* mnemonic(OpKind op);
+
+struct Node;
+using NodePtr = std::shared_ptr<const Node>;
+
+/// Per-op attributes; each op reads only the fields its comment names.
+struct Attrs {
+  std::vector<int64_t> axes;     // ReduceSum/ReduceMax: reduced axes (sorted); Transpose: permutation
+  std::vector<int64_t> starts;   // Slice
+  std::vector<int64_t> strides;  // Slice
+  int64_t axis = 0;              // Iota, Concat
+  Array value;                   // Constant: a scalar (splat) or a dense array of the node's shape
+  std::string name;              // Argument: parameter path or input name
+};
+
+/// One value of the graph. Shape and dtype are static and known when the node is built.
+struct Node {
+  OpKind op;
+  DType dtype;
+  Shape shape;
+  std::vector<NodePtr> inputs;
+  Attrs attrs;
+  SourceLoc loc;
+};
+
+/// Builds a node; shape rules have already been checked by the op's builder.
+NodePtr make_node(OpKind op, DType dtype, Shape shape, std::vector<NodePtr> inputs, Attrs attrs,
+                  SourceLoc loc);
+
+/// A function over the graph: arguments in calling order and results.
+struct Function {
+  std::string name = "main";
+  std::vector<NodePtr> arguments;
+  std::vector<NodePtr> results;
+};
+
+/// Nodes reachable from `results`, inputs before users (a topological order).
+std::vector<const Node*> topological_order(const std::vector<NodePtr>& results);
+
+/// Our graph printed readably: one line per node, arguments by name, with source locations.
+std::string print_graph(const Function& function, bool with_locations = false);
+
+}  // namespace zephyr

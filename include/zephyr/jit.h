@@ -1,0 +1,177 @@
+// jit: compile a C++ model function to native code, once per distinct argument signature.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <tuple>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+#include "zephyr/compiler.h"
+#include "zephyr/params.h"
+#include "zephyr/trace.h"
+
+namespace zephyr {
+namespace detail {
+
+// ---- Cache keys: argument structure plus the values of compile-time constants ----------------
+std::string signature_of(const ParamTree& tree);
+std::string signature_of(const Array& array);
+template <class T>
+std::string signature_of(const T& value) {
+  if constexpr (std::is_enum_v<T>) return fmt::format("enum:{}", static_cast<std::underlying_type_t<T>>(value));
+  else if constexpr (std::is_same_v<T, bool>) return value ? "true" : "false";
+  else if constexpr (std::is_floating_point_v<T>) return fmt::format("{:a}", value);  // exact bits
+  else if constexpr (std::is_integral_v<T>) return fmt::format("{}", value);
+  else if constexpr (std::is_convertible_v<T, std::string>) return fmt::format("'{}'", std::string(value));
+  else if constexpr (requires { value.begin(); value.end(); }) {
+    std::string s = "{";
+    for (const auto& v : value) s += signature_of(v) + ",";
+    return s + "}";
+  } else {
+    static_assert(sizeof(T) == 0, "jit arguments must be ParamTree, Array, or plain values (arithmetic, "
+                                  "bool, enums, strings, ranges of them)");
+  }
+}
+
+// ---- Results: the Tensors a model returns, flattened, and rebuilt as Arrays -------------------
+template <class R> struct Results;
+template <> struct Results<Tensor> {
+  using Out = Array;
+  static void flatten(const Tensor& t, std::vector<Tensor>& out) { out.push_back(t); }
+  static Out build(std::vector<Array>& arrays, size_t& i) { return arrays[i++]; }
+};
+template <> struct Results<std::vector<Tensor>> {
+  using Out = std::vector<Array>;
+  static void flatten(const std::vector<Tensor>& ts, std::vector<Tensor>& out) { out.insert(out.end(), ts.begin(), ts.end()); }
+  static Out build(std::vector<Array>& arrays, size_t& i) { return Out(arrays.begin() + i, arrays.end()); }
+};
+template <class... Ts> struct Results<std::tuple<Ts...>> {
+  using Out = std::tuple<typename Results<Ts>::Out...>;
+  static void flatten(const std::tuple<Ts...>& t, std::vector<Tensor>& out) {
+    std::apply([&](const auto&... e) { (Results<std::decay_t<decltype(e)>>::flatten(e, out), ...); }, t);
+  }
+  static Out build(std::vector<Array>& arrays, size_t& i) { return Out{Results<Ts>::build(arrays, i)...}; }
+};
+template <class A, class B> struct Results<std::pair<A, B>> : Results<std::tuple<A, B>> {};
+
+/// One jit call's view of its arguments: trees and arrays by position, nullptr for constants.
+using ArgRef = std::variant<std::monostate, const ParamTree*, const Array*>;
+template <class T> ArgRef arg_ref(const T& value) {
+  if constexpr (std::is_same_v<T, ParamTree>) return &value;
+  else if constexpr (std::is_same_v<T, Array>) return &value;
+  else return std::monostate{};
+}
+
+/// A compiled entry: code plus where each function argument comes from.
+struct Compiled {
+  struct Slot {
+    size_t argument;    // position in the call
+    size_t tree_index;  // leaf position when that argument is a ParamTree
+  };
+  std::shared_ptr<compiler::Executable> executable;
+  std::vector<Slot> slots;
+  std::vector<std::pair<Shape, DType>> results;
+  std::vector<Array> run(const std::vector<ArgRef>& args) const;
+};
+
+/// Symbolic stand-ins for one call, recorded so the Function's arguments can be listed.
+class Binder {
+ public:
+  Params bind(const ParamTree& tree, size_t index);
+  Tensor bind(const Array& array, size_t index);
+  template <class T> T&& bind(T&& value, size_t) { return std::forward<T>(value); }
+  /// Lists the stand-ins as Function arguments (in call order) and compiles the results.
+  Compiled finish(const std::vector<Tensor>& results, const compiler::Options& options) const;
+
+ private:
+  struct Source {
+    size_t argument;
+    std::shared_ptr<ParamScope> scope;  // set for trees
+    Tensor input;                       // set for arrays
+  };
+  std::vector<Source> sources_;
+};
+
+std::string describe_arguments(const std::vector<ArgRef>& args);
+/// Adds the call's argument signature to an error raised while tracing, naming every argument.
+[[noreturn]] void rethrow_with_arguments(const Error& error, const std::vector<ArgRef>& args);
+
+}  // namespace detail
+
+/// A jit-compiled function. Calls take ParamTree where the model takes Params, Array where it
+/// takes Tensor, and plain values (compile-time constants, part of the cache key) as they are.
+template <class F>
+class Jitted {
+ public:
+  explicit Jitted(F f, compiler::Options options = {}) : f_(std::move(f)), options_(options) {}
+
+  template <class... Args>
+  auto operator()(const Args&... args) const {
+    using R = std::decay_t<decltype(std::invoke(f_, bound_type(args)...))>;
+    std::vector<detail::ArgRef> refs{detail::arg_ref(args)...};
+    std::string key;
+    ((key += detail::signature_of(args) + ";"), ...);
+
+    std::shared_ptr<const detail::Compiled> entry;
+    {
+      std::lock_guard lock(state_->mutex);
+      auto it = state_->cache.find(key);
+      if (it != state_->cache.end()) entry = it->second;
+    }
+    if (!entry) {
+      detail::Binder binder;
+      std::vector<Tensor> outputs;
+      try {
+        auto traced = invoke_bound(binder, std::index_sequence_for<Args...>{}, args...);
+        detail::Results<R>::flatten(traced, outputs);
+      } catch (const Error& e) {
+        detail::rethrow_with_arguments(e, refs);
+      }
+      entry = std::make_shared<const detail::Compiled>(binder.finish(outputs, options_));
+      std::lock_guard lock(state_->mutex);
+      state_->cache.emplace(key, entry);
+    }
+    std::vector<Array> arrays = entry->run(refs);
+    size_t i = 0;
+    return detail::Results<R>::build(arrays, i);
+  }
+
+  /// Number of distinct signatures compiled so far.
+  size_t cache_size() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->cache.size();
+  }
+
+ private:
+  template <size_t... I, class... Args>
+  auto invoke_bound(detail::Binder& binder, std::index_sequence<I...>, const Args&... args) const {
+    return std::invoke(f_, binder.bind(args, I)...);
+  }
+
+  // The symbolic type the model sees for each call argument type (only used in decltype).
+  static Params bound_type(const ParamTree&);
+  static Tensor bound_type(const Array&);
+  template <class T> static const T& bound_type(const T&);
+
+  struct State {
+    mutable std::mutex mutex;
+    std::map<std::string, std::shared_ptr<const detail::Compiled>> cache;
+  };
+  F f_;
+  compiler::Options options_;
+  std::shared_ptr<State> state_ = std::make_shared<State>();
+};
+
+/// Compiles `f` on first call per argument signature (shapes, dtypes, tree layout, constants).
+/// State captured by a lambda is baked in at that first compile: pass changing values as arguments.
+template <class F>
+Jitted<std::decay_t<F>> jit(F&& f, compiler::Options options = {}) {
+  return Jitted<std::decay_t<F>>(std::forward<F>(f), options);
+}
+
+}  // namespace zephyr

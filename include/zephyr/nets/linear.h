@@ -1,0 +1,28 @@
+// nets::linear and nets::mlp, written exactly as a user would write them.
+#pragma once
+
+#include <vector>
+
+#include "zephyr/ops.h"
+#include "zephyr/params.h"
+
+namespace zephyr::nets {
+
+/// An elementwise activation: Tensor -> Tensor.
+using Activation = Tensor (*)(const Tensor&, Loc);
+
+/// y = x @ W + b, with W of shape (in, out) under p["weights"] and b of shape (out) under p["bias"].
+Tensor linear(Params p, Tensor x, int64_t out, bool with_bias = true,
+              const Initializer& initializer = init::base, Loc loc = Loc::current());
+
+struct MlpOptions {
+  Activation activation = relu;
+  Activation final_activation = nullptr;  // none: the last layer is linear
+  bool with_bias = true;
+};
+
+/// Linear layers p[0], p[1], ... with `out_dims[i]` outputs each and the activation between them.
+Tensor mlp(Params p, Tensor x, const std::vector<int64_t>& out_dims, MlpOptions options = {},
+           Loc loc = Loc::current());
+
+}  // namespace zephyr::nets

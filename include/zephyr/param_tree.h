@@ -1,0 +1,67 @@
+// ParamTree: the concrete, named, ordered tree of parameter arrays that trace returns.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "zephyr/array.h"
+
+namespace zephyr {
+
+/// Leaves are kept flat, in first-declared order, under '/'-joined paths ("encoder/mlp_1/0/weights").
+/// Indexing gives a sub-tree that shares the arrays; a leaf is a tree with one entry at path "".
+class ParamTree {
+ public:
+  using Leaf = std::pair<std::string, Array>;
+
+  ParamTree() = default;
+  explicit ParamTree(std::vector<Leaf> leaves) : leaves_(std::move(leaves)) {}
+
+  /// The sub-tree (or leaf) under `key`; throws naming the path if absent.
+  ParamTree operator[](std::string_view key) const;
+  ParamTree operator[](int index) const { return (*this)[std::to_string(index)]; }
+
+  bool is_leaf() const { return leaves_.size() == 1 && leaves_[0].first.empty(); }
+  /// The array of a leaf tree.
+  const Array& array() const;
+  operator const Array&() const { return array(); }  // NOLINT: a leaf reads as its array
+
+  /// The leaf at a '/'-joined path relative to this tree.
+  const Array& at(std::string_view path) const;
+  bool contains(std::string_view path) const;
+  /// Replaces the leaf at `path`, or appends it: model surgery by name.
+  void set(std::string_view path, Array value);
+
+  const std::vector<Leaf>& leaves() const { return leaves_; }
+  auto begin() const { return leaves_.begin(); }
+  auto end() const { return leaves_.end(); }
+  /// Number of leaves.
+  size_t size() const { return leaves_.size(); }
+  bool empty() const { return leaves_.empty(); }
+  /// Number of scalars over all leaves.
+  int64_t count() const;
+  /// Child names at the top level, in order.
+  std::vector<std::string> keys() const;
+  /// "path dtype[shape]" per leaf, each on its own line, then the totals.
+  std::string str() const;
+
+ private:
+  std::vector<Leaf> leaves_;
+};
+
+/// Joins two path pieces with '/', skipping empty ones.
+std::string join_path(std::string_view prefix, std::string_view name);
+
+}  // namespace zephyr
+
+template <>
+struct fmt::formatter<zephyr::ParamTree> : fmt::formatter<std::string_view> {
+  template <class Context>
+  auto format(const zephyr::ParamTree& tree, Context& ctx) const {
+    return fmt::formatter<std::string_view>::format(tree.str(), ctx);
+  }
+};

@@ -1,0 +1,90 @@
+// Params: the view of a parameter tree that model code indexes and declares templates on.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "zephyr/init.h"
+#include "zephyr/param_tree.h"
+#include "zephyr/tensor.h"
+
+namespace zephyr {
+
+/// What a parameter must look like: shape, dtype, initializer, and where the model said so.
+struct Template {
+  Shape shape;
+  Initializer init;
+  DType dtype = DType::f32;
+  SourceLoc loc;
+};
+
+/// `p["weights"] == z::array({in, out}, z::init::base)` declares a parameter.
+Template array(Shape shape, Initializer init = init::base, DType dtype = DType::f32, Loc loc = Loc::current());
+
+namespace detail {
+
+/// The state behind every Params view of one trace or one jit call.
+/// Tracing: templates are recorded and become leaves. Binding: templates validate a given tree.
+class ParamScope {
+ public:
+  struct Leaf {
+    std::string path;
+    Template spec;    // the declared template (binding: taken from the tree if never declared)
+    Tensor tensor;    // the Argument node that stands for this leaf in the graph
+    bool declared = false;
+    size_t tree_index = 0;  // binding: position of the leaf in the bound tree
+  };
+
+  static std::shared_ptr<ParamScope> tracing();
+  /// `argument` names the jit argument in errors ("params").
+  static std::shared_ptr<ParamScope> binding(const ParamTree& tree, std::string argument);
+
+  Tensor declare(const std::string& path, const Template& spec);
+  Tensor use(const std::string& path, const SourceLoc& loc);
+  const std::vector<Leaf>& leaves() const { return leaves_; }
+  /// Tracing: every declared leaf, initialized from `key` folded with a hash of its path.
+  ParamTree initialize(random::Key key) const;
+
+ private:
+  Leaf* find(const std::string& path);
+  Tensor bind(const std::string& path, const SourceLoc& loc);
+
+  bool tracing_ = true;
+  const ParamTree* tree_ = nullptr;  // binding only; outlives the scope (the jit call's argument)
+  std::string argument_;
+  std::vector<Leaf> leaves_;
+};
+
+}  // namespace detail
+
+/// A path into the parameters of the running trace or jit call. Cheap to copy.
+/// Converts to a Tensor wherever one is expected.
+class Params {
+ public:
+  Params(std::shared_ptr<detail::ParamScope> scope, std::string path)
+      : scope_(std::move(scope)), path_(std::move(path)) {}
+
+  Params operator[](std::string_view name) const { return Params(scope_, join_path(path_, name)); }
+  Params operator[](int index) const { return (*this)[std::to_string(index)]; }
+  const std::string& path() const { return path_; }
+  /// The leaf as a graph value; throws if no template declared it (tracing) or the tree lacks it.
+  Tensor tensor(Loc loc = Loc::current()) const;
+  Shape shape(Loc loc = Loc::current()) const { return tensor(loc).shape(); }
+
+  /// Declares the template of this leaf (tracing) or validates the given leaf against it (jit).
+  /// A statement, as in zephyr: it returns nothing (z::validate returns the leaf).
+  friend void operator==(const Params& p, const Template& spec) { p.scope_->declare(p.path_, spec); }
+  Tensor declare(const Template& spec) const { return scope_->declare(path_, spec); }
+
+ private:
+  std::shared_ptr<detail::ParamScope> scope_;
+  std::string path_;
+};
+
+/// As `p == z::array(shape, init)`, returning the leaf: `auto w = z::validate(p["w"], {3, 4});`.
+Tensor validate(const Params& p, Shape shape, Initializer init = init::base, DType dtype = DType::f32,
+                Loc loc = Loc::current());
+
+}  // namespace zephyr

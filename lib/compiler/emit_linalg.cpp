@@ -1,0 +1,356 @@
+// Graph -> MLIR: one func on tensors, each primitive op as linalg/tensor/arith/math.
+// The cases below follow the groups of include/zephyr/op_kinds.def.
+#include <fmt/format.h>
+
+#include <unordered_map>
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir_internal.h"
+
+namespace zephyr::compiler {
+namespace {
+
+using mlir::Value;
+
+class Emitter {
+ public:
+  Emitter(mlir::MLIRContext& ctx, mlir::ModuleOp module) : ctx_(ctx), b_(&ctx) {
+    b_.setInsertionPointToEnd(module.getBody());
+  }
+
+  void emit(const Function& fn) {
+    llvm::SmallVector<mlir::Type> args, results;
+    for (const NodePtr& a : fn.arguments) args.push_back(tensor_type(a.get()));
+    for (const NodePtr& r : fn.results) results.push_back(tensor_type(r.get()));
+    auto func = b_.create<mlir::func::FuncOp>(b_.getUnknownLoc(), fn.name, b_.getFunctionType(args, results));
+    mlir::Block* entry = func.addEntryBlock();
+    for (size_t i = 0; i < fn.arguments.size(); ++i) {
+      values_[fn.arguments[i].get()] = entry->getArgument(i);
+      func.setArgAttr(i, "zephyr.name", b_.getStringAttr(fn.arguments[i]->attrs.name));
+    }
+    b_.setInsertionPointToStart(entry);
+    for (const Node* n : topological_order(fn.results))
+      if (!values_.count(n)) values_[n] = emit(n);
+    llvm::SmallVector<Value> outs;
+    for (const NodePtr& r : fn.results) outs.push_back(values_.at(r.get()));
+    b_.create<mlir::func::ReturnOp>(b_.getUnknownLoc(), outs);
+  }
+
+ private:
+  mlir::Type element(DType d) {
+    switch (d) {
+      case DType::f32: return b_.getF32Type();
+      case DType::f64: return b_.getF64Type();
+      case DType::i32: return b_.getI32Type();
+      case DType::bool_: return b_.getI1Type();
+    }
+    return {};
+  }
+  mlir::RankedTensorType tensor_type(const Node* n) { return mlir::RankedTensorType::get(n->shape, element(n->dtype)); }
+  mlir::Location loc(const Node* n) {
+    if (!n->loc.line) return mlir::NameLoc::get(b_.getStringAttr(mnemonic(n->op)));
+    return mlir::FileLineColLoc::get(&ctx_, n->loc.file, n->loc.line, n->loc.column);
+  }
+  Value in(const Node* n, size_t i) { return values_.at(n->inputs[i].get()); }
+  Value empty(const Node* n) { return b_.create<mlir::tensor::EmptyOp>(loc(n), n->shape, element(n->dtype)); }
+
+  Value emit(const Node* n) {
+    switch (n->op) {
+      case OpKind::Argument:
+        throw Error(fmt::format("[compile] '{}' is used by the function but is not one of its arguments", n->attrs.name));
+      case OpKind::Constant: return constant(n);
+      case OpKind::Iota: return iota(n);
+      case OpKind::Neg: case OpKind::Abs: case OpKind::Exp: case OpKind::Log: case OpKind::Tanh:
+      case OpKind::Sqrt: case OpKind::Rsqrt:
+      case OpKind::Add: case OpKind::Sub: case OpKind::Mul: case OpKind::Div: case OpKind::Pow:
+      case OpKind::Maximum: case OpKind::Minimum:
+      case OpKind::Equal: case OpKind::NotEqual: case OpKind::Less: case OpKind::LessEqual:
+      case OpKind::Greater: case OpKind::GreaterEqual:
+      case OpKind::Select: case OpKind::Cast: case OpKind::BroadcastTo:
+        return elementwise(n);
+      case OpKind::ReduceSum: case OpKind::ReduceMax: return reduce(n);
+      case OpKind::MatMul: return matmul(n);
+      case OpKind::Reshape: return reshape(in(n, 0), n->inputs[0]->shape, n->shape, loc(n));
+      case OpKind::Transpose:
+        return b_.create<mlir::linalg::TransposeOp>(loc(n), in(n, 0), empty(n), n->attrs.axes).getResult()[0];
+      case OpKind::Slice: return slice(n);
+      case OpKind::Concat: return concat(n);
+    }
+    throw Error(fmt::format("[compile] no lowering for op '{}'", mnemonic(n->op)));
+  }
+
+  // ---- Leaves ---------------------------------------------------------------------------------
+  mlir::Attribute scalar_attr(DType d, double v) {
+    switch (d) {
+      case DType::f32: return b_.getF32FloatAttr(static_cast<float>(v));
+      case DType::f64: return b_.getF64FloatAttr(v);
+      case DType::i32: return b_.getI32IntegerAttr(static_cast<int32_t>(v));
+      case DType::bool_: return b_.getBoolAttr(v != 0);
+    }
+    return {};
+  }
+
+  Value constant(const Node* n) {
+    auto type = tensor_type(n);
+    const Array& v = n->attrs.value;
+    mlir::DenseElementsAttr attr;
+    if (v.size() == 1) {
+      attr = mlir::DenseElementsAttr::get(type, scalar_attr(n->dtype, v.at(0)));
+    } else {
+      switch (n->dtype) {
+        case DType::f32: attr = mlir::DenseElementsAttr::get(type, llvm::ArrayRef<float>(v.data<float>(), v.size())); break;
+        case DType::f64: attr = mlir::DenseElementsAttr::get(type, llvm::ArrayRef<double>(v.data<double>(), v.size())); break;
+        case DType::i32: attr = mlir::DenseElementsAttr::get(type, llvm::ArrayRef<int32_t>(v.data<int32_t>(), v.size())); break;
+        case DType::bool_: attr = mlir::DenseElementsAttr::get(type, llvm::ArrayRef<bool>(v.data<bool>(), v.size())); break;
+      }
+    }
+    return b_.create<mlir::arith::ConstantOp>(loc(n), type, attr);
+  }
+
+  Value iota(const Node* n) {
+    int64_t rank = static_cast<int64_t>(n->shape.size());
+    auto map = b_.getMultiDimIdentityMap(rank);
+    llvm::SmallVector<mlir::utils::IteratorType> iters(rank, mlir::utils::IteratorType::parallel);
+    int64_t axis = n->attrs.axis;
+    DType dtype = n->dtype;
+    auto op = b_.create<mlir::linalg::GenericOp>(
+        loc(n), mlir::TypeRange{tensor_type(n)}, mlir::ValueRange{}, mlir::ValueRange{empty(n)},
+        llvm::ArrayRef<mlir::AffineMap>{map}, iters, [&](mlir::OpBuilder& nb, mlir::Location l, mlir::ValueRange) {
+          Value index = nb.create<mlir::linalg::IndexOp>(l, axis);
+          Value i = nb.create<mlir::arith::IndexCastOp>(l, nb.getI64Type(), index);
+          Value out = dtype == DType::i32 ? Value(nb.create<mlir::arith::TruncIOp>(l, nb.getI32Type(), i))
+                      : dtype == DType::bool_ ? Value(nb.create<mlir::arith::TruncIOp>(l, nb.getI1Type(), i))
+                                              : Value(nb.create<mlir::arith::SIToFPOp>(l, element(dtype), i));
+          nb.create<mlir::linalg::YieldOp>(l, out);
+        });
+    return op.getResult(0);
+  }
+
+  // ---- Elementwise ----------------------------------------------------------------------------
+  // Broadcast operands drop their size-1 (and missing) axes through collapse_shape, so every
+  // indexing map is a projected permutation: the form fusion and vectorization expect.
+  std::pair<Value, mlir::AffineMap> broadcast_operand(Value v, const Shape& shape, const Shape& out, mlir::Location l) {
+    size_t offset = out.size() - shape.size();
+    llvm::SmallVector<mlir::AffineExpr> exprs;
+    Shape kept_shape;
+    llvm::SmallVector<mlir::ReassociationIndices> groups;
+    mlir::ReassociationIndices pending;
+    for (size_t i = 0; i < shape.size(); ++i) {
+      pending.push_back(static_cast<int64_t>(i));
+      bool stretched = shape[i] == 1 && out[i + offset] != 1;
+      if (stretched) continue;
+      exprs.push_back(b_.getAffineDimExpr(static_cast<unsigned>(i + offset)));
+      kept_shape.push_back(shape[i]);
+      groups.push_back(pending);
+      pending.clear();
+    }
+    if (!pending.empty() && !groups.empty()) groups.back().append(pending.begin(), pending.end());
+    if (kept_shape.size() != shape.size()) {
+      auto type = mlir::RankedTensorType::get(kept_shape, mlir::cast<mlir::RankedTensorType>(v.getType()).getElementType());
+      if (kept_shape.empty()) groups.clear();
+      v = b_.create<mlir::tensor::CollapseShapeOp>(l, type, v, groups);
+    }
+    return {v, mlir::AffineMap::get(static_cast<unsigned>(out.size()), 0, exprs, &ctx_)};
+  }
+
+  Value elementwise(const Node* n) {
+    mlir::Location l = loc(n);
+    llvm::SmallVector<Value> operands;
+    llvm::SmallVector<mlir::AffineMap> maps;
+    for (size_t i = 0; i < n->inputs.size(); ++i) {
+      auto [v, map] = broadcast_operand(in(n, i), n->inputs[i]->shape, n->shape, l);
+      operands.push_back(v);
+      maps.push_back(map);
+    }
+    maps.push_back(b_.getMultiDimIdentityMap(static_cast<unsigned>(n->shape.size())));
+    llvm::SmallVector<mlir::utils::IteratorType> iters(n->shape.size(), mlir::utils::IteratorType::parallel);
+    auto op = b_.create<mlir::linalg::GenericOp>(
+        l, mlir::TypeRange{tensor_type(n)}, operands, mlir::ValueRange{empty(n)}, maps, iters,
+        [&](mlir::OpBuilder& nb, mlir::Location bl, mlir::ValueRange args) {
+          nb.create<mlir::linalg::YieldOp>(bl, scalar_op(nb, bl, n, args.drop_back()));
+        });
+    return op.getResult(0);
+  }
+
+  // The scalar computation of one elementwise op.
+  Value scalar_op(mlir::OpBuilder& nb, mlir::Location l, const Node* n, mlir::ValueRange x) {
+    namespace arith = mlir::arith;
+    namespace math = mlir::math;
+    DType in_type = n->inputs.empty() ? n->dtype : n->inputs[0]->dtype;
+    bool f = is_float(in_type);
+    switch (n->op) {
+      case OpKind::BroadcastTo: return x[0];
+      case OpKind::Neg:
+        if (f) return nb.create<arith::NegFOp>(l, x[0]);
+        return nb.create<arith::SubIOp>(l, nb.create<arith::ConstantOp>(l, nb.getZeroAttr(x[0].getType())), x[0]);
+      case OpKind::Abs:
+        if (f) return nb.create<math::AbsFOp>(l, x[0]);
+        return nb.create<math::AbsIOp>(l, x[0]);
+      case OpKind::Exp: return nb.create<math::ExpOp>(l, x[0]);
+      case OpKind::Log: return nb.create<math::LogOp>(l, x[0]);
+      case OpKind::Tanh: return nb.create<math::TanhOp>(l, x[0]);
+      case OpKind::Sqrt: return nb.create<math::SqrtOp>(l, x[0]);
+      case OpKind::Rsqrt: return nb.create<math::RsqrtOp>(l, x[0]);
+      case OpKind::Add: return f ? Value(nb.create<arith::AddFOp>(l, x[0], x[1])) : nb.create<arith::AddIOp>(l, x[0], x[1]);
+      case OpKind::Sub: return f ? Value(nb.create<arith::SubFOp>(l, x[0], x[1])) : nb.create<arith::SubIOp>(l, x[0], x[1]);
+      case OpKind::Mul: return f ? Value(nb.create<arith::MulFOp>(l, x[0], x[1])) : nb.create<arith::MulIOp>(l, x[0], x[1]);
+      case OpKind::Div: return f ? Value(nb.create<arith::DivFOp>(l, x[0], x[1])) : nb.create<arith::DivSIOp>(l, x[0], x[1]);
+      case OpKind::Pow: return nb.create<math::PowFOp>(l, x[0], x[1]);
+      case OpKind::Maximum:
+        return f ? Value(nb.create<arith::MaximumFOp>(l, x[0], x[1])) : nb.create<arith::MaxSIOp>(l, x[0], x[1]);
+      case OpKind::Minimum:
+        return f ? Value(nb.create<arith::MinimumFOp>(l, x[0], x[1])) : nb.create<arith::MinSIOp>(l, x[0], x[1]);
+      case OpKind::Equal: return compare(nb, l, f, arith::CmpFPredicate::OEQ, arith::CmpIPredicate::eq, x);
+      case OpKind::NotEqual: return compare(nb, l, f, arith::CmpFPredicate::UNE, arith::CmpIPredicate::ne, x);
+      case OpKind::Less: return compare(nb, l, f, arith::CmpFPredicate::OLT, arith::CmpIPredicate::slt, x);
+      case OpKind::LessEqual: return compare(nb, l, f, arith::CmpFPredicate::OLE, arith::CmpIPredicate::sle, x);
+      case OpKind::Greater: return compare(nb, l, f, arith::CmpFPredicate::OGT, arith::CmpIPredicate::sgt, x);
+      case OpKind::GreaterEqual: return compare(nb, l, f, arith::CmpFPredicate::OGE, arith::CmpIPredicate::sge, x);
+      case OpKind::Select: return nb.create<arith::SelectOp>(l, x[0], x[1], x[2]);
+      case OpKind::Cast: return cast(nb, l, x[0], in_type, n->dtype);
+      default: break;
+    }
+    throw Error(fmt::format("[compile] '{}' is not elementwise", mnemonic(n->op)));
+  }
+
+  Value compare(mlir::OpBuilder& nb, mlir::Location l, bool f, mlir::arith::CmpFPredicate fp,
+                mlir::arith::CmpIPredicate ip, mlir::ValueRange x) {
+    if (f) return nb.create<mlir::arith::CmpFOp>(l, fp, x[0], x[1]);
+    return nb.create<mlir::arith::CmpIOp>(l, ip, x[0], x[1]);
+  }
+
+  Value cast(mlir::OpBuilder& nb, mlir::Location l, Value v, DType from, DType to) {
+    namespace arith = mlir::arith;
+    mlir::Type t = element(to);
+    if (to == DType::bool_) {
+      Value zero = nb.create<arith::ConstantOp>(l, nb.getZeroAttr(v.getType()));
+      if (is_float(from)) return nb.create<arith::CmpFOp>(l, arith::CmpFPredicate::UNE, v, zero);
+      return nb.create<arith::CmpIOp>(l, arith::CmpIPredicate::ne, v, zero);
+    }
+    if (is_float(from) && is_float(to))
+      return from == DType::f32 ? Value(nb.create<arith::ExtFOp>(l, t, v)) : nb.create<arith::TruncFOp>(l, t, v);
+    if (is_float(from)) return nb.create<arith::FPToSIOp>(l, t, v);
+    if (from == DType::bool_)
+      return is_float(to) ? Value(nb.create<arith::UIToFPOp>(l, t, v)) : nb.create<arith::ExtUIOp>(l, t, v);
+    return nb.create<arith::SIToFPOp>(l, t, v);  // i32 -> float
+  }
+
+  // ---- Reductions -----------------------------------------------------------------------------
+  Value reduce(const Node* n) {
+    mlir::Location l = loc(n);
+    const Shape& in_shape = n->inputs[0]->shape;
+    unsigned rank = static_cast<unsigned>(in_shape.size());
+    llvm::SmallVector<mlir::AffineExpr> out_exprs;
+    llvm::SmallVector<mlir::utils::IteratorType> iters;
+    const auto& axes = n->attrs.axes;
+    for (unsigned i = 0; i < rank; ++i) {
+      bool reduced = std::find(axes.begin(), axes.end(), static_cast<int64_t>(i)) != axes.end();
+      iters.push_back(reduced ? mlir::utils::IteratorType::reduction : mlir::utils::IteratorType::parallel);
+      if (!reduced) out_exprs.push_back(b_.getAffineDimExpr(i));
+    }
+    bool is_sum = n->op == OpKind::ReduceSum;
+    bool f = is_float(n->dtype);
+    mlir::Attribute init_attr;
+    if (is_sum) init_attr = b_.getZeroAttr(element(n->dtype));
+    else if (f) init_attr = b_.getFloatAttr(element(n->dtype), -std::numeric_limits<double>::infinity());
+    else init_attr = b_.getI32IntegerAttr(std::numeric_limits<int32_t>::min());
+    Value init_value = b_.create<mlir::arith::ConstantOp>(l, mlir::cast<mlir::TypedAttr>(init_attr));
+    Value init = b_.create<mlir::linalg::FillOp>(l, init_value, empty(n)).getResult(0);
+    llvm::SmallVector<mlir::AffineMap> maps{b_.getMultiDimIdentityMap(rank),
+                                            mlir::AffineMap::get(rank, 0, out_exprs, &ctx_)};
+    auto op = b_.create<mlir::linalg::GenericOp>(
+        l, mlir::TypeRange{tensor_type(n)}, mlir::ValueRange{in(n, 0)}, mlir::ValueRange{init}, maps, iters,
+        [&](mlir::OpBuilder& nb, mlir::Location bl, mlir::ValueRange args) {
+          Value r;
+          if (is_sum) r = f ? Value(nb.create<mlir::arith::AddFOp>(bl, args[0], args[1]))
+                            : nb.create<mlir::arith::AddIOp>(bl, args[0], args[1]);
+          else r = f ? Value(nb.create<mlir::arith::MaximumFOp>(bl, args[0], args[1]))
+                     : nb.create<mlir::arith::MaxSIOp>(bl, args[0], args[1]);
+          nb.create<mlir::linalg::YieldOp>(bl, r);
+        });
+    return op.getResult(0);
+  }
+
+  // ---- Contraction ----------------------------------------------------------------------------
+  Value matmul(const Node* n) {
+    mlir::Location l = loc(n);
+    Value zero = b_.create<mlir::arith::ConstantOp>(l, mlir::cast<mlir::TypedAttr>(b_.getZeroAttr(element(n->dtype))));
+    Value acc = b_.create<mlir::linalg::FillOp>(l, zero, empty(n)).getResult(0);
+    mlir::ValueRange ins{in(n, 0), in(n, 1)};
+    if (n->shape.size() == 2)
+      return b_.create<mlir::linalg::MatmulOp>(l, mlir::TypeRange{tensor_type(n)}, mlir::ValueRange{in(n, 0), in(n, 1)},
+                                               mlir::ValueRange{acc}).getResult(0);
+    return b_.create<mlir::linalg::BatchMatmulOp>(l, mlir::TypeRange{tensor_type(n)}, mlir::ValueRange{in(n, 0), in(n, 1)},
+                                                  mlir::ValueRange{acc}).getResult(0);
+  }
+
+  // ---- Data movement --------------------------------------------------------------------------
+  // Any reshape is a collapse to 1-D followed by an expand: both are free views after bufferization.
+  Value reshape(Value v, const Shape& from, const Shape& to, mlir::Location l) {
+    if (from == to) return v;
+    mlir::Type elt = mlir::cast<mlir::RankedTensorType>(v.getType()).getElementType();
+    auto all = [](size_t rank) {
+      mlir::ReassociationIndices g;
+      for (size_t i = 0; i < rank; ++i) g.push_back(static_cast<int64_t>(i));
+      return llvm::SmallVector<mlir::ReassociationIndices>{g};
+    };
+    int64_t count = numel(from);
+    auto flat_type = mlir::RankedTensorType::get({count}, elt);
+    Value flat = v;
+    if (from.empty()) flat = b_.create<mlir::tensor::ExpandShapeOp>(l, flat_type, v, llvm::ArrayRef<mlir::ReassociationIndices>{});
+    else if (from.size() != 1) flat = b_.create<mlir::tensor::CollapseShapeOp>(l, flat_type, v, all(from.size()));
+    auto to_type = mlir::RankedTensorType::get(to, elt);
+    if (to.size() == 1) return flat;
+    if (to.empty()) return b_.create<mlir::tensor::CollapseShapeOp>(l, to_type, flat, llvm::ArrayRef<mlir::ReassociationIndices>{});
+    return b_.create<mlir::tensor::ExpandShapeOp>(l, to_type, flat, all(to.size()));
+  }
+
+  Value slice(const Node* n) {
+    llvm::SmallVector<mlir::OpFoldResult> offsets, sizes, strides;
+    for (size_t i = 0; i < n->shape.size(); ++i) {
+      offsets.push_back(b_.getIndexAttr(n->attrs.starts[i]));
+      sizes.push_back(b_.getIndexAttr(n->shape[i]));
+      strides.push_back(b_.getIndexAttr(n->attrs.strides[i]));
+    }
+    return b_.create<mlir::tensor::ExtractSliceOp>(loc(n), tensor_type(n), in(n, 0), offsets, sizes, strides);
+  }
+
+  Value concat(const Node* n) {
+    Value out = empty(n);
+    int64_t offset = 0;
+    for (size_t k = 0; k < n->inputs.size(); ++k) {
+      const Shape& s = n->inputs[k]->shape;
+      llvm::SmallVector<mlir::OpFoldResult> offsets, sizes, strides;
+      for (size_t i = 0; i < s.size(); ++i) {
+        offsets.push_back(b_.getIndexAttr(static_cast<int64_t>(i) == n->attrs.axis ? offset : 0));
+        sizes.push_back(b_.getIndexAttr(s[i]));
+        strides.push_back(b_.getIndexAttr(1));
+      }
+      out = b_.create<mlir::tensor::InsertSliceOp>(loc(n), in(n, k), out, offsets, sizes, strides);
+      offset += s[n->attrs.axis];
+    }
+    return out;
+  }
+
+  mlir::MLIRContext& ctx_;
+  mlir::OpBuilder b_;
+  std::unordered_map<const Node*, Value> values_;
+};
+
+}  // namespace
+
+mlir::OwningOpRef<mlir::ModuleOp> emit_module(mlir::MLIRContext& context, const Function& function) {
+  mlir::OwningOpRef<mlir::ModuleOp> module = mlir::ModuleOp::create(mlir::UnknownLoc::get(&context));
+  Emitter(context, *module).emit(function);
+  if (mlir::failed(mlir::verify(*module)))
+    throw Error("[compile] internal error: the emitted MLIR does not verify:\n" + print_module(*module, true));
+  return module;
+}
+
+}  // namespace zephyr::compiler

@@ -1,0 +1,27 @@
+// Internal to lib/compiler: the MLIR-typed pieces shared by its three translation units.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "zephyr/compiler.h"
+
+namespace zephyr::compiler {
+
+/// A context with exactly the dialects and translations the pipeline uses.
+std::unique_ptr<mlir::MLIRContext> make_context();
+
+/// Our graph as func + linalg/tensor/arith/math on tensors (emit_linalg.cpp).
+mlir::OwningOpRef<mlir::ModuleOp> emit_module(mlir::MLIRContext& context, const Function& function);
+
+/// Runs the pipeline in place up to and including `stage` (pipeline.cpp). Stages past
+/// llvm_dialect are produced by native_code.cpp from the LLVM dialect.
+void lower_module(mlir::ModuleOp module, Stage stage, const Options& options);
+
+/// Prints a module; `locations` adds loc(...) annotations.
+std::string print_module(mlir::ModuleOp module, bool locations);
+
+}  // namespace zephyr::compiler

@@ -1,0 +1,161 @@
+// LLVM dialect -> native code: the JIT (ExecutionEngine), LLVM IR and assembly dumps.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <mutex>
+
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Target/TargetMachine.h"
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "mlir_internal.h"
+
+namespace zephyr::compiler {
+namespace {
+
+void initialize_llvm() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+}
+
+std::string error_text(llvm::Error error) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << error;
+  return text;
+}
+
+// The host CPU with all its features (znver4 with AVX-512 here), position-independent code.
+std::unique_ptr<llvm::TargetMachine> host_target_machine() {
+  initialize_llvm();
+  auto builder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!builder) throw Error("[compile] cannot detect the host CPU: " + error_text(builder.takeError()));
+  builder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  builder->setRelocationModel(llvm::Reloc::PIC_);
+  auto machine = builder->createTargetMachine();
+  if (!machine) throw Error("[compile] cannot create a target machine: " + error_text(machine.takeError()));
+  return std::move(*machine);
+}
+
+struct LoweredModule {
+  std::unique_ptr<mlir::MLIRContext> context;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+};
+
+LoweredModule lower(const Function& function, Stage stage, const Options& options) {
+  LoweredModule out;
+  out.context = make_context();
+  out.module = emit_module(*out.context, function);
+  lower_module(*out.module, stage, options);
+  return out;
+}
+
+class JitExecutable final : public Executable {
+ public:
+  JitExecutable(const Function& function, const Options& options) {
+    auto start = std::chrono::steady_clock::now();
+    LoweredModule lowered = lower(function, Stage::llvm_dialect, options);
+    std::unique_ptr<llvm::TargetMachine> machine = host_target_machine();
+    // The transformer is a function_ref: it must outlive create().
+    auto optimize = mlir::makeOptimizingTransformer(3, 0, machine.get());
+    mlir::ExecutionEngineOptions engine_options;
+    engine_options.transformer = optimize;
+    engine_options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+    engine_options.enableGDBNotificationListener = false;
+    auto engine = mlir::ExecutionEngine::create(*lowered.module, engine_options, std::move(machine));
+    if (!engine) throw Error("[compile] JIT compilation failed: " + error_text(engine.takeError()));
+    engine_ = std::move(*engine);
+    auto entry = engine_->lookupPacked(function.name);
+    if (!entry) throw Error("[compile] entry point not found: " + error_text(entry.takeError()));
+    entry_ = *entry;
+    arity_ = function.arguments.size();
+    results_ = function.results.size();
+    seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+
+  void run(void* const* arguments, void* const* results) const override {
+    // The packed wrapper takes one pointer per argument, each pointing at the argument's value
+    // (here a bare data pointer: static shapes use the bare-pointer calling convention).
+    llvm::SmallVector<void*, 16> pointers(arguments, arguments + arity_);
+    pointers.append(results, results + results_);
+    llvm::SmallVector<void*, 16> packed;
+    for (void*& p : pointers) packed.push_back(&p);
+    entry_(packed.data());
+  }
+
+  double compile_seconds() const override { return seconds_; }
+
+ private:
+  std::unique_ptr<mlir::ExecutionEngine> engine_;
+  void (*entry_)(void**) = nullptr;
+  size_t arity_ = 0, results_ = 0;
+  double seconds_ = 0;
+};
+
+std::string llvm_ir(mlir::ModuleOp module, llvm::LLVMContext& context, llvm::TargetMachine& machine,
+                    std::unique_ptr<llvm::Module>& out) {
+  out = mlir::translateModuleToLLVMIR(module, context);
+  if (!out) throw Error("[compile] internal error: translation to LLVM IR failed");
+  out->setTargetTriple(machine.getTargetTriple().str());
+  out->setDataLayout(machine.createDataLayout());
+  if (auto err = mlir::makeOptimizingTransformer(3, 0, &machine)(out.get()))
+    throw Error("[compile] LLVM optimization failed: " + error_text(std::move(err)));
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  out->print(os, nullptr);
+  return text;
+}
+
+}  // namespace
+
+const char* stage_name(Stage stage) {
+  switch (stage) {
+    case Stage::graph: return "graph";
+    case Stage::mlir: return "mlir";
+    case Stage::linalg: return "linalg";
+    case Stage::bufferized: return "bufferized";
+    case Stage::llvm_dialect: return "llvm-dialect";
+    case Stage::llvm_ir: return "llvm-ir";
+    case Stage::assembly: return "asm";
+  }
+  return "?";
+}
+
+Stage parse_stage(const std::string& text) {
+  for (Stage s : {Stage::graph, Stage::mlir, Stage::linalg, Stage::bufferized, Stage::llvm_dialect, Stage::llvm_ir,
+                  Stage::assembly})
+    if (text == stage_name(s)) return s;
+  throw Error(fmt::format("unknown stage '{}' (valid: graph, mlir, linalg, bufferized, llvm-dialect, llvm-ir, asm)", text));
+}
+
+std::shared_ptr<Executable> compile(const Function& function, const Options& options) {
+  return std::make_shared<JitExecutable>(function, options);
+}
+
+std::string lower_to(const Function& function, Stage stage, const Options& options) {
+  if (stage == Stage::graph) return print_graph(function, options.locations);
+  LoweredModule lowered = lower(function, std::min(stage, Stage::llvm_dialect), options);
+  if (stage <= Stage::llvm_dialect) return print_module(*lowered.module, options.locations);
+  std::unique_ptr<llvm::TargetMachine> machine = host_target_machine();
+  llvm::LLVMContext context;
+  std::unique_ptr<llvm::Module> module;
+  std::string ir = llvm_ir(*lowered.module, context, *machine, module);
+  if (stage == Stage::llvm_ir) return ir;
+  llvm::SmallString<0> assembly;
+  llvm::raw_svector_ostream os(assembly);
+  llvm::legacy::PassManager pm;
+  if (machine->addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::AssemblyFile))
+    throw Error("[compile] the target cannot emit assembly");
+  pm.run(*module);
+  return std::string(assembly.str());
+}
+
+}  // namespace zephyr::compiler

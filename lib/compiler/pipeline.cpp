@@ -1,0 +1,308 @@
+// The lowering pipeline: linalg on tensors -> tiled, vectorized -> buffers -> LLVM dialect.
+// See docs/compiler.md for the stages and why each pass is where it is.
+#include <fmt/format.h>
+
+#include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Conversion/UBToLLVM/UBToLLVM.h"
+#include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
+#include "mlir/Conversion/VectorToSCF/VectorToSCF.h"
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Affine/IR/ValueBoundsOpInterfaceImpl.h"
+#include "mlir/Dialect/Arith/IR/ValueBoundsOpInterfaceImpl.h"
+#include "mlir/Dialect/Arith/Transforms/BufferDeallocationOpInterfaceImpl.h"
+#include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/FuncBufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Bufferization/Transforms/OneShotAnalysis.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/Linalg/TransformOps/DialectExtension.h"
+#include "mlir/Dialect/Linalg/Transforms/AllInterfaces.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Math/Transforms/Approximation.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/IR/ValueBoundsOpInterfaceImpl.h"
+#include "mlir/Dialect/MemRef/Transforms/AllocationOpInterfaceImpl.h"
+#include "mlir/Dialect/MemRef/Transforms/BufferViewFlowOpInterfaceImpl.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/IR/ValueBoundsOpInterfaceImpl.h"
+#include "mlir/Dialect/SCF/TransformOps/SCFTransformOps.h"
+#include "mlir/Dialect/SCF/Transforms/BufferDeallocationOpInterfaceImpl.h"
+#include "mlir/Dialect/SCF/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tensor/IR/TensorInferTypeOpInterfaceImpl.h"
+#include "mlir/Dialect/Tensor/IR/TensorTilingInterfaceImpl.h"
+#include "mlir/Dialect/Tensor/IR/ValueBoundsOpInterfaceImpl.h"
+#include "mlir/Dialect/Tensor/TransformOps/TensorTransformOps.h"
+#include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Tensor/Transforms/SubsetInsertionOpInterfaceImpl.h"
+#include "mlir/Dialect/Transform/IR/TransformDialect.h"
+#include "mlir/Dialect/Transform/Transforms/TransformInterpreterUtils.h"
+#include "mlir/Dialect/UB/IR/UBOps.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/Vector/TransformOps/VectorTransformOps.h"
+#include "mlir/Dialect/Vector/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Vector/Transforms/SubsetOpInterfaceImpl.h"
+#include "mlir/IR/OperationSupport.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "mlir/Transforms/Passes.h"
+#include "mlir_internal.h"
+
+namespace zephyr::compiler {
+namespace {
+
+// Matmul tiling, after the recipe measured in shared/toolchain.md: cache tiles (32, 512, 256),
+// register tiles (8, 32, 1), remainders peeled (N before M: peeling consumes the handle),
+// each tile vectorized where its shape is static, then contractions as broadcast + FMA.
+constexpr const char* kTransformScript = R"mlir(
+module attributes {transform.with_named_sequence} {
+  transform.named_sequence @tile_matmul(%mm: !transform.any_op {transform.consumed}) {
+    %cache, %c0, %c1, %c2 = transform.structured.tile_using_for %mm tile_sizes [32, 512, 256]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    %reg, %r0, %r1, %r2 = transform.structured.tile_using_for %cache tile_sizes [8, 32, 1]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    transform.sequence %r1 : !transform.any_op failures(suppress) {
+    ^bb0(%loop: !transform.any_op):
+      %for = transform.cast %loop : !transform.any_op to !transform.op<"scf.for">
+      %main, %rest = transform.loop.peel %for : (!transform.op<"scf.for">) -> (!transform.any_op, !transform.any_op)
+    }
+    transform.sequence %r0 : !transform.any_op failures(suppress) {
+    ^bb0(%loop: !transform.any_op):
+      %for = transform.cast %loop : !transform.any_op to !transform.op<"scf.for">
+      %main, %rest = transform.loop.peel %for : (!transform.op<"scf.for">) -> (!transform.any_op, !transform.any_op)
+    }
+    transform.yield
+  }
+  transform.named_sequence @vectorize_one(%op: !transform.any_op {transform.consumed}) {
+    transform.sequence %op : !transform.any_op failures(suppress) {
+    ^bb0(%target: !transform.any_op):
+      transform.structured.vectorize %target : !transform.any_op
+    }
+    transform.yield
+  }
+  transform.named_sequence @tile_and_vectorize(%root: !transform.any_op {transform.readonly}) {
+    %mms = transform.structured.match ops{["linalg.matmul"]} in %root : (!transform.any_op) -> !transform.any_op
+    transform.foreach %mms : !transform.any_op {
+    ^bb0(%mm: !transform.any_op):
+      transform.include @tile_matmul failures(propagate) (%mm) : (!transform.any_op) -> ()
+    }
+    // Folds the affine.min of tiles that now divide, so that their shapes become static.
+    %funcs0 = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
+    transform.apply_patterns to %funcs0 {
+      transform.apply_patterns.canonicalization
+    } : !transform.any_op
+    %tiles = transform.structured.match ops{["linalg.matmul"]} in %root : (!transform.any_op) -> !transform.any_op
+    transform.foreach %tiles : !transform.any_op {
+    ^bb0(%t: !transform.any_op):
+      transform.include @vectorize_one failures(suppress) (%t) : (!transform.any_op) -> ()
+    }
+    %funcs = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
+    transform.apply_patterns to %funcs {
+      transform.apply_patterns.vector.transfer_permutation_patterns
+    } : !transform.any_op
+    // Separately: together with canonicalization, the k=1 reduction gets scalarized (half speed).
+    transform.apply_patterns to %funcs {
+      transform.apply_patterns.vector.reduction_to_contract
+    } : !transform.any_op
+    transform.apply_patterns to %funcs {
+      transform.apply_patterns.tensor.fold_tensor_subset_ops_into_vector_transfers
+      transform.apply_patterns.canonicalization
+    } : !transform.any_op
+    transform.yield
+  }
+  // After loop-invariant subset hoisting: vector ops down to what LLVM lowers well.
+  transform.named_sequence @lower_vectors(%root: !transform.any_op {transform.readonly}) {
+    %funcs = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
+    transform.apply_patterns to %funcs {
+      transform.apply_patterns.vector.lower_contraction lowering_strategy = "outerproduct"
+      transform.apply_patterns.vector.lower_masks
+      transform.apply_patterns.vector.rank_reducing_subview_patterns
+      transform.apply_patterns.vector.cast_away_vector_leading_one_dim
+    } : !transform.any_op
+    transform.apply_patterns to %funcs {
+      transform.apply_patterns.vector.transfer_permutation_patterns
+      transform.apply_patterns.vector.lower_transfer max_transfer_rank = 1
+      transform.apply_patterns.vector.lower_transpose lowering_strategy = "shuffle_1d"
+      transform.apply_patterns.vector.lower_shape_cast
+      transform.apply_patterns.vector.lower_broadcast
+      transform.apply_patterns.vector.lower_outerproduct
+      transform.apply_patterns.canonicalization
+    } : !transform.any_op
+    transform.yield
+  }
+}
+)mlir";
+
+void run(mlir::PassManager& pm, mlir::ModuleOp module, const char* what) {
+  if (mlir::failed(pm.run(module)))
+    throw Error(fmt::format("[compile] internal error: the {} passes failed", what));
+}
+
+void configure(mlir::PassManager& pm, mlir::ModuleOp module, const Options& options) {
+  if (options.print_after_all) {
+    module.getContext()->disableMultithreading();
+    pm.enableIRPrinting([](mlir::Pass*, mlir::Operation*) { return false; },
+                        [](mlir::Pass*, mlir::Operation*) { return true; }, /*printModuleScope=*/true,
+                        /*printAfterOnlyOnChange=*/false);
+  }
+}
+
+void apply_script(mlir::ModuleOp module, const char* entry) {
+  mlir::MLIRContext* ctx = module.getContext();
+  mlir::OwningOpRef<mlir::ModuleOp> script = mlir::parseSourceString<mlir::ModuleOp>(kTransformScript, ctx);
+  if (!script) throw Error("[compile] internal error: the transform script does not parse");
+  mlir::Operation* sequence = script->lookupSymbol(entry);
+  if (mlir::failed(mlir::transform::applyTransformNamedSequence(module, sequence, *script,
+                                                                mlir::transform::TransformOptions())))
+    throw Error(fmt::format("[compile] internal error: transform sequence @{} failed", entry));
+}
+
+// tanh, exp, log... as inline polynomials: vectorizable, and no libm calls in AOT objects.
+void approximate_math(mlir::ModuleOp module) {
+  mlir::RewritePatternSet patterns(module.getContext());
+  mlir::populateMathPolynomialApproximationPatterns(patterns);
+  if (mlir::failed(mlir::applyPatternsAndFoldGreedily(module, std::move(patterns))))
+    throw Error("[compile] internal error: math approximation did not converge");
+}
+
+void to_linalg(mlir::ModuleOp module, const Options& options) {
+  mlir::PassManager pm(module.getContext());
+  configure(pm, module, options);
+  pm.addPass(mlir::createCanonicalizerPass());
+  pm.addPass(mlir::createLinalgElementwiseOpFusionPass());  // bias + activation: one loop nest
+  pm.addPass(mlir::createCanonicalizerPass());
+  pm.addPass(mlir::createCSEPass());
+  run(pm, module, "fusion");
+  approximate_math(module);
+  if (!options.vectorize) return;
+  apply_script(module, "tile_and_vectorize");
+  mlir::PassManager hoist(module.getContext());
+  configure(hoist, module, options);
+  hoist.addPass(mlir::createLoopInvariantSubsetHoistingPass());  // accumulators stay in registers
+  run(hoist, module, "hoisting");
+  apply_script(module, "lower_vectors");
+}
+
+void to_buffers(mlir::ModuleOp module, const Options& options) {
+  mlir::PassManager pm(module.getContext());
+  configure(pm, module, options);
+  mlir::bufferization::OneShotBufferizationOptions bufferization;
+  bufferization.bufferizeFunctionBoundaries = true;
+  bufferization.setFunctionBoundaryTypeConversion(mlir::bufferization::LayoutMapOption::IdentityLayoutMap);
+  pm.addPass(mlir::bufferization::createOneShotBufferizePass(bufferization));
+  // Also removes a self-copy that would otherwise call memrefCopy from the runner-utils library.
+  pm.addPass(mlir::createCanonicalizerPass());
+  pm.addPass(mlir::createCSEPass());
+  pm.addPass(mlir::createCanonicalizerPass());
+  mlir::bufferization::BufferResultsToOutParamsOpts out_params;
+  out_params.hoistStaticAllocs = true;
+  pm.addPass(mlir::bufferization::createBufferResultsToOutParamsPass(out_params));
+  pm.addPass(mlir::createCanonicalizerPass());
+  // Intermediates are freed at the end of each call, so repeated calls do not grow memory.
+  mlir::bufferization::BufferDeallocationPipelineOptions dealloc;
+  mlir::bufferization::buildBufferDeallocationPipeline(pm, dealloc);
+  pm.addPass(mlir::createCanonicalizerPass());
+  run(pm, module, "bufferization");
+}
+
+void to_llvm_dialect(mlir::ModuleOp module, const Options& options) {
+  mlir::PassManager pm(module.getContext());
+  configure(pm, module, options);
+  pm.addNestedPass<mlir::func::FuncOp>(mlir::createConvertLinalgToLoopsPass());
+  mlir::VectorTransferToSCFOptions to_scf;
+  to_scf.enableFullUnroll(true);  // otherwise n-d transfers put allocas inside loops
+  pm.addNestedPass<mlir::func::FuncOp>(mlir::createConvertVectorToSCFPass(to_scf));
+  pm.addPass(mlir::createLowerAffinePass());
+  pm.addPass(mlir::createConvertSCFToCFPass());
+  pm.addPass(mlir::memref::createExpandStridedMetadataPass());
+  pm.addPass(mlir::createLowerAffinePass());
+  pm.addPass(mlir::createConvertVectorToLLVMPass());
+  pm.addPass(mlir::createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(mlir::createArithToLLVMConversionPass());
+  pm.addPass(mlir::createConvertMathToLLVMPass());
+  mlir::ConvertFuncToLLVMPassOptions func_options;
+  func_options.useBarePtrCallConv = true;  // static shapes: plain pointers, the AOT header's ABI
+  pm.addPass(mlir::createConvertFuncToLLVMPass(func_options));
+  pm.addPass(mlir::createConvertControlFlowToLLVMPass());
+  pm.addPass(mlir::createUBToLLVMConversionPass());
+  pm.addPass(mlir::createReconcileUnrealizedCastsPass());
+  pm.addPass(mlir::createCanonicalizerPass());
+  run(pm, module, "LLVM conversion");
+}
+
+}  // namespace
+
+std::unique_ptr<mlir::MLIRContext> make_context() {
+  mlir::DialectRegistry registry;
+  registry.insert<mlir::affine::AffineDialect, mlir::arith::ArithDialect, mlir::bufferization::BufferizationDialect,
+                  mlir::cf::ControlFlowDialect, mlir::func::FuncDialect, mlir::linalg::LinalgDialect,
+                  mlir::LLVM::LLVMDialect, mlir::math::MathDialect, mlir::memref::MemRefDialect,
+                  mlir::scf::SCFDialect, mlir::tensor::TensorDialect, mlir::transform::TransformDialect,
+                  mlir::ub::UBDialect, mlir::vector::VectorDialect>();
+  mlir::linalg::registerAllDialectInterfaceImplementations(registry);
+  mlir::linalg::registerTransformDialectExtension(registry);
+  mlir::scf::registerTransformDialectExtension(registry);
+  mlir::tensor::registerTransformDialectExtension(registry);
+  mlir::vector::registerTransformDialectExtension(registry);
+  mlir::affine::registerValueBoundsOpInterfaceExternalModels(registry);
+  mlir::arith::registerValueBoundsOpInterfaceExternalModels(registry);
+  mlir::memref::registerValueBoundsOpInterfaceExternalModels(registry);
+  mlir::scf::registerValueBoundsOpInterfaceExternalModels(registry);
+  mlir::tensor::registerValueBoundsOpInterfaceExternalModels(registry);
+  mlir::tensor::registerInferTypeOpInterfaceExternalModels(registry);
+  mlir::tensor::registerTilingInterfaceExternalModels(registry);
+  mlir::tensor::registerSubsetOpInterfaceExternalModels(registry);
+  mlir::vector::registerSubsetOpInterfaceExternalModels(registry);
+  mlir::arith::registerBufferizableOpInterfaceExternalModels(registry);
+  mlir::arith::registerBufferDeallocationOpInterfaceExternalModels(registry);
+  mlir::bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(registry);
+  mlir::memref::registerAllocationOpInterfaceExternalModels(registry);
+  mlir::memref::registerBufferViewFlowOpInterfaceExternalModels(registry);
+  mlir::scf::registerBufferizableOpInterfaceExternalModels(registry);
+  mlir::scf::registerBufferDeallocationOpInterfaceExternalModels(registry);
+  mlir::tensor::registerBufferizableOpInterfaceExternalModels(registry);
+  mlir::vector::registerBufferizableOpInterfaceExternalModels(registry);
+  mlir::registerBuiltinDialectTranslation(registry);
+  mlir::registerLLVMDialectTranslation(registry);
+  auto context = std::make_unique<mlir::MLIRContext>(registry);
+  context->loadAllAvailableDialects();
+  return context;
+}
+
+void lower_module(mlir::ModuleOp module, Stage stage, const Options& options) {
+  if (stage == Stage::graph || stage == Stage::mlir) return;
+  to_linalg(module, options);
+  if (stage == Stage::linalg) return;
+  to_buffers(module, options);
+  if (stage == Stage::bufferized) return;
+  to_llvm_dialect(module, options);
+}
+
+std::string print_module(mlir::ModuleOp module, bool locations) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  mlir::OpPrintingFlags flags;
+  if (locations) flags.enableDebugInfo(true, /*prettyForm=*/false);
+  module.print(os, flags);
+  return text;
+}
+
+}  // namespace zephyr::compiler

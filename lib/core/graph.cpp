@@ -1,0 +1,83 @@
+#include "zephyr/graph.h"
+
+#include <fmt/format.h>
+
+#include <unordered_map>
+#include <unordered_set>
+
+namespace zephyr {
+
+const char* mnemonic(OpKind op) {
+  switch (op) {
+#define ZEPHYR_OP(kind, text) case OpKind::kind: return text;
+#include "zephyr/op_kinds.def"
+#undef ZEPHYR_OP
+  }
+  return "?";
+}
+
+NodePtr make_node(OpKind op, DType dtype, Shape shape, std::vector<NodePtr> inputs, Attrs attrs,
+                  SourceLoc loc) {
+  return std::make_shared<const Node>(
+      Node{op, dtype, std::move(shape), std::move(inputs), std::move(attrs), loc});
+}
+
+std::vector<const Node*> topological_order(const std::vector<NodePtr>& results) {
+  // Iterative DFS: graphs of deep networks would overflow a recursive walk.
+  std::vector<const Node*> order;
+  std::unordered_set<const Node*> done;
+  std::vector<std::pair<const Node*, size_t>> stack;
+  for (const NodePtr& root : results) {
+    if (done.count(root.get())) continue;
+    stack.push_back({root.get(), 0});
+    while (!stack.empty()) {
+      auto& [node, next] = stack.back();
+      if (next < node->inputs.size()) {
+        const Node* child = node->inputs[next++].get();
+        if (!done.count(child)) stack.push_back({child, 0});
+        continue;
+      }
+      if (done.insert(node).second) order.push_back(node);
+      stack.pop_back();
+    }
+  }
+  return order;
+}
+
+std::string print_graph(const Function& fn, bool with_locations) {
+  std::unordered_map<const Node*, std::string> names;
+  std::string out = fmt::format("func @{}(", fn.name);
+  for (size_t i = 0; i < fn.arguments.size(); ++i) {
+    const Node* a = fn.arguments[i].get();
+    names[a] = "%" + a->attrs.name;
+    out += fmt::format("{}{}: {}", i ? ", " : "", names[a], describe(a->dtype, a->shape));
+  }
+  out += ") {\n";
+  int counter = 0;
+  for (const Node* n : topological_order(fn.results)) {
+    if (names.count(n)) continue;
+    std::string id = fmt::format("%{}", counter++);
+    names[n] = id;
+    std::vector<std::string> operands;
+    for (const NodePtr& in : n->inputs) operands.push_back(names.at(in.get()));
+    std::string extra;
+    if (!n->attrs.axes.empty()) extra += fmt::format(" axes=[{}]", fmt::join(n->attrs.axes, ","));
+    if (n->op == OpKind::Slice)
+      extra += fmt::format(" starts=[{}] strides=[{}]", fmt::join(n->attrs.starts, ","),
+                           fmt::join(n->attrs.strides, ","));
+    if (n->op == OpKind::Concat || n->op == OpKind::Iota) extra += fmt::format(" axis={}", n->attrs.axis);
+    if (n->op == OpKind::Constant && n->attrs.value.size() == 1)
+      extra += fmt::format(" value={:g}", n->attrs.value.at(0));
+    if (n->op == OpKind::Argument) extra += " " + n->attrs.name;  // an argument not in the signature
+    out += fmt::format("  {} = {}({}){} : {}", id, mnemonic(n->op), fmt::join(operands, ", "), extra,
+                       describe(n->dtype, n->shape));
+    if (with_locations && n->loc.line) out += "  // " + n->loc.str();
+    out += "\n";
+  }
+  std::vector<std::string> results;
+  for (const NodePtr& r : fn.results) results.push_back(names.at(r.get()));
+  out += fmt::format("  return {}\n}}\n", fmt::join(results, ", "));
+  return out;
+}
+
+}  // namespace zephyr

@@ -1,0 +1,149 @@
+// Shape rules of the data-movement primitives, and the composites built on them.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "zephyr/ops.h"
+
+namespace zephyr {
+
+Tensor reshape(const Tensor& x, Shape shape, Loc loc) {
+  SourceLoc where = SourceLoc::from(loc);
+  int64_t known = 1, inferred = -1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1) {
+      if (inferred >= 0) fail_at(where, "reshape", "only one extent may be -1 in " + to_string(shape));
+      inferred = static_cast<int64_t>(i);
+    } else if (shape[i] < 0) {
+      fail_at(where, "reshape", "negative extent in " + to_string(shape));
+    } else {
+      known *= shape[i];
+    }
+  }
+  int64_t total = numel(x.shape());
+  if (inferred >= 0) {
+    if (known == 0 || total % known != 0)
+      fail_at(where, "reshape", fmt::format("cannot reshape {} into {}", to_string(x.shape()), to_string(shape)));
+    shape[inferred] = total / known;
+  }
+  if (numel(shape) != total)
+    fail_at(where, "reshape", fmt::format("cannot reshape {} ({} elements) into {} ({} elements)",
+                                          to_string(x.shape()), total, to_string(shape), numel(shape)));
+  if (shape == x.shape()) return x;
+  return Tensor(make_node(OpKind::Reshape, x.dtype(), std::move(shape), {x.node()}, {}, where));
+}
+
+Tensor transpose(const Tensor& x, Axes perm, Loc loc) {
+  SourceLoc where = SourceLoc::from(loc);
+  int64_t rank = x.ndim();
+  if (perm.empty()) {
+    perm.resize(rank);
+    std::iota(perm.rbegin(), perm.rend(), 0);
+  }
+  if (static_cast<int64_t>(perm.size()) != rank)
+    fail_at(where, "transpose", fmt::format("permutation [{}] does not match rank {} of {}", fmt::join(perm, ", "),
+                                            rank, to_string(x.shape())));
+  std::vector<bool> seen(rank, false);
+  Shape out(rank);
+  for (int64_t i = 0; i < rank; ++i) {
+    int64_t p = normalize_axis(perm[i], rank, "transpose");
+    if (seen[p]) fail_at(where, "transpose", fmt::format("axis {} repeats in permutation [{}]", p, fmt::join(perm, ", ")));
+    seen[p] = true;
+    perm[i] = p;
+    out[i] = x.shape()[p];
+  }
+  bool identity = true;
+  for (int64_t i = 0; i < rank; ++i) identity &= perm[i] == i;
+  if (identity) return x;
+  Attrs attrs;
+  attrs.axes = std::move(perm);
+  return Tensor(make_node(OpKind::Transpose, x.dtype(), std::move(out), {x.node()}, std::move(attrs), where));
+}
+
+Tensor moveaxis(const Tensor& x, int64_t source, int64_t destination, Loc loc) {
+  int64_t rank = x.ndim();
+  int64_t s = normalize_axis(source, rank, "moveaxis"), d = normalize_axis(destination, rank, "moveaxis");
+  Axes perm;
+  for (int64_t i = 0; i < rank; ++i)
+    if (i != s) perm.push_back(i);
+  perm.insert(perm.begin() + d, s);
+  return transpose(x, perm, loc);
+}
+
+Tensor broadcast_to(const Tensor& x, const Shape& shape, Loc loc) {
+  SourceLoc where = SourceLoc::from(loc);
+  if (x.ndim() > static_cast<int64_t>(shape.size()) || broadcast_shapes(x.shape(), shape, "broadcast_to", where) != shape)
+    fail_at(where, "broadcast_to", fmt::format("cannot broadcast {} to {}", to_string(x.shape()), to_string(shape)));
+  if (x.shape() == shape) return x;
+  return Tensor(make_node(OpKind::BroadcastTo, x.dtype(), shape, {x.node()}, {}, where));
+}
+
+Tensor expand_dims(const Tensor& x, int64_t axis, Loc loc) {
+  Shape shape = x.shape();
+  int64_t a = normalize_axis(axis, x.ndim() + 1, "expand_dims");
+  shape.insert(shape.begin() + a, 1);
+  return reshape(x, shape, loc);
+}
+
+Tensor squeeze(const Tensor& x, Axes axes, Loc loc) {
+  SourceLoc where = SourceLoc::from(loc);
+  std::vector<bool> drop(x.ndim(), false);
+  if (axes.empty())
+    for (int64_t i = 0; i < x.ndim(); ++i) drop[i] = x.shape()[i] == 1;
+  for (int64_t a : axes) {
+    int64_t n = normalize_axis(a, x.ndim(), "squeeze");
+    if (x.shape()[n] != 1)
+      fail_at(where, "squeeze", fmt::format("axis {} of {} has extent {}, not 1", a, to_string(x.shape()), x.shape()[n]));
+    drop[n] = true;
+  }
+  Shape shape;
+  for (int64_t i = 0; i < x.ndim(); ++i)
+    if (!drop[i]) shape.push_back(x.shape()[i]);
+  return reshape(x, shape, loc);
+}
+
+Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop, int64_t step, Loc loc) {
+  SourceLoc where = SourceLoc::from(loc);
+  if (step <= 0) fail_at(where, "slice", fmt::format("step must be positive, got {}", step));
+  int64_t a = normalize_axis(axis, x.ndim(), "slice");
+  int64_t n = x.shape()[a];
+  auto clamp = [n](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + n : i, 0, n); };
+  int64_t lo = clamp(start), hi = std::max(clamp(stop), clamp(start));
+  int64_t count = (hi - lo + step - 1) / step;
+  if (lo == 0 && count == n && step == 1) return x;
+  Attrs attrs;
+  attrs.starts.assign(x.ndim(), 0);
+  attrs.strides.assign(x.ndim(), 1);
+  attrs.starts[a] = lo;
+  attrs.strides[a] = step;
+  Shape shape = x.shape();
+  shape[a] = count;
+  return Tensor(make_node(OpKind::Slice, x.dtype(), std::move(shape), {x.node()}, std::move(attrs), where));
+}
+
+Tensor concat(const std::vector<Tensor>& xs, int64_t axis, Loc loc) {
+  SourceLoc where = SourceLoc::from(loc);
+  if (xs.empty()) fail_at(where, "concat", "needs at least one tensor");
+  if (xs.size() == 1) return xs[0];
+  int64_t a = normalize_axis(axis, xs[0].ndim(), "concat");
+  Shape shape = xs[0].shape();
+  shape[a] = 0;
+  std::vector<NodePtr> inputs;
+  for (const Tensor& t : xs) {
+    Shape expected = xs[0].shape();
+    expected[a] = t.ndim() == xs[0].ndim() ? t.shape()[a] : -1;
+    if (t.shape() != expected || t.dtype() != xs[0].dtype())
+      fail_at(where, "concat", fmt::format("{} does not match {} outside axis {}", describe(t.dtype(), t.shape()),
+                                           describe(xs[0].dtype(), xs[0].shape()), axis));
+    shape[a] += t.shape()[a];
+    inputs.push_back(t.node());
+  }
+  Attrs attrs;
+  attrs.axis = a;
+  return Tensor(make_node(OpKind::Concat, xs[0].dtype(), std::move(shape), std::move(inputs), std::move(attrs), where));
+}
+
+int64_t Tensor::shape(int64_t axis) const { return node_->shape[normalize_axis(axis, ndim(), "shape")]; }
+
+}  // namespace zephyr

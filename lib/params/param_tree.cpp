@@ -1,0 +1,85 @@
+#include "zephyr/param_tree.h"
+
+#include <algorithm>
+
+namespace zephyr {
+namespace {
+
+// Is `path` equal to `prefix`, or below it?
+bool under(std::string_view path, std::string_view prefix) {
+  return path.size() >= prefix.size() && path.substr(0, prefix.size()) == prefix &&
+         (path.size() == prefix.size() || path[prefix.size()] == '/');
+}
+
+}  // namespace
+
+std::string join_path(std::string_view prefix, std::string_view name) {
+  if (prefix.empty()) return std::string(name);
+  if (name.empty()) return std::string(prefix);
+  return std::string(prefix) + "/" + std::string(name);
+}
+
+ParamTree ParamTree::operator[](std::string_view key) const {
+  std::vector<Leaf> sub;
+  for (const auto& [path, array] : leaves_)
+    if (under(path, key)) sub.push_back({path.size() == key.size() ? "" : path.substr(key.size() + 1), array});
+  if (sub.empty()) {
+    std::vector<std::string> names = keys();
+    throw Error(fmt::format("[ParamTree] no entry '{}' (entries here: {})", key, fmt::join(names, ", ")));
+  }
+  return ParamTree(std::move(sub));
+}
+
+const Array& ParamTree::array() const {
+  if (!is_leaf())
+    throw Error(fmt::format("[ParamTree] not a leaf: this tree has {} leaves ({})", leaves_.size(),
+                            fmt::join(keys(), ", ")));
+  return leaves_[0].second;
+}
+
+const Array& ParamTree::at(std::string_view path) const {
+  for (const auto& [p, array] : leaves_)
+    if (p == path) return array;
+  throw Error(fmt::format("[ParamTree] no leaf at '{}'", path));
+}
+
+bool ParamTree::contains(std::string_view path) const {
+  return std::any_of(leaves_.begin(), leaves_.end(), [&](const Leaf& l) { return l.first == path; });
+}
+
+void ParamTree::set(std::string_view path, Array value) {
+  for (auto& [p, array] : leaves_)
+    if (p == path) {
+      array = std::move(value);
+      return;
+    }
+  leaves_.push_back({std::string(path), std::move(value)});
+}
+
+int64_t ParamTree::count() const {
+  int64_t n = 0;
+  for (const auto& leaf : leaves_) n += leaf.second.size();
+  return n;
+}
+
+std::vector<std::string> ParamTree::keys() const {
+  std::vector<std::string> names;
+  for (const auto& leaf : leaves_) {
+    std::string head = leaf.first.substr(0, leaf.first.find('/'));
+    if (std::find(names.begin(), names.end(), head) == names.end()) names.push_back(head);
+  }
+  return names;
+}
+
+std::string ParamTree::str() const {
+  size_t width = 4;
+  for (const auto& leaf : leaves_) width = std::max(width, leaf.first.size());
+  std::string out;
+  for (const auto& [path, array] : leaves_)
+    out += fmt::format("{:<{}}  {:<16} {:>10}\n", path.empty() ? "." : path, width,
+                       describe(array.dtype(), array.shape()), array.size());
+  out += fmt::format("{} leaves, {} parameters", leaves_.size(), count());
+  return out;
+}
+
+}  // namespace zephyr

@@ -1,0 +1,124 @@
+#include "zephyr/params.h"
+
+#include <fmt/format.h>
+
+namespace zephyr {
+namespace detail {
+namespace {
+
+// FNV-1a: a stable 32-bit hash, so a leaf's key depends only on the root key and its path.
+uint32_t path_hash(std::string_view path) {
+  uint32_t h = 2166136261u;
+  for (unsigned char c : path) h = (h ^ c) * 16777619u;
+  return h;
+}
+
+std::string at(const SourceLoc& loc) { return loc.line ? " at " + loc.str() : ""; }
+
+Tensor argument(const std::string& name, const Shape& shape, DType dtype, const SourceLoc& loc) {
+  Attrs attrs;
+  attrs.name = name;
+  return Tensor(make_node(OpKind::Argument, dtype, shape, {}, std::move(attrs), loc));
+}
+
+}  // namespace
+
+std::shared_ptr<ParamScope> ParamScope::tracing() { return std::make_shared<ParamScope>(); }
+
+std::shared_ptr<ParamScope> ParamScope::binding(const ParamTree& tree, std::string argument) {
+  auto scope = std::make_shared<ParamScope>();
+  scope->tracing_ = false;
+  scope->tree_ = &tree;
+  scope->argument_ = std::move(argument);
+  return scope;
+}
+
+ParamScope::Leaf* ParamScope::find(const std::string& path) {
+  for (Leaf& leaf : leaves_)
+    if (leaf.path == path) return &leaf;
+  return nullptr;
+}
+
+Tensor ParamScope::bind(const std::string& path, const SourceLoc& loc) {
+  const auto& tree_leaves = tree_->leaves();
+  for (size_t i = 0; i < tree_leaves.size(); ++i) {
+    if (tree_leaves[i].first != path) continue;
+    const Array& a = tree_leaves[i].second;
+    Leaf leaf{path, Template{a.shape(), init::zeros, a.dtype(), loc}, argument(path, a.shape(), a.dtype(), loc),
+              false, i};
+    leaves_.push_back(std::move(leaf));
+    return leaves_.back().tensor;
+  }
+  return {};
+}
+
+Tensor ParamScope::declare(const std::string& path, const Template& spec) {
+  if (path.empty()) fail_at(spec.loc, "params", "a template must be declared on a named leaf, e.g. p[\"weights\"]");
+  if (Leaf* leaf = find(path)) {
+    if (leaf->spec.shape != spec.shape || leaf->spec.dtype != spec.dtype) {
+      const char* what = tracing_ || leaf->declared ? "declared as" : "given as";
+      fail_at(spec.loc, "params",
+              fmt::format("'{}' {} {}{}, now declared as {}", path, what, describe(leaf->spec.dtype, leaf->spec.shape),
+                          leaf->declared || tracing_ ? at(leaf->spec.loc) : " in the tree for '" + argument_ + "'",
+                          describe(spec.dtype, spec.shape)));
+    }
+    if (!leaf->declared) {
+      leaf->declared = true;
+      leaf->spec.init = spec.init;
+    }
+    return leaf->tensor;
+  }
+  if (tracing_) {
+    leaves_.push_back(Leaf{path, spec, argument(path, spec.shape, spec.dtype, spec.loc), true, 0});
+    return leaves_.back().tensor;
+  }
+  Tensor bound = bind(path, spec.loc);
+  if (!bound.defined())
+    fail_at(spec.loc, "params",
+            fmt::format("'{}' is missing from the tree given for '{}' (the model declares {})", path, argument_,
+                        describe(spec.dtype, spec.shape)));
+  return declare(path, spec);  // now present: validates shape and dtype
+}
+
+Tensor ParamScope::use(const std::string& path, const SourceLoc& loc) {
+  if (Leaf* leaf = find(path)) return leaf->tensor;
+  if (tracing_)
+    fail_at(loc, "params",
+            fmt::format("'{}' is used before any template declares it; declare it first with "
+                        "p[...] == z::array(shape, init)",
+                        path.empty() ? "(root)" : path));
+  Tensor bound = bind(path, loc);
+  if (!bound.defined()) fail_at(loc, "params", fmt::format("'{}' is missing from the tree given for '{}'", path, argument_));
+  return bound;
+}
+
+ParamTree ParamScope::initialize(random::Key key) const {
+  std::vector<ParamTree::Leaf> out;
+  for (const Leaf& leaf : leaves_) {
+    Array value = leaf.spec.init(random::fold_in(key, path_hash(leaf.path)), leaf.spec.shape, leaf.spec.dtype);
+    if (value.shape() != leaf.spec.shape || value.dtype() != leaf.spec.dtype)
+      fail_at(leaf.spec.loc, "params",
+              fmt::format("initializer '{}' for '{}' returned {}, expected {}", leaf.spec.init.name, leaf.path,
+                          describe(value.dtype(), value.shape()), describe(leaf.spec.dtype, leaf.spec.shape)));
+    out.push_back({leaf.path, std::move(value)});
+  }
+  return ParamTree(std::move(out));
+}
+
+}  // namespace detail
+
+Template array(Shape shape, Initializer init, DType dtype, Loc loc) {
+  for (int64_t d : shape)
+    if (d < 0) fail_at(SourceLoc::from(loc), "array", "negative extent in template shape " + to_string(shape));
+  return Template{std::move(shape), std::move(init), dtype, SourceLoc::from(loc)};
+}
+
+Tensor::Tensor(const Params& p, Loc loc) : Tensor(p.tensor(loc)) {}
+
+Tensor Params::tensor(Loc loc) const { return scope_->use(path_, SourceLoc::from(loc)); }
+
+Tensor validate(const Params& p, Shape shape, Initializer init, DType dtype, Loc loc) {
+  return p.declare(array(std::move(shape), std::move(init), dtype, loc));
+}
+
+}  // namespace zephyr
