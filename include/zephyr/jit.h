@@ -85,7 +85,10 @@ class Binder {
   Params bind(const ParamTree& tree, size_t index);
   Tensor bind(const Array& array, size_t index);
   template <class T> T&& bind(T&& value, size_t) { return std::forward<T>(value); }
-  /// Lists the stand-ins as Function arguments (in call order) and compiles the results.
+  /// The traced Function: the stand-ins as arguments (in call order) and `results`.
+  /// `slots` (optional) receives where each argument comes from in the call.
+  Function function(const std::vector<Tensor>& results, std::vector<Compiled::Slot>* slots = nullptr) const;
+  /// Compiles function(results) into an entry.
   Compiled finish(const std::vector<Tensor>& results, const compiler::Options& options) const;
 
  private:
@@ -166,6 +169,19 @@ class Jitted {
   compiler::Options options_;
   std::shared_ptr<State> state_ = std::make_shared<State>();
 };
+
+/// The graph `jit(f)(args...)` would compile: for IR dumps, tools and tests.
+template <class F, class... Args>
+Function make_function(F&& f, const Args&... args) {
+  using R = std::decay_t<decltype(std::invoke(f, std::declval<decltype(detail::Binder().bind(args, 0))>()...))>;
+  detail::Binder binder;
+  auto traced = [&]<size_t... I>(std::index_sequence<I...>) {
+    return std::invoke(f, binder.bind(args, I)...);
+  }(std::index_sequence_for<Args...>{});
+  std::vector<Tensor> outputs;
+  detail::Results<R>::flatten(traced, outputs);
+  return binder.function(outputs);
+}
 
 /// Compiles `f` on first call per argument signature (shapes, dtypes, tree layout, constants).
 /// State captured by a lambda is baked in at that first compile: pass changing values as arguments.

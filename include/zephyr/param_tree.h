@@ -26,9 +26,10 @@ class ParamTree {
   ParamTree operator[](int index) const { return (*this)[std::to_string(index)]; }
 
   bool is_leaf() const { return leaves_.size() == 1 && leaves_[0].first.empty(); }
-  /// The array of a leaf tree.
-  const Array& array() const;
-  operator const Array&() const { return array(); }  // NOLINT: a leaf reads as its array
+  /// The array of a leaf tree (a handle sharing the buffer: returned by value so that
+  /// `const Array& w = tree["w"];` never dangles).
+  Array array() const;
+  operator Array() const { return array(); }  // NOLINT: a leaf reads as its array
 
   /// The leaf at a '/'-joined path relative to this tree.
   const Array& at(std::string_view path) const;

@@ -32,6 +32,7 @@ class Emitter {
     mlir::Block* entry = func.addEntryBlock();
     for (size_t i = 0; i < fn.arguments.size(); ++i) {
       values_[fn.arguments[i].get()] = entry->getArgument(i);
+      entry->getArgument(i).setLoc(loc(fn.arguments[i].get()));  // where the parameter was declared
       func.setArgAttr(i, "zephyr.name", b_.getStringAttr(fn.arguments[i]->attrs.name));
     }
     b_.setInsertionPointToStart(entry);
@@ -54,7 +55,7 @@ class Emitter {
   }
   mlir::RankedTensorType tensor_type(const Node* n) { return mlir::RankedTensorType::get(n->shape, element(n->dtype)); }
   mlir::Location loc(const Node* n) {
-    if (!n->loc.line) return mlir::NameLoc::get(b_.getStringAttr(mnemonic(n->op)));
+    if (!n->loc.line) return b_.getUnknownLoc();
     return mlir::FileLineColLoc::get(&ctx_, n->loc.file, n->loc.line, n->loc.column);
   }
   Value in(const Node* n, size_t i) { return values_.at(n->inputs[i].get()); }

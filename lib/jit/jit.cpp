@@ -25,9 +25,8 @@ Tensor Binder::bind(const Array& array, size_t index) {
   return input;
 }
 
-Compiled Binder::finish(const std::vector<Tensor>& results, const compiler::Options& options) const {
+Function Binder::function(const std::vector<Tensor>& results, std::vector<Compiled::Slot>* slots) const {
   Function fn;
-  Compiled compiled;
   // Function arguments follow the call's order, whatever order the stand-ins were built in.
   std::vector<Source> sources = sources_;
   std::sort(sources.begin(), sources.end(), [](const Source& a, const Source& b) { return a.argument < b.argument; });
@@ -35,18 +34,24 @@ Compiled Binder::finish(const std::vector<Tensor>& results, const compiler::Opti
     if (source.scope) {
       for (const auto& leaf : source.scope->leaves()) {
         fn.arguments.push_back(leaf.tensor.node());
-        compiled.slots.push_back({source.argument, leaf.tree_index});
+        if (slots) slots->push_back({source.argument, leaf.tree_index});
       }
     } else {
       fn.arguments.push_back(source.input.node());
-      compiled.slots.push_back({source.argument, 0});
+      if (slots) slots->push_back({source.argument, 0});
     }
   }
   for (const Tensor& r : results) {
     if (!r.defined()) throw Error("[jit] the function returned an empty Tensor");
     fn.results.push_back(r.node());
-    compiled.results.push_back({r.shape(), r.dtype()});
   }
+  return fn;
+}
+
+Compiled Binder::finish(const std::vector<Tensor>& results, const compiler::Options& options) const {
+  Compiled compiled;
+  Function fn = function(results, &compiled.slots);
+  for (const Tensor& r : results) compiled.results.push_back({r.shape(), r.dtype()});
   compiled.executable = compiler::compile(fn, options);
   return compiled;
 }

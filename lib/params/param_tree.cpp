@@ -30,7 +30,7 @@ ParamTree ParamTree::operator[](std::string_view key) const {
   return ParamTree(std::move(sub));
 }
 
-const Array& ParamTree::array() const {
+Array ParamTree::array() const {
   if (!is_leaf())
     throw Error(fmt::format("[ParamTree] not a leaf: this tree has {} leaves ({})", leaves_.size(),
                             fmt::join(keys(), ", ")));

@@ -56,11 +56,9 @@ Tensor ParamScope::declare(const std::string& path, const Template& spec) {
   if (path.empty()) fail_at(spec.loc, "params", "a template must be declared on a named leaf, e.g. p[\"weights\"]");
   if (Leaf* leaf = find(path)) {
     if (leaf->spec.shape != spec.shape || leaf->spec.dtype != spec.dtype) {
-      const char* what = tracing_ || leaf->declared ? "declared as" : "given as";
-      fail_at(spec.loc, "params",
-              fmt::format("'{}' {} {}{}, now declared as {}", path, what, describe(leaf->spec.dtype, leaf->spec.shape),
-                          leaf->declared || tracing_ ? at(leaf->spec.loc) : " in the tree for '" + argument_ + "'",
-                          describe(spec.dtype, spec.shape)));
+      std::string before = leaf->declared ? fmt::format("was declared as {}{}", describe(leaf->spec.dtype, leaf->spec.shape), at(leaf->spec.loc))
+                                          : fmt::format("is {} in the tree passed as {}", describe(leaf->spec.dtype, leaf->spec.shape), argument_);
+      fail_at(spec.loc, "params", fmt::format("'{}' {}, but the model now declares {}", path, before, describe(spec.dtype, spec.shape)));
     }
     if (!leaf->declared) {
       leaf->declared = true;
@@ -75,7 +73,7 @@ Tensor ParamScope::declare(const std::string& path, const Template& spec) {
   Tensor bound = bind(path, spec.loc);
   if (!bound.defined())
     fail_at(spec.loc, "params",
-            fmt::format("'{}' is missing from the tree given for '{}' (the model declares {})", path, argument_,
+            fmt::format("'{}' is missing from the tree passed as {} (the model declares {})", path, argument_,
                         describe(spec.dtype, spec.shape)));
   return declare(path, spec);  // now present: validates shape and dtype
 }
@@ -88,7 +86,7 @@ Tensor ParamScope::use(const std::string& path, const SourceLoc& loc) {
                         "p[...] == z::array(shape, init)",
                         path.empty() ? "(root)" : path));
   Tensor bound = bind(path, loc);
-  if (!bound.defined()) fail_at(loc, "params", fmt::format("'{}' is missing from the tree given for '{}'", path, argument_));
+  if (!bound.defined()) fail_at(loc, "params", fmt::format("'{}' is missing from the tree passed as {}", path, argument_));
   return bound;
 }
 

@@ -1,0 +1,15 @@
+# lit configuration for zephyr's IR-dump tests: `zephyr ir ... | FileCheck`, as MLIR projects do.
+import os
+import lit.formats
+
+config.name = "zephyr"
+config.test_format = lit.formats.ShTest(execute_external=True)
+config.suffixes = [".test"]
+config.test_source_root = os.path.join(config.zephyr_source_dir, "test", "lit")
+config.test_exec_root = os.path.join(config.zephyr_binary_dir, "test", "lit")
+
+tools = "/usr/lib/llvm-19/bin"
+config.substitutions.append(("%zephyr", os.path.join(config.zephyr_binary_dir, "bin", "zephyr")))
+config.substitutions.append(("FileCheck", os.path.join(tools, "FileCheck")))
+config.substitutions.append(("mlir-opt", os.path.join(tools, "mlir-opt")))
+config.substitutions.append(("not ", os.path.join(tools, "not") + " "))

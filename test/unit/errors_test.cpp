@@ -1,0 +1,123 @@
+// Bad input gets a clear error that names the parameter path, both shapes and the user's line.
+#include <doctest/doctest.h>
+#include <zephyr/zephyr.h>
+
+namespace z = zephyr;
+
+namespace {
+
+// The message of the Error that `f` throws ("" if it throws none).
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const z::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+z::Tensor dense(z::Params p, z::Tensor x, int out) {
+  p["weights"] == z::array({x.shape(-1), out});
+  return z::matmul(x, p["weights"]);
+}
+
+}  // namespace
+
+TEST_CASE("a parameter declared twice with different shapes names the path and both shapes") {
+  auto model = [](z::Params p, z::Tensor x) {
+    p["w"] == z::array({x.shape(-1), 4});
+    p["w"] == z::array({x.shape(-1), 5});
+    return x;
+  };
+  std::string message = error_of([&] { z::trace(model, z::random::key(0), z::Array::ones({2, 3})); });
+  CHECK(contains(message, "'w'"));
+  CHECK(contains(message, "f32[3, 4]"));
+  CHECK(contains(message, "f32[3, 5]"));
+  CHECK(contains(message, "errors_test.cpp"));
+}
+
+TEST_CASE("the same template declared twice is fine") {
+  auto model = [](z::Params p, z::Tensor x) {
+    p["w"] == z::array({x.shape(-1), 4});
+    p["w"] == z::array({x.shape(-1), 4});
+    return z::matmul(x, p["w"]);
+  };
+  CHECK(z::trace(model, z::random::key(0), z::Array::ones({2, 3})).size() == 1);
+}
+
+TEST_CASE("a parameter used before any template names the path and the user's line") {
+  int line = 0;
+  auto model = [&](z::Params p, z::Tensor x) {
+    line = __LINE__ + 1;
+    return z::matmul(x, p["layer"]["weights"]);
+  };
+  std::string message = error_of([&] { z::trace(model, z::random::key(0), z::Array::ones({2, 3})); });
+  CHECK(contains(message, "'layer/weights' is used before any template declares it"));
+  CHECK(contains(message, "errors_test.cpp:" + std::to_string(line)));
+}
+
+TEST_CASE("under jit, a missing leaf names its path and the declared shape") {
+  z::ParamTree params = z::trace(dense, z::random::key(0), z::Array::ones({2, 3}), 4);
+  z::ParamTree empty_tree;
+  std::string message = error_of([&] { z::jit(dense)(empty_tree, z::Array::ones({2, 3}), 4); });
+  CHECK(contains(message, "'weights' is missing"));
+  CHECK(contains(message, "f32[3, 4]"));
+}
+
+TEST_CASE("under jit, a leaf that no longer fits the inputs names the path and both shapes") {
+  // Traced for 64 features, called with 32.
+  z::ParamTree params = z::trace(dense, z::random::key(0), z::Array::ones({2, 64}), 8);
+  std::string message = error_of([&] { z::jit(dense)(params, z::Array::ones({2, 32}), 8); });
+  CHECK(contains(message, "'weights'"));
+  CHECK(contains(message, "f32[64, 8]"));
+  CHECK(contains(message, "f32[32, 8]"));
+  CHECK(contains(message, "argument 1: f32[2, 32]"));  // the call's arguments are named
+}
+
+TEST_CASE("an argument of the wrong rank or dtype is named in the error") {
+  z::ParamTree params = z::trace(dense, z::random::key(0), z::Array::ones({2, 3}), 4);
+  std::string rank = error_of([&] { z::jit(dense)(params, z::Array::ones({}), 4); });
+  CHECK(contains(rank, "axis -1 is out of range for rank 0"));
+  CHECK(contains(rank, "argument 1: f32[]"));
+  std::string dtype = error_of([&] { z::jit(dense)(params, z::Array::ones({2, 3}, z::DType::i32), 4); });
+  CHECK(contains(dtype, "argument 1: i32[2, 3]"));
+  CHECK(contains(dtype, "i32"));
+}
+
+TEST_CASE("an op with incompatible shapes names the op, both shapes and the user's file:line") {
+  int line = 0;
+  auto model = [&](z::Tensor a, z::Tensor b) {
+    line = __LINE__ + 1;
+    return a + b;
+  };
+  std::string message = error_of([&] { z::jit(model)(z::Array::ones({2, 3}), z::Array::ones({4})); });
+  CHECK(contains(message, "[add]"));
+  CHECK(contains(message, "[2, 3]"));
+  CHECK(contains(message, "[4]"));
+  CHECK(contains(message, "errors_test.cpp:" + std::to_string(line)));
+
+  auto product = [&](z::Tensor a, z::Tensor b) {
+    line = __LINE__ + 1;
+    return z::matmul(a, b);
+  };
+  message = error_of([&] { z::jit(product)(z::Array::ones({8, 64}), z::Array::ones({32, 5})); });
+  CHECK(contains(message, "[matmul]"));
+  CHECK(contains(message, "[8, 64]"));
+  CHECK(contains(message, "[32, 5]"));
+  CHECK(contains(message, "errors_test.cpp:" + std::to_string(line)));
+}
+
+TEST_CASE("other shape errors are reported, never crash") {
+  auto bad_reshape = [](z::Tensor a) { return z::reshape(a, {5, -1}); };
+  CHECK(contains(error_of([&] { z::jit(bad_reshape)(z::Array::ones({2, 3})); }), "[reshape] cannot reshape [2, 3]"));
+  auto bad_axis = [](z::Tensor a) { return z::sum(a, {2}); };
+  CHECK(contains(error_of([&] { z::jit(bad_axis)(z::Array::ones({2, 3})); }), "axis 2 is out of range for rank 2"));
+  auto bad_dtype = [](z::Tensor a, z::Tensor b) { return a * b; };
+  CHECK(contains(error_of([&] { z::jit(bad_dtype)(z::Array::ones({2}), z::Array::ones({2}, z::DType::i32)); }),
+                 "operand dtypes differ: f32[2] and i32[2]"));
+  CHECK(contains(error_of([] { z::ParamTree().at("x/y"); }), "no leaf at 'x/y'"));
+  CHECK(contains(error_of([] { z::Array::ones({2}).data<int32_t>(); }), "i32 requested from a f32 array"));
+}

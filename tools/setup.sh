@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs everything zephyr needs to build, test and run, from Debian 12's packages.
+# Run as root (or through sudo). Safe to run again: apt-get skips what is installed.
+set -euo pipefail
+
+packages=(
+  # compiler toolchain and MLIR 19
+  cmake ninja-build ccache clang-19 lld-19 llvm-19-dev llvm-19-tools libmlir-19-dev mlir-19-tools
+  libomp-19-dev
+  # libraries
+  libfmt-dev doctest-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
+  # the main job's data, and the benchmark baseline
+  dataset-fashion-mnist libopenblas-dev
+  # independent checks in the tests (lit, FileCheck, numpy)
+  python3 python3-numpy
+)
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+echo "setup: ${#packages[@]} packages present"

@@ -1,0 +1,71 @@
+// zephyr: list models, show their parameters, dump their IR at every stage of the pipeline.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include "models.h"
+
+namespace z = zephyr;
+
+namespace {
+
+void list_models() {
+  for (const auto& m : z::cli::models()) fmt::print("{:<12} {}\n", m.name, m.signature);
+}
+
+void show_params(const std::string& name, uint64_t seed, bool json) {
+  z::ParamTree params = z::cli::find_model(name).trace(z::random::key(seed));
+  if (!json) {
+    fmt::print("{}\n", params);
+    return;
+  }
+  fmt::print("{{\"model\": \"{}\", \"seed\": {}, \"count\": {}, \"leaves\": [", name, seed, params.count());
+  const char* sep = "";
+  for (const auto& [path, a] : params) {
+    fmt::print("{}\n  {{\"path\": \"{}\", \"dtype\": \"{}\", \"shape\": [{}], \"count\": {}}}", sep, path,
+               z::name(a.dtype()), fmt::join(a.shape(), ", "), a.size());
+    sep = ",";
+  }
+  fmt::print("\n]}}\n");
+}
+
+void dump_ir(const std::string& name, const std::string& stage, const z::compiler::Options& options) {
+  const z::cli::Model& model = z::cli::find_model(name);
+  z::Function fn = model.graph(model.trace(z::random::key(0)));
+  fmt::print("{}", z::compiler::lower_to(fn, z::compiler::parse_stage(stage), options));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"zephyr: neural networks as plain C++ functions, compiled through MLIR"};
+  app.require_subcommand(1);
+
+  app.add_subcommand("models", "List the registered models with their signatures")->callback(list_models);
+
+  std::string model;
+  uint64_t seed = 0;
+  bool json = false;
+  auto* params = app.add_subcommand("params", "Trace a model and list its parameters");
+  params->add_option("model", model, "Model name (see `zephyr models`)")->required();
+  params->add_option("--seed", seed, "Root PRNG seed");
+  params->add_flag("--json", json, "Machine-readable output");
+  params->callback([&] { show_params(model, seed, json); });
+
+  std::string stage = "mlir";
+  z::compiler::Options options;
+  auto* ir = app.add_subcommand("ir", "Print a model's IR at one stage of the pipeline");
+  ir->add_option("model", model, "Model name (see `zephyr models`)")->required();
+  ir->add_option("--stage", stage, "graph|mlir|linalg|bufferized|llvm-dialect|llvm-ir|asm")->capture_default_str();
+  ir->add_flag("--locations", options.locations, "Print each op's source location (the model's file:line)");
+  ir->add_flag("--print-after-all", options.print_after_all, "Print the IR after every pass (to stderr)");
+  ir->add_flag("!--no-vectorize", options.vectorize, "Lower contractions as scalar loops (to compare)");
+  ir->callback([&] { dump_ir(model, stage, options); });
+
+  try {
+    CLI11_PARSE(app, argc, argv);
+  } catch (const z::Error& e) {
+    fmt::print(stderr, "zephyr: error: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}
