@@ -13,6 +13,7 @@
 
 #include "zephyr/compiler.h"
 #include "zephyr/params.h"
+#include "zephyr/tensor_tree.h"
 #include "zephyr/trace.h"
 
 namespace zephyr {
@@ -38,32 +39,76 @@ std::string signature_of(const T& value) {
   }
 }
 
-// ---- Results: the Tensors a model returns, flattened, and rebuilt as Arrays -------------------
+// ---- Results: the values a model returns, flattened to Tensors and rebuilt as Arrays ---------
+// `Flat` carries the leaves and, for trees, their paths (known only once the model has run).
+struct Flat {
+  std::vector<Tensor> tensors;
+  std::vector<std::string> paths;
+  void push(const Tensor& t, std::string path = {}) {
+    tensors.push_back(t);
+    paths.push_back(std::move(path));
+  }
+};
 template <class R> struct Results;
 template <> struct Results<Tensor> {
   using Out = Array;
-  static void flatten(const Tensor& t, std::vector<Tensor>& out) { out.push_back(t); }
-  static Out build(std::vector<Array>& arrays, size_t& i) { return arrays[i++]; }
+  static void flatten(const Tensor& t, Flat& out) { out.push(t); }
+  static Out build(std::vector<Array>& arrays, const std::vector<std::string>&, size_t& i) { return arrays[i++]; }
 };
 template <> struct Results<std::vector<Tensor>> {
   using Out = std::vector<Array>;
-  static void flatten(const std::vector<Tensor>& ts, std::vector<Tensor>& out) { out.insert(out.end(), ts.begin(), ts.end()); }
-  static Out build(std::vector<Array>& arrays, size_t& i) { return Out(arrays.begin() + i, arrays.end()); }
+  static void flatten(const std::vector<Tensor>& ts, Flat& out) {
+    for (const Tensor& t : ts) out.push(t);
+  }
+  static Out build(std::vector<Array>& arrays, const std::vector<std::string>&, size_t& i) {
+    Out out(arrays.begin() + i, arrays.end());
+    i = arrays.size();
+    return out;
+  }
+};
+template <> struct Results<TensorTree> {
+  using Out = ParamTree;
+  static void flatten(const TensorTree& tree, Flat& out) {
+    out.push(Tensor(), "{");  // marks where the tree starts, so an empty tree round-trips
+    for (const auto& [path, t] : tree) out.push(t, path);
+    out.push(Tensor(), "}");
+  }
+  static Out build(std::vector<Array>& arrays, const std::vector<std::string>& paths, size_t& i) {
+    std::vector<ParamTree::Leaf> leaves;
+    ++i;  // "{"
+    while (paths[i] != "}") {
+      leaves.push_back({paths[i], arrays[i]});
+      ++i;
+    }
+    ++i;  // "}"
+    return ParamTree(std::move(leaves));
+  }
 };
 template <class... Ts> struct Results<std::tuple<Ts...>> {
   using Out = std::tuple<typename Results<Ts>::Out...>;
-  static void flatten(const std::tuple<Ts...>& t, std::vector<Tensor>& out) {
+  static void flatten(const std::tuple<Ts...>& t, Flat& out) {
     std::apply([&](const auto&... e) { (Results<std::decay_t<decltype(e)>>::flatten(e, out), ...); }, t);
   }
-  static Out build(std::vector<Array>& arrays, size_t& i) { return Out{Results<Ts>::build(arrays, i)...}; }
+  static Out build(std::vector<Array>& arrays, const std::vector<std::string>& paths, size_t& i) {
+    return Out{Results<Ts>::build(arrays, paths, i)...};  // braced lists evaluate left to right
+  }
 };
-template <class A, class B> struct Results<std::pair<A, B>> : Results<std::tuple<A, B>> {};
+template <class A, class B> struct Results<std::pair<A, B>> {
+  using Out = std::pair<typename Results<A>::Out, typename Results<B>::Out>;
+  static void flatten(const std::pair<A, B>& p, Flat& out) {
+    Results<A>::flatten(p.first, out);
+    Results<B>::flatten(p.second, out);
+  }
+  static Out build(std::vector<Array>& arrays, const std::vector<std::string>& paths, size_t& i) {
+    return Out{Results<A>::build(arrays, paths, i), Results<B>::build(arrays, paths, i)};
+  }
+};
 
 /// One jit call's view of its arguments: trees and arrays by position, nullptr for constants.
-using ArgRef = std::variant<std::monostate, const ParamTree*, const Array*>;
+using ArgRef = std::variant<std::monostate, const ParamTree*, const Array*, const std::vector<Array>*>;
 template <class T> ArgRef arg_ref(const T& value) {
-  if constexpr (std::is_same_v<T, ParamTree>) return &value;
-  else if constexpr (std::is_same_v<T, Array>) return &value;
+  if constexpr (std::is_same_v<T, ParamTree> || std::is_same_v<T, Array> || std::is_same_v<T, std::vector<Array>>)
+    return &value;
   else return std::monostate{};
 }
 
@@ -71,11 +116,13 @@ template <class T> ArgRef arg_ref(const T& value) {
 struct Compiled {
   struct Slot {
     size_t argument;    // position in the call
-    size_t tree_index;  // leaf position when that argument is a ParamTree
+    size_t tree_index;  // leaf position in a ParamTree argument, element in a vector of Arrays
   };
   std::shared_ptr<compiler::Executable> executable;
   std::vector<Slot> slots;
   std::vector<std::pair<Shape, DType>> results;
+  std::vector<std::string> result_paths;  // Flat::paths of the traced results
+  /// One Array per Flat entry (undefined for the tree markers).
   std::vector<Array> run(const std::vector<ArgRef>& args) const;
 };
 
@@ -84,18 +131,19 @@ class Binder {
  public:
   Params bind(const ParamTree& tree, size_t index);
   Tensor bind(const Array& array, size_t index);
+  std::vector<Tensor> bind(const std::vector<Array>& arrays, size_t index);
   template <class T> T&& bind(T&& value, size_t) { return std::forward<T>(value); }
-  /// The traced Function: the stand-ins as arguments (in call order) and `results`.
+  /// The traced Function: the stand-ins as arguments (in call order) and the defined `results`.
   /// `slots` (optional) receives where each argument comes from in the call.
   Function function(const std::vector<Tensor>& results, std::vector<Compiled::Slot>* slots = nullptr) const;
   /// Compiles function(results) into an entry.
-  Compiled finish(const std::vector<Tensor>& results, const compiler::Options& options) const;
+  Compiled finish(const Flat& results, const compiler::Options& options) const;
 
  private:
   struct Source {
     size_t argument;
     std::shared_ptr<ParamScope> scope;  // set for trees
-    Tensor input;                       // set for arrays
+    std::vector<Tensor> inputs;         // set for arrays (one) and vectors of arrays
   };
   std::vector<Source> sources_;
 };
@@ -107,7 +155,7 @@ std::string describe_arguments(const std::vector<ArgRef>& args);
 }  // namespace detail
 
 /// A jit-compiled function. Calls take ParamTree where the model takes Params, Array where it
-/// takes Tensor, and plain values (compile-time constants, part of the cache key) as they are.
+/// takes Tensor (std::vector<Array> for std::vector<Tensor>), and plain values (compile-time constants, part of the cache key) as they are.
 template <class F>
 class Jitted {
  public:
@@ -128,7 +176,7 @@ class Jitted {
     }
     if (!entry) {
       detail::Binder binder;
-      std::vector<Tensor> outputs;
+      detail::Flat outputs;
       try {
         auto traced = invoke_bound(binder, std::index_sequence_for<Args...>{}, args...);
         detail::Results<R>::flatten(traced, outputs);
@@ -141,7 +189,7 @@ class Jitted {
     }
     std::vector<Array> arrays = entry->run(refs);
     size_t i = 0;
-    return detail::Results<R>::build(arrays, i);
+    return detail::Results<R>::build(arrays, entry->result_paths, i);
   }
 
   /// Number of distinct signatures compiled so far.
@@ -159,6 +207,7 @@ class Jitted {
   // The symbolic type the model sees for each call argument type (only used in decltype).
   static Params bound_type(const ParamTree&);
   static Tensor bound_type(const Array&);
+  static std::vector<Tensor> bound_type(const std::vector<Array>&);
   template <class T> static const T& bound_type(const T&);
 
   struct State {
@@ -178,9 +227,9 @@ Function make_function(F&& f, const Args&... args) {
   auto traced = [&]<size_t... I>(std::index_sequence<I...>) {
     return std::invoke(f, binder.bind(args, I)...);
   }(std::index_sequence_for<Args...>{});
-  std::vector<Tensor> outputs;
+  detail::Flat outputs;
   detail::Results<R>::flatten(traced, outputs);
-  return binder.function(outputs);
+  return binder.function(outputs.tensors);
 }
 
 /// Compiles `f` on first call per argument signature (shapes, dtypes, tree layout, constants).

@@ -44,6 +44,9 @@ class ParamScope {
   Tensor declare(const std::string& path, const Template& spec);
   Tensor use(const std::string& path, const SourceLoc& loc);
   const std::vector<Leaf>& leaves() const { return leaves_; }
+  /// Every leaf under `prefix` as (path relative to prefix, tensor): binding gives every leaf of
+  /// the bound tree (used or not, in the tree's order), tracing the leaves declared so far.
+  std::vector<std::pair<std::string, Tensor>> subtree(const std::string& prefix);
   /// Tracing: every declared leaf, initialized from `key` folded with a hash of its path.
   ParamTree initialize(random::Key key) const;
 
@@ -72,6 +75,8 @@ class Params {
   /// The leaf as a graph value; throws if no template declared it (tracing) or the tree lacks it.
   Tensor tensor(Loc loc = Loc::current()) const;
   Shape shape(Loc loc = Loc::current()) const { return tensor(loc).shape(); }
+  /// Every leaf under this path, as (relative path, tensor): what gradients and optimizers map over.
+  std::vector<std::pair<std::string, Tensor>> leaves() const { return scope_->subtree(path_); }
 
   /// Declares the template of this leaf (tracing) or validates the given leaf against it (jit).
   /// A statement, as in zephyr: it returns nothing (z::validate returns the leaf).

@@ -5,6 +5,7 @@
 #include "zephyr/compiler.h"
 #include "zephyr/dtype.h"
 #include "zephyr/error.h"
+#include "zephyr/grad.h"
 #include "zephyr/init.h"
 #include "zephyr/jit.h"
 #include "zephyr/nets/linear.h"
@@ -13,4 +14,5 @@
 #include "zephyr/params.h"
 #include "zephyr/random.h"
 #include "zephyr/tensor.h"
+#include "zephyr/tensor_tree.h"
 #include "zephyr/trace.h"

@@ -7,6 +7,7 @@
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
 #include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
 #include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/MathToLibm/MathToLibm.h"
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
@@ -62,6 +63,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Transforms/DialectConversion.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Transforms/Passes.h"
 #include "mlir_internal.h"
@@ -174,12 +176,26 @@ void apply_script(mlir::ModuleOp module, const char* entry) {
     throw Error(fmt::format("[compile] internal error: transform sequence @{} failed", entry));
 }
 
-// tanh, exp, log... as inline polynomials: vectorizable, and no libm calls in AOT objects.
+// f32 tanh, exp, log... as inline polynomials: vectorizable, and no libm calls in AOT objects.
+// What has no approximation (f64 tanh, say) calls libm.
 void approximate_math(mlir::ModuleOp module) {
   mlir::RewritePatternSet patterns(module.getContext());
   mlir::populateMathPolynomialApproximationPatterns(patterns);
   if (mlir::failed(mlir::applyPatternsAndFoldGreedily(module, std::move(patterns))))
     throw Error("[compile] internal error: math approximation did not converge");
+}
+
+void math_to_libm(mlir::ModuleOp module) {
+  mlir::RewritePatternSet patterns(module.getContext());
+  mlir::populateMathToLibmConversionPatterns(patterns);
+  mlir::ConversionTarget target(*module.getContext());
+  target.addLegalDialect<mlir::func::FuncDialect, mlir::arith::ArithDialect, mlir::vector::VectorDialect,
+                         mlir::scf::SCFDialect, mlir::LLVM::LLVMDialect>();
+  // Only what LLVM cannot lower by itself goes to libm.
+  target.addIllegalOp<mlir::math::TanhOp, mlir::math::ErfOp, mlir::math::Atan2Op>();
+  target.markUnknownOpDynamicallyLegal([](mlir::Operation*) { return true; });
+  if (mlir::failed(mlir::applyPartialConversion(module, target, std::move(patterns))))
+    throw Error("[compile] internal error: math-to-libm conversion failed");
 }
 
 void to_linalg(mlir::ModuleOp module, const Options& options) {
@@ -200,12 +216,20 @@ void to_linalg(mlir::ModuleOp module, const Options& options) {
   apply_script(module, "lower_vectors");
 }
 
+mlir::LogicalResult copy_as_loops(mlir::OpBuilder& b, mlir::Location loc, mlir::Value from, mlir::Value to) {
+  b.create<mlir::linalg::CopyOp>(loc, from, to);
+  return mlir::success();
+}
+
 void to_buffers(mlir::ModuleOp module, const Options& options) {
   mlir::PassManager pm(module.getContext());
   configure(pm, module, options);
   mlir::bufferization::OneShotBufferizationOptions bufferization;
   bufferization.bufferizeFunctionBoundaries = true;
   bufferization.setFunctionBoundaryTypeConversion(mlir::bufferization::LayoutMapOption::IdentityLayoutMap);
+  // Copies into strided views (concat, slices) become loops: memref.copy would call memrefCopy
+  // from MLIR's runner-utils library, which neither the JIT nor an AOT object carries.
+  bufferization.memCpyFn = copy_as_loops;
   pm.addPass(mlir::bufferization::createOneShotBufferizePass(bufferization));
   // Also removes a self-copy that would otherwise call memrefCopy from the runner-utils library.
   pm.addPass(mlir::createCanonicalizerPass());
@@ -213,6 +237,7 @@ void to_buffers(mlir::ModuleOp module, const Options& options) {
   pm.addPass(mlir::createCanonicalizerPass());
   mlir::bufferization::BufferResultsToOutParamsOpts out_params;
   out_params.hoistStaticAllocs = true;
+  out_params.memCpyFn = copy_as_loops;
   pm.addPass(mlir::bufferization::createBufferResultsToOutParamsPass(out_params));
   pm.addPass(mlir::createCanonicalizerPass());
   // Intermediates are freed at the end of each call, so repeated calls do not grow memory.
@@ -223,6 +248,7 @@ void to_buffers(mlir::ModuleOp module, const Options& options) {
 }
 
 void to_llvm_dialect(mlir::ModuleOp module, const Options& options) {
+  math_to_libm(module);
   mlir::PassManager pm(module.getContext());
   configure(pm, module, options);
   pm.addNestedPass<mlir::func::FuncOp>(mlir::createConvertLinalgToLoopsPass());

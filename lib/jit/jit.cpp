@@ -21,8 +21,18 @@ Params Binder::bind(const ParamTree& tree, size_t index) {
 Tensor Binder::bind(const Array& array, size_t index) {
   if (!array.defined()) throw Error(fmt::format("[jit] argument {} is an empty Array", index));
   Tensor input = symbolic_input(array, "arg" + std::to_string(index));
-  sources_.push_back({index, nullptr, input});
+  sources_.push_back({index, nullptr, {input}});
   return input;
+}
+
+std::vector<Tensor> Binder::bind(const std::vector<Array>& arrays, size_t index) {
+  std::vector<Tensor> inputs;
+  for (size_t i = 0; i < arrays.size(); ++i) {
+    if (!arrays[i].defined()) throw Error(fmt::format("[jit] argument {}[{}] is an empty Array", index, i));
+    inputs.push_back(symbolic_input(arrays[i], fmt::format("arg{}_{}", index, i)));
+  }
+  sources_.push_back({index, nullptr, inputs});
+  return inputs;
 }
 
 Function Binder::function(const std::vector<Tensor>& results, std::vector<Compiled::Slot>* slots) const {
@@ -37,21 +47,26 @@ Function Binder::function(const std::vector<Tensor>& results, std::vector<Compil
         if (slots) slots->push_back({source.argument, leaf.tree_index});
       }
     } else {
-      fn.arguments.push_back(source.input.node());
-      if (slots) slots->push_back({source.argument, 0});
+      for (size_t i = 0; i < source.inputs.size(); ++i) {
+        fn.arguments.push_back(source.inputs[i].node());
+        if (slots) slots->push_back({source.argument, i});
+      }
     }
   }
-  for (const Tensor& r : results) {
-    if (!r.defined()) throw Error("[jit] the function returned an empty Tensor");
-    fn.results.push_back(r.node());
-  }
+  for (const Tensor& r : results)
+    if (r.defined()) fn.results.push_back(r.node());
   return fn;
 }
 
-Compiled Binder::finish(const std::vector<Tensor>& results, const compiler::Options& options) const {
+Compiled Binder::finish(const Flat& results, const compiler::Options& options) const {
   Compiled compiled;
-  Function fn = function(results, &compiled.slots);
-  for (const Tensor& r : results) compiled.results.push_back({r.shape(), r.dtype()});
+  for (size_t i = 0; i < results.tensors.size(); ++i)
+    if (!results.tensors[i].defined() && results.paths[i] != "{" && results.paths[i] != "}")
+      throw Error("[jit] the function returned an empty Tensor");
+  Function fn = function(results.tensors, &compiled.slots);
+  for (const Tensor& r : results.tensors)
+    compiled.results.push_back(r.defined() ? std::pair{r.shape(), r.dtype()} : std::pair{Shape{}, DType::bool_});
+  compiled.result_paths = results.paths;
   compiled.executable = compiler::compile(fn, options);
   return compiled;
 }
@@ -61,17 +76,18 @@ std::vector<Array> Compiled::run(const std::vector<ArgRef>& args) const {
   pointers.reserve(slots.size());
   for (const Slot& slot : slots) {
     const ArgRef& ref = args[slot.argument];
-    const Array& a = std::holds_alternative<const Array*>(ref)
-                         ? *std::get<const Array*>(ref)
-                         : std::get<const ParamTree*>(ref)->leaves()[slot.tree_index].second;
+    const Array& a = std::holds_alternative<const Array*>(ref)       ? *std::get<const Array*>(ref)
+                     : std::holds_alternative<const ParamTree*>(ref) ? std::get<const ParamTree*>(ref)->leaves()[slot.tree_index].second
+                                                                     : (*std::get<const std::vector<Array>*>(ref))[slot.tree_index];
     // Compiled code never writes its inputs; the cast only matches the C calling convention.
     pointers.push_back(const_cast<void*>(a.raw()));
   }
   std::vector<Array> outputs;
   std::vector<void*> out_pointers;
-  for (const auto& [shape, dtype] : results) {
-    outputs.emplace_back(shape, dtype);
-    out_pointers.push_back(outputs.back().raw());
+  for (size_t i = 0; i < results.size(); ++i) {
+    bool marker = result_paths[i] == "{" || result_paths[i] == "}";
+    outputs.push_back(marker ? Array() : Array(results[i].first, results[i].second));
+    if (!marker) out_pointers.push_back(outputs.back().raw());
   }
   executable->run(pointers.data(), out_pointers.data());
   return outputs;
@@ -84,6 +100,8 @@ std::string describe_arguments(const std::vector<ArgRef>& args) {
       parts.push_back(fmt::format("argument {}: ParamTree with {} leaves", i, (*tree)->size()));
     else if (auto* array = std::get_if<const Array*>(&args[i]))
       parts.push_back(fmt::format("argument {}: {}", i, describe((*array)->dtype(), (*array)->shape())));
+    else if (auto* arrays = std::get_if<const std::vector<Array>*>(&args[i]))
+      parts.push_back(fmt::format("argument {}: {} arrays", i, (*arrays)->size()));
   }
   return fmt::format("{}", fmt::join(parts, "; "));
 }

@@ -111,6 +111,9 @@ Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop, int64_t
   auto clamp = [n](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + n : i, 0, n); };
   int64_t lo = clamp(start), hi = std::max(clamp(stop), clamp(start));
   int64_t count = (hi - lo + step - 1) / step;
+  if (count == 0)
+    fail_at(where, "slice", fmt::format("[{}:{}:{}] of axis {} (extent {}) is empty; empty tensors are not supported",
+                                        start, stop, step, axis, n));
   if (lo == 0 && count == n && step == 1) return x;
   Attrs attrs;
   attrs.starts.assign(x.ndim(), 0);

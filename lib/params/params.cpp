@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+
 namespace zephyr {
 namespace detail {
 namespace {
@@ -88,6 +90,25 @@ Tensor ParamScope::use(const std::string& path, const SourceLoc& loc) {
   Tensor bound = bind(path, loc);
   if (!bound.defined()) fail_at(loc, "params", fmt::format("'{}' is missing from the tree passed as {}", path, argument_));
   return bound;
+}
+
+std::vector<std::pair<std::string, Tensor>> ParamScope::subtree(const std::string& prefix) {
+  auto relative = [&](const std::string& path) -> std::optional<std::string> {
+    if (prefix.empty()) return path;
+    if (path == prefix) return std::string();
+    if (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0 && path[prefix.size()] == '/')
+      return path.substr(prefix.size() + 1);
+    return std::nullopt;
+  };
+  std::vector<std::pair<std::string, Tensor>> out;
+  if (tracing_) {
+    for (const Leaf& leaf : leaves_)
+      if (auto r = relative(leaf.path)) out.push_back({*r, leaf.tensor});
+    return out;
+  }
+  for (const auto& [path, array] : tree_->leaves())
+    if (auto r = relative(path)) out.push_back({*r, use(path, {})});
+  return out;
 }
 
 ParamTree ParamScope::initialize(random::Key key) const {

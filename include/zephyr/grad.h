@@ -1,0 +1,80 @@
+// grad and value_and_grad: the gradient of a model function is just another function.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+#include "zephyr/autodiff.h"
+#include "zephyr/jit.h"
+#include "zephyr/ops.h"
+#include "zephyr/tensor_tree.h"
+
+namespace zephyr {
+namespace detail {
+
+// The differentiated argument as graph values: a Params becomes its whole tree of leaves.
+inline TensorTree primal(const Params& p) { return TensorTree(p); }
+inline Tensor primal(const Tensor& t) { return t; }
+
+inline std::vector<Tensor> flat(const TensorTree& tree) {
+  std::vector<Tensor> out;
+  for (const auto& [path, t] : tree) out.push_back(t);
+  return out;
+}
+inline std::vector<Tensor> flat(const Tensor& t) { return {t}; }
+
+inline TensorTree rebuild(const TensorTree& like, const std::vector<Tensor>& grads) {
+  std::vector<TensorTree::Leaf> out;
+  for (size_t i = 0; i < like.size(); ++i) out.push_back({like.leaves()[i].first, grads[i]});
+  return TensorTree(std::move(out));
+}
+inline Tensor rebuild(const Tensor&, const std::vector<Tensor>& grads) { return grads[0]; }
+
+template <size_t I, class... Args>
+decltype(auto) nth(Args&&... args) {
+  return std::get<I>(std::forward_as_tuple(std::forward<Args>(args)...));
+}
+
+template <class... Args>
+constexpr bool symbolic_call = (std::is_same_v<std::decay_t<Args>, Params> || ...) ||
+                               (std::is_same_v<std::decay_t<Args>, Tensor> || ...);
+
+/// value_and_grad over symbolic arguments (inside jit or another transformation).
+template <size_t Arg, class F, class... Args>
+auto symbolic_value_and_grad(const F& f, const Args&... args) {
+  const auto& x = nth<Arg>(args...);
+  auto wrt = primal(x);  // before f runs, so unused leaves are still part of the tree
+  Tensor value = std::invoke(f, args...);
+  if (value.ndim() != 0)
+    throw Error(fmt::format("[grad] the function must return a scalar, got {}", describe(value.dtype(), value.shape())));
+  if (!is_float(value.dtype()))
+    throw Error(fmt::format("[grad] the function must return a float scalar, got {}", name(value.dtype())));
+  std::vector<Tensor> grads = vjp(value, full({}, 1.0, value.dtype()), flat(wrt));
+  return std::pair{value, rebuild(wrt, grads)};
+}
+
+}  // namespace detail
+
+/// The value of `f` and its gradient with respect to argument `Arg` (default: the params).
+/// Inside jit (Params/Tensor arguments) it builds graph values; on ParamTree/Array arguments it
+/// compiles and runs (cached by signature), returning {Array, ParamTree} or {Array, Array}.
+template <size_t Arg = 0, class F>
+auto value_and_grad(F f) {
+  auto symbolic = [f](const auto&... a) { return detail::symbolic_value_and_grad<Arg>(f, a...); };
+  auto compiled = jit(symbolic);
+  return [symbolic, compiled](const auto&... args) {
+    if constexpr (detail::symbolic_call<decltype(args)...>) return symbolic(args...);
+    else return compiled(args...);
+  };
+}
+
+/// The gradient of `f` with respect to argument `Arg`: same structure and paths as that argument.
+template <size_t Arg = 0, class F>
+auto grad(F f) {
+  return [vg = value_and_grad<Arg>(std::move(f))](const auto&... args) { return vg(args...).second; };
+}
+
+}  // namespace zephyr
