@@ -75,6 +75,8 @@ std::vector<Tensor> rule(const NodePtr& node, const Tensor& g) {
     case OpKind::Tanh: return {g * (1.0 - y * y)};
     case OpKind::Sqrt: return {g * 0.5 / y};
     case OpKind::Rsqrt: return {g * -0.5 * y / x(0)};
+    case OpKind::Sin: return {g * cos(x(0))};
+    case OpKind::Cos: return {neg(g) * sin(x(0))};
     // Binary.
     case OpKind::Add: return {unbroadcast(g, shape(0)), unbroadcast(g, shape(1))};
     case OpKind::Sub: return {unbroadcast(g, shape(0)), unbroadcast(neg(g), shape(1))};

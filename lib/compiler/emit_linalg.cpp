@@ -76,7 +76,7 @@ class Emitter {
       case OpKind::Constant: return constant(n);
       case OpKind::Iota: return iota(n);
       case OpKind::Neg: case OpKind::Abs: case OpKind::Exp: case OpKind::Log: case OpKind::Tanh:
-      case OpKind::Sqrt: case OpKind::Rsqrt:
+      case OpKind::Sqrt: case OpKind::Rsqrt: case OpKind::Sin: case OpKind::Cos:
       case OpKind::Add: case OpKind::Sub: case OpKind::Mul: case OpKind::Div: case OpKind::Pow:
       case OpKind::Maximum: case OpKind::Minimum:
       case OpKind::Equal: case OpKind::NotEqual: case OpKind::Less: case OpKind::LessEqual:
@@ -206,6 +206,8 @@ class Emitter {
       case OpKind::Tanh: return nb.create<math::TanhOp>(l, x[0]);
       case OpKind::Sqrt: return nb.create<math::SqrtOp>(l, x[0]);
       case OpKind::Rsqrt: return nb.create<math::RsqrtOp>(l, x[0]);
+      case OpKind::Sin: return nb.create<math::SinOp>(l, x[0]);
+      case OpKind::Cos: return nb.create<math::CosOp>(l, x[0]);
       case OpKind::Add: return f ? Value(nb.create<arith::AddFOp>(l, x[0], x[1])) : nb.create<arith::AddIOp>(l, x[0], x[1]);
       case OpKind::Sub: return f ? Value(nb.create<arith::SubFOp>(l, x[0], x[1])) : nb.create<arith::SubIOp>(l, x[0], x[1]);
       case OpKind::Mul: return f ? Value(nb.create<arith::MulFOp>(l, x[0], x[1])) : nb.create<arith::MulIOp>(l, x[0], x[1]);

@@ -193,6 +193,7 @@ void math_to_libm(mlir::ModuleOp module) {
                          mlir::scf::SCFDialect, mlir::LLVM::LLVMDialect>();
   // Only what LLVM cannot lower by itself goes to libm.
   target.addIllegalOp<mlir::math::TanhOp, mlir::math::ErfOp, mlir::math::Atan2Op>();
+  // sin/cos lower to LLVM intrinsics (libm calls) on their own.
   target.markUnknownOpDynamicallyLegal([](mlir::Operation*) { return true; });
   if (mlir::failed(mlir::applyPartialConversion(module, target, std::move(patterns))))
     throw Error("[compile] internal error: math-to-libm conversion failed");

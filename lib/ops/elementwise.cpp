@@ -90,6 +90,8 @@ Tensor log(const Tensor& x, Loc loc) { return unary(OpKind::Log, x, SourceLoc::f
 Tensor tanh(const Tensor& x, Loc loc) { return unary(OpKind::Tanh, x, SourceLoc::from(loc)); }
 Tensor sqrt(const Tensor& x, Loc loc) { return unary(OpKind::Sqrt, x, SourceLoc::from(loc)); }
 Tensor rsqrt(const Tensor& x, Loc loc) { return unary(OpKind::Rsqrt, x, SourceLoc::from(loc)); }
+Tensor sin(const Tensor& x, Loc loc) { return unary(OpKind::Sin, x, SourceLoc::from(loc)); }
+Tensor cos(const Tensor& x, Loc loc) { return unary(OpKind::Cos, x, SourceLoc::from(loc)); }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b, Loc loc) {
   SourceLoc where = SourceLoc::from(loc);

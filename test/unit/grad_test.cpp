@@ -75,6 +75,8 @@ TEST_CASE("unary VJPs match finite differences") {
   Check{[](auto& x) { return z::tanh(x[0]); }, {mixed}}.run();
   Check{[](auto& x) { return z::sqrt(x[0]); }, {positive}}.run();
   Check{[](auto& x) { return z::rsqrt(x[0]); }, {positive}}.run();
+  Check{[](auto& x) { return z::sin(x[0]); }, {mixed}}.run();
+  Check{[](auto& x) { return z::cos(x[0]); }, {mixed}}.run();
   Check{[](auto& x) { return z::sigmoid(x[0]); }, {mixed}}.run();
   Check{[](auto& x) { return z::gelu(x[0]); }, {mixed}}.run();
   Check{[](auto& x) { return z::relu(x[0]); }, {mixed}}.run();

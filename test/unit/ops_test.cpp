@@ -501,6 +501,8 @@ const UnaryOp kUnaryOps[] = {
     {"tanh", [](Tensor x) { return z::tanh(x); }, [](double x) { return std::tanh(x); }},
     {"sqrt", [](Tensor x) { return z::sqrt(x); }, [](double x) { return std::sqrt(x); }, true},
     {"rsqrt", [](Tensor x) { return z::rsqrt(x); }, [](double x) { return 1.0 / std::sqrt(x); }, true},
+    {"sin", [](Tensor x) { return z::sin(x); }, [](double x) { return std::sin(x); }},
+    {"cos", [](Tensor x) { return z::cos(x); }, [](double x) { return std::cos(x); }},
     {"sigmoid", [](Tensor x) { return z::sigmoid(x); }, [](double x) { return 1.0 / (1.0 + std::exp(-x)); }},
     {"relu", [](Tensor x) { return z::relu(x); }, [](double x) { return x > 0 ? x : 0.0; }},
     {"gelu", [](Tensor x) { return z::gelu(x); }, gelu_reference},

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include "models.h"
+#include "train.h"
 
 namespace z = zephyr;
 
@@ -60,6 +61,20 @@ int main(int argc, char** argv) {
   ir->add_flag("--print-after-all", options.print_after_all, "Print the IR after every pass (to stderr)");
   ir->add_flag("!--no-vectorize", options.vectorize, "Lower contractions as scalar loops (to compare)");
   ir->callback([&] { dump_ir(model, stage, options); });
+
+  z::cli::TrainOptions train_options;
+  auto* train = app.add_subcommand("train", "Train on Fashion-MNIST (the main job)");
+  train->add_option("--model", train_options.model, "mlp or autoencoder")->capture_default_str();
+  train->add_option("--epochs", train_options.epochs, "Epochs")->capture_default_str();
+  train->add_option("--batch-size", train_options.batch_size, "Examples per step")->capture_default_str();
+  train->add_option("--lr", train_options.learning_rate, "Adam learning rate")->capture_default_str();
+  train->add_option("--seed", train_options.seed, "Root PRNG seed")->capture_default_str();
+  train->add_option("--checkpoint", train_options.checkpoint, "Checkpoint file (default zephyr-MODEL.safetensors)");
+  train->add_flag("--resume", train_options.resume, "Continue from the checkpoint, bit for bit");
+  train->add_option("--limit", train_options.limit, "Use only the first N training examples");
+  train->add_option("--stop-after", train_options.stop_after, "Stop after this epoch (to test --resume)");
+  train->add_option("--data", train_options.data_dir, "Directory of the gzipped IDX files")->capture_default_str();
+  train->callback([&] { z::cli::train(train_options); });
 
   try {
     CLI11_PARSE(app, argc, argv);

@@ -1,0 +1,36 @@
+// Safetensors checkpoints (https://github.com/huggingface/safetensors): the file format that
+// PyTorch, JAX and Hugging Face tools read, so zephyr weights can leave and enter C++.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "zephyr/array.h"
+#include "zephyr/param_tree.h"
+
+namespace zephyr::io {
+
+using NamedArrays = std::vector<std::pair<std::string, Array>>;
+
+/// Writes `tensors` (contiguous, in the given order) and `metadata` as a safetensors file.
+/// The write is atomic: a temporary file next to `path` is fsync'ed and renamed over it, so
+/// `path` holds either the old file or the complete new one. Names must be non-empty,
+/// unique and not "__metadata__"; they are checked before anything is written.
+void save_safetensors(const std::string& path, const NamedArrays& tensors,
+                      const std::map<std::string, std::string>& metadata = {});
+
+/// Reads every tensor, in data-offset order, after validating the whole header against the
+/// file size. Throws Error naming the file, tensor and byte offset of the first problem.
+NamedArrays load_safetensors(const std::string& path);
+/// The "__metadata__" map (empty when absent); reads and validates only the header.
+std::map<std::string, std::string> load_safetensors_metadata(const std::string& path);
+
+/// Saves the leaves of `tree` under their '/'-joined paths.
+void save(const std::string& path, const ParamTree& tree, const std::map<std::string, std::string>& metadata = {});
+/// Loads a checkpoint that must match `like` exactly (names, dtypes, shapes); returns the
+/// leaves in `like`'s order. One Error lists every missing, unexpected or mismatching path.
+ParamTree load(const std::string& path, const ParamTree& like);
+
+}  // namespace zephyr::io

@@ -1,0 +1,36 @@
+// Writes a safetensors file of known tensors (values from simple formulas) for
+// check_safetensors.py, which reads it with numpy alone: an independent check of the format.
+#include <zephyr/io/safetensors.h>
+
+#include <cstdio>
+#include <vector>
+
+namespace z = zephyr;
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s OUT.safetensors\n", argv[0]);
+    return 2;
+  }
+  std::vector<float> w(6);
+  for (int i = 0; i < 6; ++i) w[i] = 0.5f * static_cast<float>(i) - 1.0f;  // [2, 3]
+  std::vector<double> b(3);
+  for (int i = 0; i < 3; ++i) b[i] = 1.0 / (i + 1);  // [3]
+  std::vector<int32_t> steps(4);
+  for (int i = 0; i < 4; ++i) steps[i] = (i - 2) * 1000003;  // [2, 2], negative values too
+  bool mask[5];
+  for (int i = 0; i < 5; ++i) mask[i] = i % 2 == 0;  // [5]
+  try {
+    z::io::save_safetensors(argv[1],
+                            {{"layer/w", z::Array::from<float>({2, 3}, w)},
+                             {"layer/b", z::Array::from<double>({3}, b)},
+                             {"steps", z::Array::from<int32_t>({2, 2}, steps)},
+                             {"mask", z::Array::from<bool>({5}, std::span<const bool>(mask))},
+                             {"scale", z::Array::scalar(2.5f)}},
+                            {{"producer", "zephyr"}, {"epoch", "7"}});
+  } catch (const z::Error& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,26 @@
+// `zephyr train`: the main job. Trains a model on Fashion-MNIST with one compiled function per
+// training step, reports test metrics after each epoch and checkpoints atomically.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace zephyr::cli {
+
+struct TrainOptions {
+  std::string model = "mlp";  // mlp (784-512-512-10 classifier) or autoencoder (MSE)
+  int epochs = 5;
+  int64_t batch_size = 128;
+  double learning_rate = 1e-3;
+  uint64_t seed = 0;
+  std::string checkpoint;     // default: zephyr-<model>.safetensors
+  bool resume = false;        // continue from `checkpoint`, bit for bit
+  int64_t limit = 0;          // use only the first `limit` training examples (quick runs)
+  int stop_after = 0;         // stop after this epoch, as an interruption would (tests resume)
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+};
+
+/// Runs the training; returns the final test metric (accuracy, or reconstruction MSE).
+double train(TrainOptions options);
+
+}  // namespace zephyr::cli
