@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -53,6 +54,13 @@ class ParamTree {
  private:
   std::vector<Leaf> leaves_;
 };
+
+/// The leaves' arrays, in order (the tree's structure is its paths: see unflatten).
+std::vector<Array> flatten(const ParamTree& tree);
+/// A tree with `like`'s paths and `arrays` as leaves; counts must agree.
+ParamTree unflatten(const ParamTree& like, std::vector<Array> arrays);
+/// f(path, array) for every leaf, on the host: surgery, casting, freezing by name.
+ParamTree map_with_path(const ParamTree& tree, const std::function<Array(const std::string&, const Array&)>& f);
 
 /// Joins two path pieces with '/', skipping empty ones.
 std::string join_path(std::string_view prefix, std::string_view name);

@@ -13,6 +13,26 @@ bool under(std::string_view path, std::string_view prefix) {
 
 }  // namespace
 
+std::vector<Array> flatten(const ParamTree& tree) {
+  std::vector<Array> out;
+  for (const auto& leaf : tree) out.push_back(leaf.second);
+  return out;
+}
+
+ParamTree unflatten(const ParamTree& like, std::vector<Array> arrays) {
+  if (arrays.size() != like.size())
+    throw Error(fmt::format("[unflatten] {} arrays for a tree of {} leaves", arrays.size(), like.size()));
+  std::vector<ParamTree::Leaf> leaves;
+  for (size_t i = 0; i < arrays.size(); ++i) leaves.push_back({like.leaves()[i].first, std::move(arrays[i])});
+  return ParamTree(std::move(leaves));
+}
+
+ParamTree map_with_path(const ParamTree& tree, const std::function<Array(const std::string&, const Array&)>& f) {
+  std::vector<ParamTree::Leaf> leaves;
+  for (const auto& [path, a] : tree) leaves.push_back({path, f(path, a)});
+  return ParamTree(std::move(leaves));
+}
+
 std::string join_path(std::string_view prefix, std::string_view name) {
   if (prefix.empty()) return std::string(name);
   if (name.empty()) return std::string(prefix);

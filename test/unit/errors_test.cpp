@@ -1,23 +1,15 @@
 // Bad input gets a clear error that names the parameter path, both shapes and the user's line.
 #include <doctest/doctest.h>
+
+#include "test_support.h"
 #include <zephyr/zephyr.h>
 
 namespace z = zephyr;
 
 namespace {
 
-// The message of the Error that `f` throws ("" if it throws none).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const z::Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using zephyr::testing::contains;
+using zephyr::testing::error_of;
 
 z::Tensor dense(z::Params p, z::Tensor x, int out) {
   p["weights"] == z::array({x.shape(-1), out});

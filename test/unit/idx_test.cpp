@@ -1,6 +1,8 @@
 // IDX and Fashion-MNIST: small gzipped files written here with zlib, every malformed case,
 // the real Debian data set when installed, and shuffling and batching.
 #include <doctest/doctest.h>
+
+#include "test_support.h"
 #include <unistd.h>
 #include <zephyr/data/fashion_mnist.h>
 #include <zephyr/data/idx.h>
@@ -18,36 +20,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const z::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using z::testing::contains;
+using z::testing::error_of;
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-// Checks that `expr` throws a zephyr::Error whose message holds every part, and shows it if not.
-#define CHECK_ERROR(expr, ...)                                                                             \
-  do {                                                                                                     \
-    std::string message_ = error_of([&] { (void)(expr); });                                                \
-    for (const std::string& part_ : std::initializer_list<std::string>{__VA_ARGS__})                       \
-      CHECK_MESSAGE(contains(message_, part_), "error was: " << (message_.empty() ? "<none>" : message_)); \
-  } while (0)
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() / ("zephyr_idx_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
+struct TempDir : z::testing::TempDir {
+  TempDir() : z::testing::TempDir("zephyr_idx") {}
 };
 
 // An IDX file image: magic, big-endian extents, then `data`.

@@ -178,3 +178,21 @@ TEST_CASE("a tied parameter is one leaf used twice") {
   z::Array xw = z::Array::from<double>({2, 4}, linear_reference(x, w, z::Array::zeros({4}))).astype(z::DType::f32);
   CHECK(max_abs_diff(y, linear_reference(xw, w, z::Array::zeros({4}))) < 1e-5);
 }
+
+TEST_CASE("host tree utilities: flatten, unflatten, map_with_path") {
+  z::ParamTree params = z::trace(autoencoder, z::random::key(0), z::Array::ones({2, 8}), 16, 4);
+  std::vector<z::Array> arrays = z::flatten(params);
+  CHECK(arrays.size() == params.size());
+  z::ParamTree back = z::unflatten(params, arrays);
+  for (size_t i = 0; i < params.size(); ++i) {
+    CHECK(back.leaves()[i].first == params.leaves()[i].first);
+    CHECK(back.leaves()[i].second.bitwise_equal(params.leaves()[i].second));
+  }
+  z::ParamTree zeroed = z::map_with_path(params, [](const std::string& path, const z::Array& a) {
+    return path.ends_with("weights") ? z::Array::zeros(a.shape()) : a;
+  });
+  CHECK(zeroed.at("decoder/0/weights").at(0) == 0.0);
+  CHECK(zeroed.at("decoder/0/bias").bitwise_equal(params.at("decoder/0/bias")));
+  arrays.pop_back();
+  CHECK_THROWS_WITH(z::unflatten(params, arrays), doctest::Contains("13 arrays for a tree of 14 leaves"));
+}
