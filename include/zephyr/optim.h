@@ -10,7 +10,8 @@
 
 namespace zephyr::optim {
 
-/// A learning rate: a constant, or a schedule of the step count (an f32 scalar Tensor, 1-based).
+/// A learning rate: a constant, or a schedule of the step count (1-based), which it receives as
+/// a scalar of the updated parameter's dtype and returns in that dtype.
 struct LearningRate {
   std::function<Tensor(const Tensor& step)> at;
   LearningRate(double constant);  // NOLINT: adam(1e-3) reads naturally
@@ -19,10 +20,10 @@ struct LearningRate {
 
 /// `peak` decaying to `peak * final_fraction` along a half cosine over `steps` steps.
 LearningRate cosine(double peak, int64_t steps, double final_fraction = 0.0);
-/// Linear ramp from 0 over `steps` steps, then `after`.
+/// Linear ramp up to after(1) over `steps` steps, then `after` from its own step 1.
 LearningRate warmup(int64_t steps, LearningRate after);
 
-/// A pure optimizer. State is a tree: "step" (f32 scalar) and one sub-tree per moment, with
+/// A pure optimizer. State is a tree: "step" (i32 scalar) and one sub-tree per moment, with
 /// the params' paths ("mu/encoder/0/weights"), so it saves and loads like params.
 struct Optimizer {
   std::string name;
@@ -51,7 +52,7 @@ Optimizer adamw(LearningRate lr, double weight_decay = 1e-4,
 /// Scales the gradients so their global norm is at most `max_norm`, then runs `inner`.
 Optimizer clip_by_global_norm(double max_norm, Optimizer inner);
 
-/// params - update, leaf by leaf (same structure).
+/// params - update, leaf by leaf (same paths and shapes, else an error naming the leaf).
 TensorTree apply_updates(const TensorTree& params, const TensorTree& updates);
 
 }  // namespace zephyr::optim

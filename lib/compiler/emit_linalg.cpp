@@ -39,15 +39,10 @@ class Emitter {
     b_.setInsertionPointToStart(entry);
     for (const Node* n : topological_order(fn.results))
       if (!values_.count(n)) values_[n] = emit(n);
-    // A result that is an argument, or already another result, is copied: each result needs its
-    // own buffer (buffer-results-to-out-params crashes on a returned argument).
+    // Results that alias arguments or each other get their own buffers after bufferization
+    // (pipeline.cpp: separate_returned_buffers).
     llvm::SmallVector<Value> outs;
-    for (const NodePtr& r : fn.results) {
-      Value v = values_.at(r.get());
-      if (mlir::isa<mlir::BlockArgument>(v) || llvm::is_contained(outs, v))
-        v = b_.create<mlir::linalg::CopyOp>(b_.getUnknownLoc(), v, empty(r.get())).getResult(0);
-      outs.push_back(v);
-    }
+    for (const NodePtr& r : fn.results) outs.push_back(values_.at(r.get()));
     b_.create<mlir::func::ReturnOp>(b_.getUnknownLoc(), outs);
   }
 

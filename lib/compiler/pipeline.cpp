@@ -222,7 +222,7 @@ mlir::LogicalResult copy_as_loops(mlir::OpBuilder& b, mlir::Location loc, mlir::
   return mlir::success();
 }
 
-void to_buffers(mlir::ModuleOp module, const Options& options) {
+void bufferize(mlir::ModuleOp module, const Options& options) {
   mlir::PassManager pm(module.getContext());
   configure(pm, module, options);
   mlir::bufferization::OneShotBufferizationOptions bufferization;
@@ -236,6 +236,35 @@ void to_buffers(mlir::ModuleOp module, const Options& options) {
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
   pm.addPass(mlir::createCanonicalizerPass());
+  run(pm, module, "bufferization");
+}
+
+// Every returned buffer must be fresh before results become out-parameters: a returned
+// argument, or a buffer returned twice (`return {y, y}`, two results merged by CSE, two equal
+// gradients) crashes buffer-results-to-out-params. Such results are copied here, on buffers,
+// where no tensor canonicalization can fold the copy away.
+void separate_returned_buffers(mlir::ModuleOp module) {
+  module.walk([](mlir::func::ReturnOp ret) {
+    mlir::OpBuilder b(ret);
+    llvm::SmallVector<mlir::Value> seen;
+    for (mlir::OpOperand& operand : ret->getOpOperands()) {
+      mlir::Value v = operand.get();
+      auto type = mlir::dyn_cast<mlir::MemRefType>(v.getType());
+      bool shared = mlir::isa<mlir::BlockArgument>(v) || llvm::is_contained(seen, v);
+      seen.push_back(v);
+      if (!type || !shared) continue;
+      mlir::Value fresh = b.create<mlir::memref::AllocOp>(ret.getLoc(), type);
+      b.create<mlir::linalg::CopyOp>(ret.getLoc(), v, fresh);
+      operand.set(fresh);
+    }
+  });
+}
+
+void to_buffers(mlir::ModuleOp module, const Options& options) {
+  bufferize(module, options);
+  separate_returned_buffers(module);
+  mlir::PassManager pm(module.getContext());
+  configure(pm, module, options);
   mlir::bufferization::BufferResultsToOutParamsOpts out_params;
   out_params.hoistStaticAllocs = true;
   out_params.memCpyFn = copy_as_loops;
@@ -245,7 +274,7 @@ void to_buffers(mlir::ModuleOp module, const Options& options) {
   mlir::bufferization::BufferDeallocationPipelineOptions dealloc;
   mlir::bufferization::buildBufferDeallocationPipeline(pm, dealloc);
   pm.addPass(mlir::createCanonicalizerPass());
-  run(pm, module, "bufferization");
+  run(pm, module, "out-parameter and deallocation");
 }
 
 void to_llvm_dialect(mlir::ModuleOp module, const Options& options) {

@@ -51,7 +51,7 @@ Tensor l2_penalty(const TensorTree& params, Loc loc) {
   Tensor total;
   for (const auto& [path, leaf] : params) {
     Tensor s = sum(mul(leaf, leaf, loc), {}, false, loc);
-    total = total.defined() ? add(total, s, loc) : s;
+    total = total.defined() ? add(total, cast(s, total.dtype(), loc), loc) : s;  // mixed f32/f64 trees
   }
   return total.defined() ? mul(total, scalar(0.5, total.dtype(), loc), loc) : scalar(0.0, DType::f32, loc);
 }

@@ -44,6 +44,7 @@ void check_same_structure(const TensorTree& a, const TensorTree& b, const char* 
     if (a.leaves()[i].first != b.leaves()[i].first)
       throw Error(fmt::format("[{}] trees differ at leaf {}: '{}' vs '{}'", what, i, a.leaves()[i].first,
                               b.leaves()[i].first));
+  // Shapes may differ (f may broadcast); apply_updates, which must not, checks them itself.
 }
 }  // namespace
 
@@ -72,10 +73,11 @@ TensorTree merge(const std::vector<std::pair<std::string, TensorTree>>& parts) {
 }
 
 Tensor squared_norm(const TensorTree& tree) {
+  // Accumulated in the first leaf's dtype, so trees mixing f32 and f64 leaves work.
   Tensor total;
   for (const auto& [path, t] : tree) {
     Tensor s = sum(mul(t, t));
-    total = total.defined() ? add(total, s) : s;
+    total = total.defined() ? add(total, cast(s, total.dtype())) : s;
   }
   return total.defined() ? total : scalar(0.0);
 }

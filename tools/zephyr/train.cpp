@@ -51,14 +51,6 @@ class Progress {
   Clock::time_point start_ = Clock::now();
 };
 
-// Checkpoints hold the params under "params/" and the optimizer state under "opt/".
-ParamTree checkpoint_tree(const ParamTree& params, const ParamTree& state) {
-  std::vector<ParamTree::Leaf> leaves;
-  for (const auto& [path, a] : params) leaves.push_back({join_path("params", path), a});
-  for (const auto& [path, a] : state) leaves.push_back({join_path("opt", path), a});
-  return ParamTree(std::move(leaves));
-}
-
 }  // namespace
 
 double train(TrainOptions o) {
@@ -90,10 +82,10 @@ double train(TrainOptions o) {
   ParamTree state = opt.init(params);
   int first_epoch = 0;
   if (o.resume) {
-    ParamTree loaded = io::load(o.checkpoint, checkpoint_tree(params, state));
-    params = loaded["params"];
-    state = loaded["opt"];
-    first_epoch = std::stoi(io::load_safetensors_metadata(o.checkpoint).at("epoch"));
+    io::Checkpoint loaded = io::load_checkpoint(o.checkpoint, params, state);
+    params = loaded.params;
+    state = loaded.state;
+    first_epoch = std::stoi(loaded.metadata.at("epoch"));
     fmt::print("resumed from {} after epoch {}\n", o.checkpoint, first_epoch);
   }
   fmt::print("training {} on Fashion-MNIST: {} parameters, {} examples, batch {}, {} epochs, {}\n", o.model,
@@ -134,8 +126,8 @@ double train(TrainOptions o) {
       seen += static_cast<int64_t>(rows.size());
     }
     metric = total / static_cast<double>(seen);
-    io::save(o.checkpoint, checkpoint_tree(params, state),
-             {{"epoch", std::to_string(epoch + 1)}, {"model", o.model}, {"seed", std::to_string(o.seed)}});
+    io::save_checkpoint(o.checkpoint, {params, state, {{"epoch", std::to_string(epoch + 1)}, {"model", o.model},
+                                                       {"seed", std::to_string(o.seed)}}});
     fmt::print("epoch {}/{}: test {} {:.4f}  ({:.1f} s so far, checkpoint {})\n", epoch + 1, o.epochs,
                classify ? "accuracy" : "reconstruction mse", metric, seconds_since(start), o.checkpoint);
     if (o.stop_after > 0 && epoch + 1 == o.stop_after) {

@@ -33,4 +33,15 @@ void save(const std::string& path, const ParamTree& tree, const std::map<std::st
 /// leaves in `like`'s order. One Error lists every missing, unexpected or mismatching path.
 ParamTree load(const std::string& path, const ParamTree& like);
 
+/// A training checkpoint: params under "params/", optimizer state under "opt/", one file.
+struct Checkpoint {
+  ParamTree params;
+  ParamTree state;
+  std::map<std::string, std::string> metadata;
+};
+/// Saves params and optimizer state together, atomically.
+void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
+/// Loads a checkpoint whose params and state match the templates exactly (see load()).
+Checkpoint load_checkpoint(const std::string& path, const ParamTree& params_like, const ParamTree& state_like);
+
 }  // namespace zephyr::io
