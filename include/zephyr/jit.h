@@ -149,6 +149,9 @@ class Binder {
 };
 
 std::string describe_arguments(const std::vector<ArgRef>& args);
+/// With ZEPHYR_LOG_COMPILES=1 in the environment, says on stderr what was compiled and how long
+/// it took: a recompile then shows which signature caused it.
+void log_compile(const std::vector<ArgRef>& args, const std::string& key, double seconds);
 /// Adds the call's argument signature to an error raised while tracing, naming every argument.
 [[noreturn]] void rethrow_with_arguments(const Error& error, const std::vector<ArgRef>& args);
 
@@ -184,6 +187,7 @@ class Jitted {
         detail::rethrow_with_arguments(e, refs);
       }
       entry = std::make_shared<const detail::Compiled>(binder.finish(outputs, options_));
+      detail::log_compile(refs, key, entry->executable->compile_seconds());
       std::lock_guard lock(state_->mutex);
       state_->cache.emplace(key, entry);
     }

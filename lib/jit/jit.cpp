@@ -1,6 +1,7 @@
 #include "zephyr/jit.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace zephyr::detail {
 
@@ -104,6 +105,23 @@ std::string describe_arguments(const std::vector<ArgRef>& args) {
       parts.push_back(fmt::format("argument {}: {} arrays", i, (*arrays)->size()));
   }
   return fmt::format("{}", fmt::join(parts, "; "));
+}
+
+void log_compile(const std::vector<ArgRef>& args, const std::string& key, double seconds) {
+  static const bool enabled = [] {
+    const char* v = std::getenv("ZEPHYR_LOG_COMPILES");
+    return v != nullptr && *v != '\0' && std::string(v) != "0";
+  }();
+  if (!enabled) return;
+  // Constants are part of the key; arrays and trees are summarized.
+  std::string constants;
+  size_t start = 0;
+  for (size_t i = 0; i < args.size(); ++i) {
+    size_t end = key.find(';', start);
+    if (std::holds_alternative<std::monostate>(args[i])) constants += fmt::format(" argument {}={}", i, key.substr(start, end - start));
+    start = end + 1;
+  }
+  fmt::print(stderr, "[zephyr] compiled in {:.0f} ms: {}{}\n", seconds * 1e3, describe_arguments(args), constants);
 }
 
 void rethrow_with_arguments(const Error& error, const std::vector<ArgRef>& args) {
