@@ -45,4 +45,10 @@ std::shared_ptr<Executable> compile(const Function& function, const Options& opt
 /// The IR of `function` at `stage`, as text.
 std::string lower_to(const Function& function, Stage stage, const Options& options = {});
 
+/// Ahead of time: an object file for the host CPU (PIC) defining `void <function.name>(...)`
+/// with one pointer per argument, then one per result (see c_header). It needs only libc.
+void compile_to_object(const Function& function, const std::string& path, const Options& options = {});
+/// A C header declaring that entry point, with each argument's path, shape and dtype.
+std::string c_header(const Function& function);
+
 }  // namespace zephyr::compiler

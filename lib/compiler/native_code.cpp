@@ -8,6 +8,7 @@
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
@@ -156,6 +157,25 @@ std::string lower_to(const Function& function, Stage stage, const Options& optio
     throw Error("[compile] the target cannot emit assembly");
   pm.run(*module);
   return std::string(assembly.str());
+}
+
+void compile_to_object(const Function& function, const std::string& path, const Options& options) {
+  LoweredModule lowered = lower(function, Stage::llvm_dialect, options);
+  std::unique_ptr<llvm::TargetMachine> machine = host_target_machine();
+  llvm::LLVMContext context;
+  std::unique_ptr<llvm::Module> module;
+  llvm_ir(*lowered.module, context, *machine, module);
+  // The JIT's packed wrapper is not part of the AOT interface.
+  if (llvm::Function* wrapper = module->getFunction("_mlir_" + function.name)) wrapper->eraseFromParent();
+  std::error_code error;
+  llvm::raw_fd_ostream os(path, error, llvm::sys::fs::OF_None);
+  if (error) throw Error(fmt::format("[compile] cannot write '{}': {}", path, error.message()));
+  llvm::legacy::PassManager pm;
+  if (machine->addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::ObjectFile))
+    throw Error("[compile] the target cannot emit object files");
+  pm.run(*module);
+  os.flush();
+  if (os.has_error()) throw Error(fmt::format("[compile] writing '{}' failed", path));
 }
 
 }  // namespace zephyr::compiler

@@ -2,6 +2,8 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <cstdio>
+
 #include "models.h"
 #include "train.h"
 
@@ -35,6 +37,23 @@ void dump_ir(const std::string& name, const std::string& stage, const z::compile
   fmt::print("{}", z::compiler::lower_to(fn, z::compiler::parse_stage(stage), options));
 }
 
+void compile_model(const std::string& name, const std::string& object, const std::string& header,
+                   std::string symbol) {
+  const z::cli::Model& model = z::cli::find_model(name);
+  z::Function fn = model.graph(model.trace(z::random::key(0)));
+  fn.name = symbol.empty() ? "zephyr_" + name : symbol;
+  z::compiler::compile_to_object(fn, object);
+  if (!header.empty()) {
+    std::FILE* f = std::fopen(header.c_str(), "w");
+    if (f == nullptr) throw z::Error("cannot write '" + header + "'");
+    std::string text = z::compiler::c_header(fn);
+    bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    ok = std::fclose(f) == 0 && ok;
+    if (!ok) throw z::Error("writing '" + header + "' failed");
+  }
+  fmt::print("wrote {}{}{}: void {}(...)\n", object, header.empty() ? "" : " and ", header, fn.name);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -61,6 +80,14 @@ int main(int argc, char** argv) {
   ir->add_flag("--print-after-all", options.print_after_all, "Print the IR after every pass (to stderr)");
   ir->add_flag("!--no-vectorize", options.vectorize, "Lower contractions as scalar loops (to compare)");
   ir->callback([&] { dump_ir(model, stage, options); });
+
+  std::string object, header, symbol;
+  auto* compile = app.add_subcommand("compile", "Compile a model ahead of time: an object file and a C header");
+  compile->add_option("model", model, "Model name (see `zephyr models`)")->required();
+  compile->add_option("-o,--output", object, "Object file to write")->required();
+  compile->add_option("--header", header, "C header to write");
+  compile->add_option("--name", symbol, "Entry point symbol (default zephyr_MODEL)");
+  compile->callback([&] { compile_model(model, object, header, symbol); });
 
   z::cli::TrainOptions train_options;
   auto* train = app.add_subcommand("train", "Train on Fashion-MNIST (the main job)");
