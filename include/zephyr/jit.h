@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "zephyr/checks.h"
 #include "zephyr/compiler.h"
 #include "zephyr/params.h"
 #include "zephyr/tensor_tree.h"
@@ -122,6 +123,9 @@ struct Compiled {
   std::vector<Slot> slots;
   std::vector<std::pair<Shape, DType>> results;
   std::vector<std::string> result_paths;  // Flat::paths of the traced results
+  std::vector<std::pair<size_t, RuntimeCheck>> checks;  // each run-time check and its result index
+  /// Throws the message of the first run-time check that failed.
+  void verify(const std::vector<Array>& arrays) const;
   /// One Array per Flat entry (undefined for the tree markers).
   std::vector<Array> run(const std::vector<ArgRef>& args) const;
 };
@@ -136,8 +140,8 @@ class Binder {
   /// The traced Function: the stand-ins as arguments (in call order) and the defined `results`.
   /// `slots` (optional) receives where each argument comes from in the call.
   Function function(const std::vector<Tensor>& results, std::vector<Compiled::Slot>* slots = nullptr) const;
-  /// Compiles function(results) into an entry.
-  Compiled finish(const Flat& results, const compiler::Options& options) const;
+  /// Compiles function(results), plus the run-time checks as extra results, into an entry.
+  Compiled finish(Flat results, const std::vector<RuntimeCheck>& checks, const compiler::Options& options) const;
 
  private:
   struct Source {
@@ -180,18 +184,20 @@ class Jitted {
     if (!entry) {
       detail::Binder binder;
       detail::Flat outputs;
+      detail::CheckScope checks;
       try {
         auto traced = invoke_bound(binder, std::index_sequence_for<Args...>{}, args...);
         detail::Results<R>::flatten(traced, outputs);
       } catch (const Error& e) {
         detail::rethrow_with_arguments(e, refs);
       }
-      entry = std::make_shared<const detail::Compiled>(binder.finish(outputs, options_));
+      entry = std::make_shared<const detail::Compiled>(binder.finish(outputs, checks.checks(), options_));
       detail::log_compile(refs, key, entry->executable->compile_seconds());
       std::lock_guard lock(state_->mutex);
       state_->cache.emplace(key, entry);
     }
     std::vector<Array> arrays = entry->run(refs);
+    entry->verify(arrays);
     size_t i = 0;
     return detail::Results<R>::build(arrays, entry->result_paths, i);
   }

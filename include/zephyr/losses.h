@@ -9,9 +9,8 @@ namespace zephyr::losses {
 /// mean((prediction - target)²) over every element.
 Tensor mse(const Tensor& prediction, const Tensor& target, Loc loc = Loc::current());
 /// mean over the batch of -log softmax(logits)[label]; logits (..., classes), labels (...) i32.
-/// Computed through log_softmax, so large logits do not overflow. Compiled code cannot throw:
-/// a label outside [0, classes) has an all-zero one-hot row and contributes 0, so check labels
-/// on the host with check_labels (zephyr train does).
+/// Computed through log_softmax, so large logits do not overflow. A label outside [0, classes)
+/// is a run-time check: the jit call throws Error naming the call site after it ran.
 Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Loc loc = Loc::current());
 /// mean binary cross-entropy of sigmoid(logits) against targets in [0, 1], in the stable form
 /// max(x, 0) - x·t + log(1 + exp(-|x|)).

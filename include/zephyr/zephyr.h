@@ -2,6 +2,7 @@
 #pragma once
 
 #include "zephyr/array.h"
+#include "zephyr/checks.h"
 #include "zephyr/compiler.h"
 #include "zephyr/dtype.h"
 #include "zephyr/error.h"

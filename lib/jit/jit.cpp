@@ -59,8 +59,13 @@ Function Binder::function(const std::vector<Tensor>& results, std::vector<Compil
   return fn;
 }
 
-Compiled Binder::finish(const Flat& results, const compiler::Options& options) const {
+Compiled Binder::finish(Flat results, const std::vector<RuntimeCheck>& checks,
+                        const compiler::Options& options) const {
   Compiled compiled;
+  for (const RuntimeCheck& c : checks) {
+    compiled.checks.push_back({results.tensors.size(), c});
+    results.push(c.failures, "!check");
+  }
   for (size_t i = 0; i < results.tensors.size(); ++i)
     if (!results.tensors[i].defined() && results.paths[i] != "{" && results.paths[i] != "}")
       throw Error("[jit] the function returned an empty Tensor");
@@ -70,6 +75,13 @@ Compiled Binder::finish(const Flat& results, const compiler::Options& options) c
   compiled.result_paths = results.paths;
   compiled.executable = compiler::compile(fn, options);
   return compiled;
+}
+
+void Compiled::verify(const std::vector<Array>& arrays) const {
+  for (const auto& [index, check] : checks) {
+    int32_t failures = arrays[index].item<int32_t>();
+    if (failures > 0) throw Error(fmt::format("{} ({} of {} elements)", check.message, failures, check.size));
+  }
 }
 
 std::vector<Array> Compiled::run(const std::vector<ArgRef>& args) const {

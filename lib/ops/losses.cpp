@@ -1,5 +1,7 @@
 #include "zephyr/losses.h"
 
+#include "zephyr/checks.h"
+
 #include <fmt/format.h>
 
 namespace zephyr::losses {
@@ -12,6 +14,13 @@ void require_labels(const Tensor& logits, const Tensor& labels, const char* op, 
   if (logits.ndim() < 1 || labels.shape() != batch)
     fail_at(where, op, fmt::format("labels {} do not match logits {} (expected labels of shape {})",
                                    to_string(labels.shape()), to_string(logits.shape()), to_string(batch)));
+}
+
+// 0 <= labels < classes, elementwise.
+Tensor logical_and_range(const Tensor& labels, int64_t classes, Loc loc) {
+  Tensor low = cast(greater_equal(labels, scalar(0, DType::i32, loc), loc), DType::i32, loc);
+  Tensor high = cast(less(labels, scalar(static_cast<double>(classes), DType::i32, loc), loc), DType::i32, loc);
+  return equal(mul(low, high, loc), scalar(1, DType::i32, loc), loc);
 }
 
 }  // namespace
@@ -32,7 +41,11 @@ Tensor one_hot(const Tensor& labels, int64_t classes, DType dtype, Loc loc) {
 }
 
 Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Loc loc) {
-  require_labels(logits, labels, "softmax_cross_entropy", SourceLoc::from(loc));
+  SourceLoc where = SourceLoc::from(loc);
+  require_labels(logits, labels, "softmax_cross_entropy", where);
+  int64_t classes = logits.shape(-1);
+  runtime_check(logical_and_range(labels, classes, loc),
+                fmt::format("{}{}[softmax_cross_entropy] labels outside [0, {})", where.str(), where.line ? ": " : "", classes));
   Tensor picked = sum(mul(log_softmax(logits, -1, loc), one_hot(labels, logits.shape(-1), logits.dtype(), loc), loc),
                       {-1}, false, loc);
   return neg(mean(picked, {}, false, loc), loc);

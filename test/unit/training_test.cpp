@@ -837,15 +837,23 @@ TEST_CASE("a jitted function may return the same value twice") {
   }
 }
 
-// Compiled code cannot throw: an out-of-range label has an all-zero one-hot row and contributes
-// 0, as documented; losses::check_labels is the host-side guard (tested above).
-TEST_CASE("softmax_cross_entropy: an out-of-range label contributes 0") {
+// Labels outside [0, classes) are a run-time check: the jit call throws after it ran, naming
+// the loss's call site and how many labels were bad; in-range calls are unaffected.
+TEST_CASE("softmax_cross_entropy: out-of-range labels are a clear error at run time") {
   z::Array logits = random_array({2, 3}, 5);
+  int line = __LINE__ + 1;
   auto loss = z::jit([](z::Tensor l, z::Tensor y) { return z::losses::softmax_cross_entropy(l, y); });
-  check_close(loss(logits, labels_of({3, -1})).at(0), 0.0, f64_tol, "loss");
-  double row0 = 0;  // a valid label next to a bad one: half of row 0's cross-entropy
-  for (int64_t j = 0; j < 3; ++j) row0 += std::exp(logits.at(j));
-  check_close(loss(logits, labels_of({1, -1})).at(0), (std::log(row0) - logits.at(1)) / 2, f64_tol, "loss");
+  std::string message = error_of([&] { loss(logits, labels_of({3, -1})); });
+  CHECK(contains(message, "labels outside [0, 3) (2 of 2 elements)"));
+  CHECK(contains(message, "training_test.cpp:" + std::to_string(line)));
+  CHECK(contains(error_of([&] { loss(logits, labels_of({1, 7})); }), "(1 of 2 elements)"));
+  double row0 = 0, row1 = 0;  // the same compiled function, valid labels: the plain value
+  for (int64_t j = 0; j < 3; ++j) row0 += std::exp(logits.at(j)), row1 += std::exp(logits.at(3 + j));
+  double expected = (std::log(row0) - logits.at(1) + std::log(row1) - logits.at(5)) / 2;
+  check_close(loss(logits, labels_of({1, 2})).at(0), expected, f64_tol, "loss");
+  // The gradient path checks too.
+  auto g = z::grad<0>([](z::Tensor l, z::Tensor y) { return z::losses::softmax_cross_entropy(l, y); });
+  CHECK(contains(error_of([&] { g(logits, labels_of({0, 3})); }), "labels outside [0, 3)"));
 }
 
 // f64 params get f64 learning rates and bias corrections (they used to be f32 scalars).
