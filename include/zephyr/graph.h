@@ -54,6 +54,10 @@ struct Function {
   std::vector<NodePtr> results;
 };
 
+/// `function` with the arguments named in `values` replaced by constants of those arrays (shapes
+/// and dtypes must match): weights baked into ahead-of-time code.
+Function bind_constants(const Function& function, const std::vector<std::pair<std::string, Array>>& values);
+
 /// Nodes reachable from `results`, inputs before users (a topological order).
 std::vector<const Node*> topological_order(const std::vector<NodePtr>& results);
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -42,6 +43,41 @@ std::vector<const Node*> topological_order(const std::vector<NodePtr>& results) 
     }
   }
   return order;
+}
+
+Function bind_constants(const Function& fn, const std::vector<std::pair<std::string, Array>>& values) {
+  std::unordered_map<const Node*, NodePtr> rebuilt;
+  Function out;
+  out.name = fn.name;
+  for (const NodePtr& a : fn.arguments) {
+    auto it = std::find_if(values.begin(), values.end(), [&](const auto& v) { return v.first == a->attrs.name; });
+    if (it == values.end()) {
+      out.arguments.push_back(a);
+      continue;
+    }
+    if (it->second.shape() != a->shape || it->second.dtype() != a->dtype)
+      throw Error(fmt::format("[bind_constants] '{}' is {} in the function but {} in the weights", a->attrs.name,
+                              describe(a->dtype, a->shape), describe(it->second.dtype(), it->second.shape())));
+    Attrs attrs;
+    attrs.value = it->second;
+    rebuilt[a.get()] = make_node(OpKind::Constant, a->dtype, a->shape, {}, std::move(attrs), a->loc);
+  }
+  for (const Node* n : topological_order(fn.results)) {
+    if (rebuilt.count(n) || n->inputs.empty()) continue;
+    bool changed = false;
+    std::vector<NodePtr> inputs;
+    for (const NodePtr& in : n->inputs) {
+      auto it = rebuilt.find(in.get());
+      inputs.push_back(it != rebuilt.end() ? it->second : in);
+      changed |= it != rebuilt.end();
+    }
+    if (changed) rebuilt[n] = make_node(n->op, n->dtype, n->shape, std::move(inputs), n->attrs, n->loc);
+  }
+  for (const NodePtr& r : fn.results) {
+    auto it = rebuilt.find(r.get());
+    out.results.push_back(it != rebuilt.end() ? it->second : r);
+  }
+  return out;
 }
 
 std::string print_graph(const Function& fn, bool with_locations) {

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "models.h"
@@ -37,10 +38,33 @@ void dump_ir(const std::string& name, const std::string& stage, const z::compile
   fmt::print("{}", z::compiler::lower_to(fn, z::compiler::parse_stage(stage), options));
 }
 
+// Trained weights for `like`: a params file, or a `zephyr train` checkpoint (params under "params/").
+z::ParamTree load_weights(const std::string& path, const z::ParamTree& like) {
+  z::io::NamedArrays file = z::io::load_safetensors(path);
+  bool checkpoint = std::any_of(file.begin(), file.end(), [](const auto& t) { return t.first.starts_with("params/"); });
+  if (!checkpoint) return z::io::load(path, like);
+  std::vector<std::string> problems;
+  std::vector<z::ParamTree::Leaf> leaves;
+  for (const auto& [path_in_model, expected] : like) {
+    auto it = std::find_if(file.begin(), file.end(), [&](const auto& t) { return t.first == "params/" + path_in_model; });
+    if (it == file.end()) problems.push_back(fmt::format("'{}' is missing", path_in_model));
+    else if (it->second.shape() != expected.shape() || it->second.dtype() != expected.dtype())
+      problems.push_back(fmt::format("'{}': the model has {}, the file {}", path_in_model,
+                                     z::describe(expected.dtype(), expected.shape()),
+                                     z::describe(it->second.dtype(), it->second.shape())));
+    else leaves.push_back({path_in_model, it->second});
+  }
+  if (!problems.empty())
+    throw z::Error(fmt::format("{} does not fit the model: {}", path, fmt::join(problems, "; ")));
+  return z::ParamTree(std::move(leaves));
+}
+
 void compile_model(const std::string& name, const std::string& object, const std::string& header,
-                   std::string symbol) {
+                   std::string symbol, const std::string& weights) {
   const z::cli::Model& model = z::cli::find_model(name);
-  z::Function fn = model.graph(model.trace(z::random::key(0)));
+  z::ParamTree params = model.trace(z::random::key(0));
+  z::Function fn = model.graph(params);
+  if (!weights.empty()) fn = z::bind_constants(fn, load_weights(weights, params).leaves());
   fn.name = symbol.empty() ? "zephyr_" + name : symbol;
   z::compiler::compile_to_object(fn, object);
   if (!header.empty()) {
@@ -81,13 +105,14 @@ int main(int argc, char** argv) {
   ir->add_flag("!--no-vectorize", options.vectorize, "Lower contractions as scalar loops (to compare)");
   ir->callback([&] { dump_ir(model, stage, options); });
 
-  std::string object, header, symbol;
+  std::string object, header, symbol, weights;
   auto* compile = app.add_subcommand("compile", "Compile a model ahead of time: an object file and a C header");
   compile->add_option("model", model, "Model name (see `zephyr models`)")->required();
   compile->add_option("-o,--output", object, "Object file to write")->required();
   compile->add_option("--header", header, "C header to write");
   compile->add_option("--name", symbol, "Entry point symbol (default zephyr_MODEL)");
-  compile->callback([&] { compile_model(model, object, header, symbol); });
+  compile->add_option("--weights", weights, "Embed these trained weights (params file or zephyr train checkpoint)");
+  compile->callback([&] { compile_model(model, object, header, symbol, weights); });
 
   z::cli::TrainOptions train_options;
   auto* train = app.add_subcommand("train", "Train on Fashion-MNIST (the main job)");
