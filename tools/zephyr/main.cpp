@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cstdio>
 
+#include <zephyr/registry.h>
+#include <zephyr/zephyr.h>
+
 #include "models.h"
 #include "train.h"
 
@@ -13,11 +16,20 @@ namespace z = zephyr;
 namespace {
 
 void list_models() {
-  for (const auto& m : z::cli::models()) fmt::print("{:<12} {}\n", m.name, m.signature);
+  for (const auto& m : z::model_registry()) fmt::print("{:<18} {}\n", m.name, m.signature);
+}
+
+// The graph a command works on: the forward function, its gradient, or a whole training step.
+z::Function model_graph(const std::string& name, bool grad, bool train_step, z::ParamTree* weights_like = nullptr) {
+  if (grad && train_step) throw z::Error("choose one of --grad and --train-step");
+  const z::RegisteredModel& model = z::find_registered_model(name);
+  z::ParamTree params = model.trace(z::random::key(0));
+  if (weights_like) *weights_like = params;
+  return grad ? model.grad(params) : train_step ? model.train_step(params) : model.forward(params);
 }
 
 void show_params(const std::string& name, uint64_t seed, bool json) {
-  z::ParamTree params = z::cli::find_model(name).trace(z::random::key(seed));
+  z::ParamTree params = z::find_registered_model(name).trace(z::random::key(seed));
   if (!json) {
     fmt::print("{}\n", params);
     return;
@@ -32,9 +44,9 @@ void show_params(const std::string& name, uint64_t seed, bool json) {
   fmt::print("\n]}}\n");
 }
 
-void dump_ir(const std::string& name, const std::string& stage, const z::compiler::Options& options) {
-  const z::cli::Model& model = z::cli::find_model(name);
-  z::Function fn = model.graph(model.trace(z::random::key(0)));
+void dump_ir(const std::string& name, const std::string& stage, bool grad, bool train_step,
+             const z::compiler::Options& options) {
+  z::Function fn = model_graph(name, grad, train_step);
   fmt::print("{}", z::compiler::lower_to(fn, z::compiler::parse_stage(stage), options));
 }
 
@@ -60,10 +72,9 @@ z::ParamTree load_weights(const std::string& path, const z::ParamTree& like) {
 }
 
 void compile_model(const std::string& name, const std::string& object, const std::string& header,
-                   std::string symbol, const std::string& weights) {
-  const z::cli::Model& model = z::cli::find_model(name);
-  z::ParamTree params = model.trace(z::random::key(0));
-  z::Function fn = model.graph(params);
+                   std::string symbol, const std::string& weights, bool grad, bool train_step) {
+  z::ParamTree params;
+  z::Function fn = model_graph(name, grad, train_step, &params);
   if (!weights.empty()) fn = z::bind_constants(fn, load_weights(weights, params).leaves());
   fn.name = symbol.empty() ? "zephyr_" + name : symbol;
   z::compiler::compile_to_object(fn, object);
@@ -81,6 +92,7 @@ void compile_model(const std::string& name, const std::string& object, const std
 }  // namespace
 
 int main(int argc, char** argv) {
+  z::cli::register_builtin_models();
   CLI::App app{"zephyr: neural networks as plain C++ functions, compiled through MLIR"};
   app.require_subcommand(1);
 
@@ -103,7 +115,10 @@ int main(int argc, char** argv) {
   ir->add_flag("--locations", options.locations, "Print each op's source location (the model's file:line)");
   ir->add_flag("--print-after-all", options.print_after_all, "Print the IR after every pass (to stderr)");
   ir->add_flag("!--no-vectorize", options.vectorize, "Lower contractions as scalar loops (to compare)");
-  ir->callback([&] { dump_ir(model, stage, options); });
+  bool grad = false, train_step = false;
+  ir->add_flag("--grad", grad, "The gradient function: (params, inputs) -> (loss, grads)");
+  ir->add_flag("--train-step", train_step, "A whole Adam training step: (params, state, inputs) -> (params, state, loss)");
+  ir->callback([&] { dump_ir(model, stage, grad, train_step, options); });
 
   std::string object, header, symbol, weights;
   auto* compile = app.add_subcommand("compile", "Compile a model ahead of time: an object file and a C header");
@@ -112,7 +127,9 @@ int main(int argc, char** argv) {
   compile->add_option("--header", header, "C header to write");
   compile->add_option("--name", symbol, "Entry point symbol (default zephyr_MODEL)");
   compile->add_option("--weights", weights, "Embed these trained weights (params file or zephyr train checkpoint)");
-  compile->callback([&] { compile_model(model, object, header, symbol, weights); });
+  compile->add_flag("--grad", grad, "Compile the gradient function");
+  compile->add_flag("--train-step", train_step, "Compile a whole Adam training step");
+  compile->callback([&] { compile_model(model, object, header, symbol, weights, grad, train_step); });
 
   z::cli::TrainOptions train_options;
   auto* train = app.add_subcommand("train", "Train on Fashion-MNIST (the main job)");

@@ -1,6 +1,7 @@
 #include "models.h"
 
-#include <fmt/format.h>
+#include <zephyr/registry.h>
+#include <zephyr/zephyr.h>
 
 namespace zephyr::cli {
 namespace {
@@ -13,37 +14,25 @@ Tensor decoder(Params p, Tensor x, int embed, int original) { return nets::mlp(p
 Tensor autoencoder(Params p, Tensor x, int embed, int latent) {
   return decoder(p["decoder"], encoder(p["encoder"], x, embed, latent), embed, x.shape(-1));
 }
+Tensor autoencoder_loss(Params p, Tensor x, int embed, int latent) { return losses::mse(autoencoder(p, x, embed, latent), x); }
 Tensor classifier(Params p, Tensor x) { return nets::mlp(p, x, {512, 512, 10}); }
+Tensor classifier_loss(Params p, Tensor x, Tensor labels) { return losses::softmax_cross_entropy(classifier(p, x), labels); }
 Tensor linear(Params p, Tensor x) { return nets::linear(p, x, 10); }
-
-// A model with its example inputs and hyper-parameters bound.
-template <class F, class... Hyper>
-Model make(std::string name, std::string signature, F f, Shape input, Hyper... hyper) {
-  Array example(input, DType::f32);
-  return Model{std::move(name), std::move(signature),
-               [=](random::Key key) { return zephyr::trace(f, key, example, hyper...); },
-               [=](const ParamTree& params) { return make_function(f, params, example, hyper...); }};
-}
 
 }  // namespace
 
-const std::vector<Model>& models() {
-  static const std::vector<Model> all = {
-      make("linear", "linear(params, x: f32[8, 64]) -> f32[8, 10]", linear, {8, 64}),
-      make("mlp", "mlp(params, x: f32[128, 784]) -> f32[128, 10]   (784-512-512-10, relu)", classifier, {128, 784}),
-      make("autoencoder", "autoencoder(params, x: f32[8, 64], embed=512, latent=256) -> f32[8, 64]", autoencoder,
-           {8, 64}, 512, 256),
-  };
-  return all;
-}
-
-const Model& find_model(const std::string& name) {
-  std::vector<std::string> names;
-  for (const Model& m : models()) {
-    if (m.name == name) return m;
-    names.push_back(m.name);
-  }
-  throw Error(fmt::format("unknown model '{}' (known: {})", name, fmt::join(names, ", ")));
+// Registered from main() rather than by static initializers: this file lives in the zephyr::cli
+// library, whose unreferenced objects a linker would drop.
+void register_builtin_models() {
+  static const bool done = [] {
+    register_model(describe_model("linear", linear, spec({8, 64})));
+    register_model(describe_model("mlp", classifier, spec({128, 784})));
+    register_model(describe_model("mlp_loss", classifier_loss, spec({128, 784}), spec({128}, DType::i32)));
+    register_model(describe_model("autoencoder", autoencoder, spec({8, 64}), 512, 256));
+    register_model(describe_model("autoencoder_loss", autoencoder_loss, spec({8, 64}), 512, 256));
+    return true;
+  }();
+  (void)done;
 }
 
 }  // namespace zephyr::cli

@@ -1,24 +1,9 @@
-// The models the `zephyr` tool knows: how to trace each, and how to build its graph.
+// The models built into the `zephyr` tool.
 #pragma once
-
-#include <zephyr/zephyr.h>
-
-#include <functional>
-#include <string>
-#include <vector>
 
 namespace zephyr::cli {
 
-struct Model {
-  std::string name;
-  std::string signature;  // the example call, for `zephyr models`
-  std::function<ParamTree(random::Key)> trace;
-  std::function<Function(const ParamTree&)> graph;
-};
-
-/// Built-in models, in display order.
-const std::vector<Model>& models();
-/// The model called `name`; throws listing the known names.
-const Model& find_model(const std::string& name);
+/// Registers mlp, mlp_loss, autoencoder, autoencoder_loss and linear (once; idempotent).
+void register_builtin_models();
 
 }  // namespace zephyr::cli

@@ -1,0 +1,111 @@
+// The model registry: one line makes a model known to the `zephyr` tool (params, ir, compile).
+//
+//   z::Tensor autoencoder(z::Params p, z::Tensor x, int embed, int latent);
+//   ZEPHYR_MODEL(autoencoder, autoencoder, z::spec({8, 64}), 512, 256);
+//
+// Arguments after the function: one z::spec per Tensor input (shape, dtype), then the
+// hyper-parameters, passed as the model takes them. Link the file with zephyr::cli, which
+// provides main(), and the resulting program is the zephyr tool with your models added.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "zephyr/grad.h"
+#include "zephyr/jit.h"
+#include "zephyr/optim.h"
+
+namespace zephyr {
+
+/// An example input: its shape and dtype.
+struct InputSpec {
+  Shape shape;
+  DType dtype = DType::f32;
+};
+inline InputSpec spec(Shape shape, DType dtype = DType::f32) { return {std::move(shape), dtype}; }
+
+/// What the tool needs of a model: how to trace it and how to build each of its graphs.
+struct RegisteredModel {
+  std::string name;
+  std::string signature;
+  std::function<ParamTree(random::Key)> trace;
+  std::function<Function(const ParamTree&)> forward;
+  /// value_and_grad with respect to the params (the model must return a scalar).
+  std::function<Function(const ParamTree&)> grad;
+  /// One Adam training step: (params, state, inputs...) -> (params, state, loss).
+  std::function<Function(const ParamTree&)> train_step;
+};
+
+/// Every registered model, in registration order.
+std::vector<RegisteredModel>& model_registry();
+/// Adds a model; a second model of the same name is an error.
+bool register_model(RegisteredModel model);
+/// The model called `name`; throws listing the known names.
+const RegisteredModel& find_registered_model(const std::string& name);
+
+namespace detail {
+
+template <size_t>
+using TensorFor = Tensor;  // one Tensor parameter per input spec
+
+template <class... T>
+constexpr size_t leading_specs() {
+  constexpr bool is_spec[] = {std::is_same_v<std::decay_t<T>, InputSpec>..., false};
+  size_t n = 0;
+  while (is_spec[n]) ++n;
+  return n;
+}
+
+template <size_t N, class F, class Tuple, size_t... I, size_t... J>
+RegisteredModel describe_model(std::string name, F f, const Tuple& all, std::index_sequence<I...>,
+                               std::index_sequence<J...>) {
+  std::vector<Array> examples{Array::zeros(std::get<I>(all).shape, std::get<I>(all).dtype)...};
+  auto hyper = std::make_tuple(std::get<N + J>(all)...);
+  RegisteredModel m;
+  m.name = std::move(name);
+  std::string inputs;
+  ((inputs += ", " + signature_of(examples[I])), ...);
+  std::string constants;
+  ((constants += ", " + signature_of(std::get<J>(hyper))), ...);
+  m.signature = fmt::format("{}(params{}{})", m.name, inputs, constants);
+  m.trace = [=](random::Key key) { return zephyr::trace(f, key, examples[I]..., std::get<J>(hyper)...); };
+  m.forward = [=](const ParamTree& p) { return make_function(f, p, examples[I]..., std::get<J>(hyper)...); };
+  auto loss = [=](Params p, const TensorFor<I>&... x) { return f(p, x..., std::get<J>(hyper)...); };
+  m.grad = [=](const ParamTree& p) {
+    return make_function([=](Params q, const TensorFor<I>&... x) { return value_and_grad(loss)(q, x...); },
+                         p, examples[I]...);
+  };
+  m.train_step = [=](const ParamTree& p) {
+    optim::Optimizer opt = optim::adam(1e-3);
+    auto step = [=](Params q, OptState s, const TensorFor<I>&... x) {
+      auto [value, grads] = value_and_grad(loss)(q, x...);
+      auto [q2, s2] = opt.update(grads, s, q);
+      return std::tuple{q2, s2, value};
+    };
+    return make_function(step, p, opt.init(p), examples[I]...);
+  };
+  return m;
+}
+
+}  // namespace detail
+
+/// A model entry from the function, its input specs and its hyper-parameters (see the top).
+template <class F, class... Rest>
+RegisteredModel describe_model(std::string name, F f, Rest... rest) {
+  constexpr size_t inputs = detail::leading_specs<Rest...>();
+  return detail::describe_model<inputs>(std::move(name), f, std::make_tuple(rest...),
+                                        std::make_index_sequence<inputs>{},
+                                        std::make_index_sequence<sizeof...(Rest) - inputs>{});
+}
+
+}  // namespace zephyr
+
+#define ZEPHYR_MODEL_CONCAT_(a, b) a##b
+#define ZEPHYR_MODEL_CONCAT(a, b) ZEPHYR_MODEL_CONCAT_(a, b)
+/// Registers `fn` as the model `name` (an identifier) with input specs and hyper-parameters.
+#define ZEPHYR_MODEL(name, fn, ...)                                                            \
+  [[maybe_unused]] static const bool ZEPHYR_MODEL_CONCAT(zephyr_model_registered_, __LINE__) = \
+      ::zephyr::register_model(::zephyr::describe_model(#name, fn, __VA_ARGS__))
