@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "zephyr/array.h"
@@ -53,6 +54,12 @@ struct Function {
   std::vector<NodePtr> arguments;
   std::vector<NodePtr> results;
 };
+
+/// `function` with nodes replaced (`replacements`: old node -> new node of the same shape and
+/// dtype); every user of a replaced node is rebuilt. Arguments that are replaced are dropped.
+Function substitute(const Function& function, const std::unordered_map<const Node*, NodePtr>& replacements);
+/// `function` with its arguments renamed (old name -> new name).
+Function rename_arguments(const Function& function, const std::vector<std::pair<std::string, std::string>>& names);
 
 /// `function` with the arguments named in `values` replaced by constants of those arrays (shapes
 /// and dtypes must match): weights baked into ahead-of-time code.

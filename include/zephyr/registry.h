@@ -20,12 +20,16 @@
 
 namespace zephyr {
 
-/// An example input: its shape and dtype.
+/// An example input: its shape, dtype and name (in IR dumps, headers and `zephyr run` files;
+/// default "x" for the first input, "input<i>" for the others).
 struct InputSpec {
   Shape shape;
   DType dtype = DType::f32;
+  std::string name;
 };
-inline InputSpec spec(Shape shape, DType dtype = DType::f32) { return {std::move(shape), dtype}; }
+inline InputSpec spec(Shape shape, DType dtype = DType::f32, std::string name = "") {
+  return {std::move(shape), dtype, std::move(name)};
+}
 
 /// What the tool needs of a model: how to trace it and how to build each of its graphs.
 struct RegisteredModel {
@@ -64,19 +68,28 @@ RegisteredModel describe_model(std::string name, F f, const Tuple& all, std::ind
                                std::index_sequence<J...>) {
   std::vector<Array> examples{Array::zeros(std::get<I>(all).shape, std::get<I>(all).dtype)...};
   auto hyper = std::make_tuple(std::get<N + J>(all)...);
+  // The jit binder names inputs by call position ("arg1"...): give them the specs' names.
+  std::vector<std::pair<std::string, std::string>> names;
+  auto name_input = [&](size_t i, const InputSpec& s, size_t position) {
+    names.push_back({"arg" + std::to_string(position), !s.name.empty() ? s.name : i == 0 ? "x" : "input" + std::to_string(i)});
+  };
+  (name_input(I, std::get<I>(all), I + 1), ...);
   RegisteredModel m;
   m.name = std::move(name);
   std::string inputs;
-  ((inputs += ", " + signature_of(examples[I])), ...);
+  ((inputs += ", " + names[I].second + ": " + signature_of(examples[I])), ...);
   std::string constants;
   ((constants += ", " + signature_of(std::get<J>(hyper))), ...);
   m.signature = fmt::format("{}(params{}{})", m.name, inputs, constants);
   m.trace = [=](random::Key key) { return zephyr::trace(f, key, examples[I]..., std::get<J>(hyper)...); };
-  m.forward = [=](const ParamTree& p) { return make_function(f, p, examples[I]..., std::get<J>(hyper)...); };
+  m.forward = [=](const ParamTree& p) {
+    return rename_arguments(make_function(f, p, examples[I]..., std::get<J>(hyper)...), names);
+  };
   auto loss = [=](Params p, const TensorFor<I>&... x) { return f(p, x..., std::get<J>(hyper)...); };
   m.grad = [=](const ParamTree& p) {
-    return make_function([=](Params q, const TensorFor<I>&... x) { return value_and_grad(loss)(q, x...); },
-                         p, examples[I]...);
+    return rename_arguments(
+        make_function([=](Params q, const TensorFor<I>&... x) { return value_and_grad(loss)(q, x...); }, p, examples[I]...),
+        names);
   };
   m.train_step = [=](const ParamTree& p) {
     optim::Optimizer opt = optim::adam(1e-3);
@@ -85,7 +98,10 @@ RegisteredModel describe_model(std::string name, F f, const Tuple& all, std::ind
       auto [q2, s2] = opt.update(grads, s, q);
       return std::tuple{q2, s2, value};
     };
-    return make_function(step, p, opt.init(p), examples[I]...);
+    // Inputs come after the state here: their call positions are shifted by one.
+    std::vector<std::pair<std::string, std::string>> shifted;
+    for (const auto& [from, to] : names) shifted.push_back({"arg" + std::to_string(std::stoi(from.substr(3)) + 1), to});
+    return rename_arguments(make_function(step, p, opt.init(p), examples[I]...), shifted);
   };
   return m;
 }

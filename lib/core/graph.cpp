@@ -45,22 +45,14 @@ std::vector<const Node*> topological_order(const std::vector<NodePtr>& results) 
   return order;
 }
 
-Function bind_constants(const Function& fn, const std::vector<std::pair<std::string, Array>>& values) {
-  std::unordered_map<const Node*, NodePtr> rebuilt;
+Function substitute(const Function& fn, const std::unordered_map<const Node*, NodePtr>& replacements) {
+  std::unordered_map<const Node*, NodePtr> rebuilt = replacements;
   Function out;
   out.name = fn.name;
   for (const NodePtr& a : fn.arguments) {
-    auto it = std::find_if(values.begin(), values.end(), [&](const auto& v) { return v.first == a->attrs.name; });
-    if (it == values.end()) {
-      out.arguments.push_back(a);
-      continue;
-    }
-    if (it->second.shape() != a->shape || it->second.dtype() != a->dtype)
-      throw Error(fmt::format("[bind_constants] '{}' is {} in the function but {} in the weights", a->attrs.name,
-                              describe(a->dtype, a->shape), describe(it->second.dtype(), it->second.shape())));
-    Attrs attrs;
-    attrs.value = it->second;
-    rebuilt[a.get()] = make_node(OpKind::Constant, a->dtype, a->shape, {}, std::move(attrs), a->loc);
+    auto it = rebuilt.find(a.get());
+    if (it == rebuilt.end()) out.arguments.push_back(a);
+    else if (it->second->op == OpKind::Argument) out.arguments.push_back(it->second);  // renamed, still an argument
   }
   for (const Node* n : topological_order(fn.results)) {
     if (rebuilt.count(n) || n->inputs.empty()) continue;
@@ -78,6 +70,33 @@ Function bind_constants(const Function& fn, const std::vector<std::pair<std::str
     out.results.push_back(it != rebuilt.end() ? it->second : r);
   }
   return out;
+}
+
+Function rename_arguments(const Function& fn, const std::vector<std::pair<std::string, std::string>>& names) {
+  std::unordered_map<const Node*, NodePtr> replacements;
+  for (const NodePtr& a : fn.arguments)
+    for (const auto& [from, to] : names)
+      if (a->attrs.name == from) {
+        Attrs attrs = a->attrs;
+        attrs.name = to;
+        replacements[a.get()] = make_node(OpKind::Argument, a->dtype, a->shape, {}, std::move(attrs), a->loc);
+      }
+  return substitute(fn, replacements);
+}
+
+Function bind_constants(const Function& fn, const std::vector<std::pair<std::string, Array>>& values) {
+  std::unordered_map<const Node*, NodePtr> replacements;
+  for (const NodePtr& a : fn.arguments) {
+    auto it = std::find_if(values.begin(), values.end(), [&](const auto& v) { return v.first == a->attrs.name; });
+    if (it == values.end()) continue;
+    if (it->second.shape() != a->shape || it->second.dtype() != a->dtype)
+      throw Error(fmt::format("[bind_constants] '{}' is {} in the function but {} in the weights", a->attrs.name,
+                              describe(a->dtype, a->shape), describe(it->second.dtype(), it->second.shape())));
+    Attrs attrs;
+    attrs.value = it->second;
+    replacements[a.get()] = make_node(OpKind::Constant, a->dtype, a->shape, {}, std::move(attrs), a->loc);
+  }
+  return substitute(fn, replacements);
 }
 
 std::string print_graph(const Function& fn, bool with_locations) {

@@ -9,9 +9,12 @@
 #include <zephyr/zephyr.h>
 
 #include "models.h"
+#include "run.h"
+#include "weights.h"
 #include "train.h"
 
 namespace z = zephyr;
+
 
 namespace {
 
@@ -50,32 +53,11 @@ void dump_ir(const std::string& name, const std::string& stage, bool grad, bool 
   fmt::print("{}", z::compiler::lower_to(fn, z::compiler::parse_stage(stage), options));
 }
 
-// Trained weights for `like`: a params file, or a `zephyr train` checkpoint (params under "params/").
-z::ParamTree load_weights(const std::string& path, const z::ParamTree& like) {
-  z::io::NamedArrays file = z::io::load_safetensors(path);
-  bool checkpoint = std::any_of(file.begin(), file.end(), [](const auto& t) { return t.first.starts_with("params/"); });
-  if (!checkpoint) return z::io::load(path, like);
-  std::vector<std::string> problems;
-  std::vector<z::ParamTree::Leaf> leaves;
-  for (const auto& [path_in_model, expected] : like) {
-    auto it = std::find_if(file.begin(), file.end(), [&](const auto& t) { return t.first == "params/" + path_in_model; });
-    if (it == file.end()) problems.push_back(fmt::format("'{}' is missing", path_in_model));
-    else if (it->second.shape() != expected.shape() || it->second.dtype() != expected.dtype())
-      problems.push_back(fmt::format("'{}': the model has {}, the file {}", path_in_model,
-                                     z::describe(expected.dtype(), expected.shape()),
-                                     z::describe(it->second.dtype(), it->second.shape())));
-    else leaves.push_back({path_in_model, it->second});
-  }
-  if (!problems.empty())
-    throw z::Error(fmt::format("{} does not fit the model: {}", path, fmt::join(problems, "; ")));
-  return z::ParamTree(std::move(leaves));
-}
-
 void compile_model(const std::string& name, const std::string& object, const std::string& header,
                    std::string symbol, const std::string& weights, bool grad, bool train_step) {
   z::ParamTree params;
   z::Function fn = model_graph(name, grad, train_step, &params);
-  if (!weights.empty()) fn = z::bind_constants(fn, load_weights(weights, params).leaves());
+  if (!weights.empty()) fn = z::bind_constants(fn, z::cli::load_weights(weights, params).leaves());
   fn.name = symbol.empty() ? "zephyr_" + name : symbol;
   z::compiler::compile_to_object(fn, object);
   if (!header.empty()) {
@@ -130,6 +112,15 @@ int main(int argc, char** argv) {
   compile->add_flag("--grad", grad, "Compile the gradient function");
   compile->add_flag("--train-step", train_step, "Compile a whole Adam training step");
   compile->callback([&] { compile_model(model, object, header, symbol, weights, grad, train_step); });
+
+  z::cli::RunOptions run_options;
+  auto* run = app.add_subcommand("run", "Run a model's compiled function on arrays from safetensors files");
+  run->add_option("model", run_options.model, "Model name (see `zephyr models`)")->required();
+  run->add_option("--params", run_options.params, "Params file or zephyr train checkpoint")->required();
+  run->add_option("--inputs", run_options.inputs, "Inputs, one tensor per model input, by name")->required();
+  run->add_option("-o,--output", run_options.output, "Results file")->required();
+  run->add_flag("--grad", run_options.grad, "Write the loss and the gradient tree instead");
+  run->callback([&] { z::cli::run(run_options); });
 
   z::cli::TrainOptions train_options;
   auto* train = app.add_subcommand("train", "Train on Fashion-MNIST (the main job)");

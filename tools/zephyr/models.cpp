@@ -27,7 +27,7 @@ void register_builtin_models() {
   static const bool done = [] {
     register_model(describe_model("linear", linear, spec({8, 64})));
     register_model(describe_model("mlp", classifier, spec({128, 784})));
-    register_model(describe_model("mlp_loss", classifier_loss, spec({128, 784}), spec({128}, DType::i32)));
+    register_model(describe_model("mlp_loss", classifier_loss, spec({128, 784}), spec({128}, DType::i32, "labels")));
     register_model(describe_model("autoencoder", autoencoder, spec({8, 64}), 512, 256));
     register_model(describe_model("autoencoder_loss", autoencoder_loss, spec({8, 64}), 512, 256));
     return true;
