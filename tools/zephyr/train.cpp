@@ -17,10 +17,13 @@ Tensor classifier_loss(Params p, Tensor x, Tensor labels) {
   return losses::softmax_cross_entropy(classifier(p, x), labels);
 }
 
-// The seed README's autoencoder, sized for 28x28 images.
+// The seed README's autoencoder (encoder: mlp_1 then mlp_2; decoder: one mlp), sized for
+// 28x28 images, with a sigmoid on the reconstruction because pixels are in [0, 1].
 Tensor autoencoder(Params p, Tensor x) {
-  Tensor code = nets::mlp(p["encoder"], x, {256, 64});
-  return nets::mlp(p["decoder"], code, {256, x.shape(-1)}, {.final_activation = sigmoid});
+  const int embed = 256, latent = 64;
+  Tensor code = nets::mlp(p["encoder"]["mlp_1"], x, {embed, embed});
+  code = nets::mlp(p["encoder"]["mlp_2"], code, {embed, latent});
+  return nets::mlp(p["decoder"], code, {embed, embed, x.shape(-1)}, {.final_activation = sigmoid});
 }
 Tensor autoencoder_loss(Params p, Tensor x, Tensor) { return losses::mse(autoencoder(p, x), x); }
 
