@@ -15,11 +15,12 @@ Tensor autoencoder(Params p, Tensor x, int embed, int latent) {
   return decoder(p["decoder"], encoder(p["encoder"], x, embed, latent), embed, x.shape(-1));
 }
 Tensor autoencoder_loss(Params p, Tensor x, int embed, int latent) { return losses::mse(autoencoder(p, x, embed, latent), x); }
-Tensor classifier(Params p, Tensor x) { return nets::mlp(p, x, {512, 512, 10}); }
-Tensor classifier_loss(Params p, Tensor x, Tensor labels) { return losses::softmax_cross_entropy(classifier(p, x), labels); }
 Tensor linear(Params p, Tensor x) { return nets::linear(p, x, 10); }
 
 }  // namespace
+
+Tensor classifier(Params p, Tensor x) { return nets::mlp(p, x, {512, 512, 10}); }
+Tensor classifier_loss(Params p, Tensor x, Tensor labels) { return losses::softmax_cross_entropy(classifier(p, x), labels); }
 
 // Registered from main() rather than by static initializers: this file lives in the zephyr::cli
 // library, whose unreferenced objects a linker would drop.

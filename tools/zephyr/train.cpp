@@ -1,5 +1,7 @@
 #include "train.h"
 
+#include "models.h"
+
 #include <fmt/core.h>
 #include <unistd.h>
 
@@ -11,11 +13,6 @@ namespace zephyr::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-Tensor classifier(Params p, Tensor x) { return nets::mlp(p, x, {512, 512, 10}); }
-Tensor classifier_loss(Params p, Tensor x, Tensor labels) {
-  return losses::softmax_cross_entropy(classifier(p, x), labels);
-}
 
 // The seed README's autoencoder (encoder: mlp_1 then mlp_2; decoder: one mlp), sized for
 // 28x28 images, with a sigmoid on the reconstruction because pixels are in [0, 1].
