@@ -26,11 +26,12 @@ using NodePtr = std::shared_ptr<const Node>;
 
 /// Per-op attributes; each op reads only the fields its comment names.
 struct Attrs {
-  std::vector<int64_t> axes;     // ReduceSum/ReduceMax: reduced axes (sorted); Transpose: permutation
+  std::vector<int64_t> axes;     // ReduceSum/ReduceMax/Reverse: axes (sorted); Transpose: permutation
   std::vector<int64_t> starts;   // Slice
   std::vector<int64_t> strides;  // Slice
+  std::vector<int64_t> low, high, interior;  // Pad: elements before, after and between (per axis)
   int64_t axis = 0;              // Iota, Concat
-  Array value;                   // Constant: a scalar (splat) or a dense array of the node's shape
+  Array value;                   // Constant: a scalar (splat) or a dense array of the node's shape; Pad: the scalar fill
   std::string name;              // Argument: parameter path or input name
 };
 

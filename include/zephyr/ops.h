@@ -54,6 +54,12 @@ Tensor greater_equal(const Tensor& a, const Tensor& b, Loc loc = Loc::current())
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b, Loc loc = Loc::current());
 Tensor cast(const Tensor& x, DType dtype, Loc loc = Loc::current());
 
+// ---- Bitwise (i32; shifts take a count in [0, 32), logical right shift fills with zeros) -------
+Tensor bit_xor(const Tensor& a, const Tensor& b, Loc loc = Loc::current());
+Tensor bit_or(const Tensor& a, const Tensor& b, Loc loc = Loc::current());
+Tensor shift_left(const Tensor& x, int bits, Loc loc = Loc::current());
+Tensor shift_right_logical(const Tensor& x, int bits, Loc loc = Loc::current());
+
 // ---- Reductions (negative axes count from the end; empty axes = all axes) ---------------------
 Tensor sum(const Tensor& x, Axes axes = {}, bool keepdims = false, Loc loc = Loc::current());
 Tensor max(const Tensor& x, Axes axes = {}, bool keepdims = false, Loc loc = Loc::current());
@@ -82,6 +88,46 @@ Tensor squeeze(const Tensor& x, Axes axes = {}, Loc loc = Loc::current());
 Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop, int64_t step = 1,
              Loc loc = Loc::current());
 Tensor concat(const std::vector<Tensor>& xs, int64_t axis, Loc loc = Loc::current());
+/// Every axis at once: `sizes[i]` elements from `starts[i]`, `strides[i]` apart.
+Tensor strided_slice(const Tensor& x, const Shape& starts, const Shape& sizes, const Shape& strides,
+                     Loc loc = Loc::current());
+/// `low[i]` elements of `value` before axis i, `high[i]` after, `interior[i]` between neighbours
+/// (XLA's pad; all counts >= 0). `interior` empty means none.
+Tensor pad(const Tensor& x, const Shape& low, const Shape& high, const Shape& interior = {}, double value = 0.0,
+           Loc loc = Loc::current());
+/// Flips the given axes.
+Tensor reverse(const Tensor& x, Axes axes, Loc loc = Loc::current());
+
+// ---- Indexing -------------------------------------------------------------------------------
+/// Rows of `table` picked by i32 `ids`: shape ids.shape + table.shape[1:]. Ids outside
+/// [0, rows) are clamped by the compiled code (nets::token_embed adds a checked variant).
+Tensor take(const Tensor& table, const Tensor& ids, Loc loc = Loc::current());
+/// The transpose of take: a (rows, updates.shape[ids.ndim:]) tensor where row r is the sum of
+/// the updates whose id is r.
+Tensor scatter_add(const Tensor& ids, const Tensor& updates, int64_t rows, Loc loc = Loc::current());
+
+// ---- Windows and convolution (channels-last, composed from the primitives above) ------------
+/// Explicit (low, high) padding per spatial axis.
+using Padding = std::vector<std::pair<int64_t, int64_t>>;
+/// XLA's conv_general_dilated with NHWC / HWIO layouts: x of shape (batch, spatial..., in),
+/// w of shape (kernel..., in / groups, out). Lowered as im2col + one matmul per group, so it is
+/// exactly as fast as the matmul and its gradient comes from the primitives' rules.
+struct ConvSpec {
+  Shape strides;         // per spatial axis (empty: 1)
+  Padding padding;       // per spatial axis (empty: none)
+  Shape lhs_dilation;    // input dilation (conv transpose), empty: 1
+  Shape rhs_dilation;    // kernel dilation ("rate"), empty: 1
+  int64_t groups = 1;    // feature_group_count
+};
+Tensor conv(const Tensor& x, const Tensor& w, const ConvSpec& spec = {}, Loc loc = Loc::current());
+/// The (low, high) padding of "SAME" (output extent = ceil(input / stride)) for each spatial axis.
+Padding same_padding(const Shape& input, const Shape& window, const Shape& strides, const Shape& dilation = {});
+/// Max or sum over windows of x (every axis; window 1 and stride 1 where the axis is not pooled),
+/// padding with the reduction's identity.
+Tensor window_max(const Tensor& x, const Shape& window, const Shape& strides, const Padding& padding,
+                  Loc loc = Loc::current());
+Tensor window_sum(const Tensor& x, const Shape& window, const Shape& strides, const Padding& padding,
+                  Loc loc = Loc::current());
 
 /// The shape numpy broadcasting gives `a` and `b`; `op` and `loc` name the caller in errors.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op, const SourceLoc& loc);

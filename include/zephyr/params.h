@@ -92,4 +92,11 @@ class Params {
 Tensor validate(const Params& p, Shape shape, Initializer init = init::base, DType dtype = DType::f32,
                 Loc loc = Loc::current());
 
+/// Checks a relation between parameters (or inputs) that shapes alone cannot state; throws
+/// "[validate] <path>: `expression` does not hold" at the caller. Use the macro to quote the
+/// expression: ZEPHYR_VALIDATE(p, p["weights"].shape(-1) % heads == 0).
+void validate(const Params& p, bool holds, std::string_view expression, Loc loc = Loc::current());
+
 }  // namespace zephyr
+
+#define ZEPHYR_VALIDATE(p, ...) ::zephyr::validate((p), static_cast<bool>(__VA_ARGS__), #__VA_ARGS__)

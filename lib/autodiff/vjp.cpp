@@ -24,33 +24,6 @@ Tensor unbroadcast(const Tensor& g, const Shape& shape) {
   return reshape(sum(g, axes), shape);
 }
 
-// x[start::step] along `axis`, in reverse: g scattered back into zeros of the input's shape.
-Tensor unslice(const Tensor& g, const Node* n, int64_t axis) {
-  int64_t start = n->attrs.starts[axis], step = n->attrs.strides[axis];
-  int64_t length = n->inputs[0]->shape[axis];
-  Tensor spread = g;
-  if (step > 1) {
-    // Interleave step-1 zero rows after each row: stack along a new axis, then merge.
-    Tensor e = expand_dims(g, axis + 1);
-    Shape pad_shape = e.shape();
-    pad_shape[axis + 1] = step - 1;
-    Shape merged = g.shape();
-    merged[axis] *= step;
-    spread = reshape(concat({e, full(pad_shape, 0.0, g.dtype())}, axis + 1), merged);
-  }
-  std::vector<Tensor> parts;
-  auto zeros_along = [&](int64_t count) {
-    Shape s = g.shape();
-    s[axis] = count;
-    return full(s, 0.0, g.dtype());
-  };
-  if (start > 0) parts.push_back(zeros_along(start));
-  int64_t kept = std::min(spread.shape(axis), length - start);
-  parts.push_back(slice(spread, axis, 0, kept));
-  if (start + kept < length) parts.push_back(zeros_along(length - start - kept));
-  return concat(parts, axis);
-}
-
 Tensor transpose_last(const Tensor& t) {
   Axes perm(t.ndim());
   std::iota(perm.begin(), perm.end(), 0);
@@ -97,6 +70,8 @@ std::vector<Tensor> rule(const NodePtr& node, const Tensor& g) {
     // Comparisons have no gradient.
     case OpKind::Equal: case OpKind::NotEqual: case OpKind::Less: case OpKind::LessEqual:
     case OpKind::Greater: case OpKind::GreaterEqual: return {};
+    // Bitwise ops are integer-only.
+    case OpKind::BitXor: case OpKind::BitOr: case OpKind::ShiftLeft: case OpKind::ShiftRightLogical: return {};
     case OpKind::Select: {
       Tensor zero = full({}, 0.0, g.dtype());
       return {Tensor(), unbroadcast(where(x(0), g, zero), shape(1)), unbroadcast(where(x(0), zero, g), shape(2))};
@@ -127,14 +102,13 @@ std::vector<Tensor> rule(const NodePtr& node, const Tensor& g) {
       return {transpose(g, inverse)};
     }
     case OpKind::BroadcastTo: return {unbroadcast(g, shape(0))};
-    case OpKind::Slice: {
-      Tensor out = g;
-      for (int64_t a = 0; a < g.ndim(); ++a)
-        if (n->attrs.starts[a] != 0 || n->attrs.strides[a] != 1 || g.shape(a) != shape(0)[a]) {
-          // One axis at a time: the node slices exactly one axis (see slice()).
-          out = unslice(out, n, a);
-        }
-      return {out};
+    case OpKind::Slice: {  // the strided window, padded back to the input's shape
+      Shape low = n->attrs.starts, high(low.size()), interior(low.size());
+      for (size_t a = 0; a < low.size(); ++a) {
+        interior[a] = n->attrs.strides[a] - 1;
+        high[a] = shape(0)[a] - (low[a] + (n->shape[a] - 1) * n->attrs.strides[a] + 1);
+      }
+      return {pad(g, low, high, interior)};
     }
     case OpKind::Concat: {
       std::vector<Tensor> parts;
@@ -146,6 +120,15 @@ std::vector<Tensor> rule(const NodePtr& node, const Tensor& g) {
       }
       return parts;
     }
+    case OpKind::Pad: {
+      Shape steps = n->attrs.interior;
+      for (int64_t& s : steps) s += 1;
+      return {strided_slice(g, n->attrs.low, shape(0), steps)};
+    }
+    case OpKind::Reverse: return {reverse(g, n->attrs.axes)};
+    // Indexing: take and scatter_add are each other's transpose.
+    case OpKind::Gather: return {scatter_add(x(1), g, shape(0)[0]), Tensor()};
+    case OpKind::ScatterAdd: return {Tensor(), take(g, x(0))};
   }
   throw Error(fmt::format("[grad] no VJP rule for '{}'", mnemonic(n->op)));
 }

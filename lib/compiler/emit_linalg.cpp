@@ -74,6 +74,7 @@ class Emitter {
       case OpKind::Sqrt: case OpKind::Rsqrt: case OpKind::Sin: case OpKind::Cos:
       case OpKind::Add: case OpKind::Sub: case OpKind::Mul: case OpKind::Div: case OpKind::Pow:
       case OpKind::Maximum: case OpKind::Minimum:
+      case OpKind::BitXor: case OpKind::BitOr: case OpKind::ShiftLeft: case OpKind::ShiftRightLogical:
       case OpKind::Equal: case OpKind::NotEqual: case OpKind::Less: case OpKind::LessEqual:
       case OpKind::Greater: case OpKind::GreaterEqual:
       case OpKind::Select: case OpKind::Cast: case OpKind::BroadcastTo:
@@ -85,6 +86,10 @@ class Emitter {
         return b_.create<mlir::linalg::TransposeOp>(loc(n), in(n, 0), empty(n), n->attrs.axes).getResult()[0];
       case OpKind::Slice: return slice(n);
       case OpKind::Concat: return concat(n);
+      case OpKind::Pad: return pad(n);
+      case OpKind::Reverse: return reverse(n);
+      case OpKind::Gather: return gather(n);
+      case OpKind::ScatterAdd: return scatter_add(n);
     }
     throw Error(fmt::format("[compile] no lowering for op '{}'", mnemonic(n->op)));
   }
@@ -212,6 +217,10 @@ class Emitter {
         return f ? Value(nb.create<arith::MaximumFOp>(l, x[0], x[1])) : nb.create<arith::MaxSIOp>(l, x[0], x[1]);
       case OpKind::Minimum:
         return f ? Value(nb.create<arith::MinimumFOp>(l, x[0], x[1])) : nb.create<arith::MinSIOp>(l, x[0], x[1]);
+      case OpKind::BitXor: return nb.create<arith::XOrIOp>(l, x[0], x[1]);
+      case OpKind::BitOr: return nb.create<arith::OrIOp>(l, x[0], x[1]);
+      case OpKind::ShiftLeft: return nb.create<arith::ShLIOp>(l, x[0], x[1]);
+      case OpKind::ShiftRightLogical: return nb.create<arith::ShRUIOp>(l, x[0], x[1]);
       case OpKind::Equal: return compare(nb, l, f, arith::CmpFPredicate::OEQ, arith::CmpIPredicate::eq, x);
       case OpKind::NotEqual: return compare(nb, l, f, arith::CmpFPredicate::UNE, arith::CmpIPredicate::ne, x);
       case OpKind::Less: return compare(nb, l, f, arith::CmpFPredicate::OLT, arith::CmpIPredicate::slt, x);
@@ -367,6 +376,114 @@ class Emitter {
       offset += s[n->attrs.axis];
     }
     return out;
+  }
+
+  // A fill of the pad value with the input inserted at stride interior + 1.
+  Value pad(const Node* n) {
+    mlir::Location l = loc(n);
+    Value fill = b_.create<mlir::arith::ConstantOp>(
+        l, mlir::cast<mlir::TypedAttr>(scalar_attr(n->dtype, n->attrs.value.at(0))));
+    Value out = b_.create<mlir::linalg::FillOp>(l, fill, empty(n)).getResult(0);
+    llvm::SmallVector<mlir::OpFoldResult> offsets, sizes, strides;
+    const Shape& s = n->inputs[0]->shape;
+    for (size_t i = 0; i < s.size(); ++i) {
+      offsets.push_back(b_.getIndexAttr(n->attrs.low[i]));
+      sizes.push_back(b_.getIndexAttr(s[i]));
+      strides.push_back(b_.getIndexAttr(n->attrs.interior[i] + 1));
+    }
+    return b_.create<mlir::tensor::InsertSliceOp>(l, in(n, 0), out, offsets, sizes, strides);
+  }
+
+  // out[i] = in[extent - 1 - i] on the reversed axes: an affine read map, no index arithmetic.
+  Value reverse(const Node* n) {
+    unsigned rank = static_cast<unsigned>(n->shape.size());
+    llvm::SmallVector<mlir::AffineExpr> exprs;
+    for (unsigned i = 0; i < rank; ++i) {
+      bool flipped = std::find(n->attrs.axes.begin(), n->attrs.axes.end(), static_cast<int64_t>(i)) != n->attrs.axes.end();
+      mlir::AffineExpr e = b_.getAffineDimExpr(i);
+      exprs.push_back(flipped ? b_.getAffineConstantExpr(n->shape[i] - 1) - e : e);
+    }
+    llvm::SmallVector<mlir::AffineMap> maps{mlir::AffineMap::get(rank, 0, exprs, &ctx_), b_.getMultiDimIdentityMap(rank)};
+    llvm::SmallVector<mlir::utils::IteratorType> iters(rank, mlir::utils::IteratorType::parallel);
+    auto op = b_.create<mlir::linalg::GenericOp>(
+        loc(n), mlir::TypeRange{tensor_type(n)}, mlir::ValueRange{in(n, 0)}, mlir::ValueRange{empty(n)}, maps, iters,
+        [&](mlir::OpBuilder& nb, mlir::Location bl, mlir::ValueRange args) { nb.create<mlir::linalg::YieldOp>(bl, args[0]); });
+    return op.getResult(0);
+  }
+
+  // An id clamped into [0, rows) as an index: out-of-range ids read the nearest row, never memory
+  // outside the table (the checked variant lives in nets::token_embed).
+  Value row_index(mlir::OpBuilder& nb, mlir::Location l, Value id, int64_t rows) {
+    namespace arith = mlir::arith;
+    Value zero = nb.create<arith::ConstantOp>(l, nb.getI32IntegerAttr(0));
+    Value last = nb.create<arith::ConstantOp>(l, nb.getI32IntegerAttr(static_cast<int32_t>(rows - 1)));
+    Value clamped = nb.create<arith::MinSIOp>(l, nb.create<arith::MaxSIOp>(l, id, zero), last);
+    return nb.create<arith::IndexCastOp>(l, nb.getIndexType(), clamped);
+  }
+
+  // out[i..., j...] = table[ids[i...], j...]
+  Value gather(const Node* n) {
+    mlir::Location l = loc(n);
+    unsigned rank = static_cast<unsigned>(n->shape.size());
+    unsigned id_rank = static_cast<unsigned>(n->inputs[1]->shape.size());
+    int64_t rows = n->inputs[0]->shape[0];
+    Value table = in(n, 0);
+    llvm::SmallVector<mlir::AffineExpr> id_exprs;
+    for (unsigned i = 0; i < id_rank; ++i) id_exprs.push_back(b_.getAffineDimExpr(i));
+    llvm::SmallVector<mlir::AffineMap> maps{mlir::AffineMap::get(rank, 0, id_exprs, &ctx_), b_.getMultiDimIdentityMap(rank)};
+    llvm::SmallVector<mlir::utils::IteratorType> iters(rank, mlir::utils::IteratorType::parallel);
+    auto op = b_.create<mlir::linalg::GenericOp>(
+        l, mlir::TypeRange{tensor_type(n)}, mlir::ValueRange{in(n, 1)}, mlir::ValueRange{empty(n)}, maps, iters,
+        [&](mlir::OpBuilder& nb, mlir::Location bl, mlir::ValueRange args) {
+          llvm::SmallVector<Value> index{row_index(nb, bl, args[0], rows)};
+          for (unsigned i = id_rank; i < rank; ++i) index.push_back(nb.create<mlir::linalg::IndexOp>(bl, i));
+          nb.create<mlir::linalg::YieldOp>(bl, Value(nb.create<mlir::tensor::ExtractOp>(bl, table, index)));
+        });
+    return op.getResult(0);
+  }
+
+  // A loop over the ids adding each update row into its output row (ids may repeat, so this is
+  // sequential); rows and updates are flattened to 2-D around it.
+  Value scatter_add(const Node* n) {
+    mlir::Location l = loc(n);
+    const Shape& id_shape = n->inputs[0]->shape;
+    int64_t count = numel(id_shape), rows = n->shape[0], width = numel(n->shape) / rows;
+    Value ids = reshape(in(n, 0), id_shape, {count}, l);
+    Value updates = reshape(in(n, 1), n->inputs[1]->shape, {count, width}, l);
+    mlir::Type elt = element(n->dtype);
+    auto flat_type = mlir::RankedTensorType::get({rows, width}, elt);
+    Value zero = b_.create<mlir::arith::ConstantOp>(l, mlir::cast<mlir::TypedAttr>(b_.getZeroAttr(elt)));
+    Value acc = b_.create<mlir::linalg::FillOp>(l, zero, b_.create<mlir::tensor::EmptyOp>(l, flat_type.getShape(), elt).getResult())
+                    .getResult(0);
+    Value lb = b_.create<mlir::arith::ConstantIndexOp>(l, 0);
+    Value ub = b_.create<mlir::arith::ConstantIndexOp>(l, count);
+    Value step = b_.create<mlir::arith::ConstantIndexOp>(l, 1);
+    bool f = is_float(n->dtype);
+    auto loop = b_.create<mlir::scf::ForOp>(
+        l, lb, ub, step, mlir::ValueRange{acc}, [&](mlir::OpBuilder& nb, mlir::Location bl, Value i, mlir::ValueRange iter) {
+          Value row = row_index(nb, bl, nb.create<mlir::tensor::ExtractOp>(bl, ids, mlir::ValueRange{i}), rows);
+          auto row_type = mlir::RankedTensorType::get({width}, elt);
+          auto row_of = [&](Value source, Value r) {
+            llvm::SmallVector<mlir::OpFoldResult> offsets{r, nb.getIndexAttr(0)}, sizes{nb.getIndexAttr(1), nb.getIndexAttr(width)},
+                strides(2, nb.getIndexAttr(1));
+            return nb.create<mlir::tensor::ExtractSliceOp>(bl, row_type, source, offsets, sizes, strides);
+          };
+          Value update = row_of(updates, i);
+          Value current = row_of(iter[0], row);
+          auto map = nb.getMultiDimIdentityMap(1);
+          auto sum = nb.create<mlir::linalg::GenericOp>(
+              bl, mlir::TypeRange{row_type}, mlir::ValueRange{update}, mlir::ValueRange{current},
+              llvm::ArrayRef<mlir::AffineMap>{map, map}, llvm::ArrayRef<mlir::utils::IteratorType>{mlir::utils::IteratorType::parallel},
+              [&](mlir::OpBuilder& b2, mlir::Location l2, mlir::ValueRange a) {
+                Value r = f ? Value(b2.create<mlir::arith::AddFOp>(l2, a[0], a[1])) : b2.create<mlir::arith::AddIOp>(l2, a[0], a[1]);
+                b2.create<mlir::linalg::YieldOp>(l2, r);
+              });
+          llvm::SmallVector<mlir::OpFoldResult> offsets{row, nb.getIndexAttr(0)}, sizes{nb.getIndexAttr(1), nb.getIndexAttr(width)},
+              strides(2, nb.getIndexAttr(1));
+          Value updated = nb.create<mlir::tensor::InsertSliceOp>(bl, sum.getResult(0), iter[0], offsets, sizes, strides);
+          nb.create<mlir::scf::YieldOp>(bl, updated);
+        });
+    return reshape(loop.getResult(0), {rows, width}, n->shape, l);
   }
 
   mlir::MLIRContext& ctx_;

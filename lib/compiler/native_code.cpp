@@ -14,6 +14,7 @@
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "../jit/buffer_pool.h"
 #include "mlir_internal.h"
 
 namespace zephyr::compiler {
@@ -74,6 +75,15 @@ class JitExecutable final : public Executable {
     auto engine = mlir::ExecutionEngine::create(*lowered.module, engine_options, std::move(machine));
     if (!engine) throw Error("[compile] JIT compilation failed: " + error_text(engine.takeError()));
     engine_ = std::move(*engine);
+    // Intermediate buffers come from a pool that reuses blocks across calls (buffer_pool.h).
+    engine_->registerSymbols([](llvm::orc::MangleAndInterner interner) {
+      llvm::orc::SymbolMap symbols;
+      symbols[interner("malloc")] = {llvm::orc::ExecutorAddr::fromPtr(&jit_runtime::buffer_alloc),
+                                     llvm::JITSymbolFlags::Exported};
+      symbols[interner("free")] = {llvm::orc::ExecutorAddr::fromPtr(&jit_runtime::buffer_free),
+                                   llvm::JITSymbolFlags::Exported};
+      return symbols;
+    });
     auto entry = engine_->lookupPacked(function.name);
     if (!entry) throw Error("[compile] entry point not found: " + error_text(entry.takeError()));
     entry_ = *entry;

@@ -31,6 +31,7 @@
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/Linalg/TransformOps/DialectExtension.h"
 #include "mlir/Dialect/Linalg/Transforms/AllInterfaces.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Math/Transforms/Approximation.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
@@ -51,6 +52,7 @@
 #include "mlir/Dialect/Tensor/TransformOps/TensorTransformOps.h"
 #include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Tensor/Transforms/SubsetInsertionOpInterfaceImpl.h"
+#include "mlir/Dialect/Tensor/Transforms/Transforms.h"
 #include "mlir/Dialect/Transform/IR/TransformDialect.h"
 #include "mlir/Dialect/Transform/Transforms/TransformInterpreterUtils.h"
 #include "mlir/Dialect/UB/IR/UBOps.h"
@@ -199,14 +201,52 @@ void math_to_libm(mlir::ModuleOp module) {
     throw Error("[compile] internal error: math-to-libm conversion failed");
 }
 
+// linalg's elementwise fusion (what -linalg-fuse-elementwise-ops does), except that reshapes
+// are only propagated through linalg.generic: a linalg.matmul whose result is reshaped (a
+// convolution's im2col product) must stay a matmul, or the transform script cannot tile it.
+void fuse_elementwise(mlir::ModuleOp module) {
+  mlir::MLIRContext* ctx = module.getContext();
+  mlir::RewritePatternSet patterns(ctx);
+  // A comparison with several users is fused into each of them (recomputed): materialized, it
+  // would be an i1 buffer, which LLVM vectorizes slowly and compiles slower still. Other
+  // multi-use producers stay: recomputing chains (threefry's rounds) can grow exponentially.
+  auto single_use = [](mlir::OpOperand* operand) {
+    mlir::Operation* producer = operand->get().getDefiningOp();
+    if (!producer) return false;
+    if (producer->hasOneUse()) return true;
+    auto generic = mlir::dyn_cast<mlir::linalg::GenericOp>(producer);
+    return generic && generic.getNumReductionLoops() == 0 && generic->getNumResults() == 1 &&
+           mlir::getElementTypeOrSelf(generic->getResult(0).getType()).isInteger(1);
+  };
+  auto generic_only = [single_use](mlir::OpOperand* operand) {
+    mlir::Operation* owner = operand->getOwner();
+    mlir::Operation* producer = operand->get().getDefiningOp();
+    mlir::Operation* linalg = mlir::isa<mlir::linalg::LinalgOp>(owner) ? owner : producer;
+    return linalg && mlir::isa<mlir::linalg::GenericOp>(linalg) && single_use(operand);
+  };
+  mlir::linalg::populateElementwiseOpsFusionPatterns(patterns, single_use);
+  mlir::linalg::populateFoldReshapeOpsByExpansionPatterns(patterns, generic_only);
+  mlir::linalg::populateEraseUnusedOperandsAndResultsPatterns(patterns);
+  mlir::tensor::populateFoldTensorEmptyPatterns(patterns);
+  mlir::affine::AffineApplyOp::getCanonicalizationPatterns(patterns, ctx);
+  mlir::linalg::GenericOp::getCanonicalizationPatterns(patterns, ctx);
+  mlir::tensor::ExpandShapeOp::getCanonicalizationPatterns(patterns, ctx);
+  mlir::tensor::CollapseShapeOp::getCanonicalizationPatterns(patterns, ctx);
+  if (mlir::failed(mlir::applyPatternsAndFoldGreedily(module, std::move(patterns))))
+    throw Error("[compile] internal error: elementwise fusion did not converge");
+}
+
 void to_linalg(mlir::ModuleOp module, const Options& options) {
   mlir::PassManager pm(module.getContext());
   configure(pm, module, options);
   pm.addPass(mlir::createCanonicalizerPass());
-  pm.addPass(mlir::createLinalgElementwiseOpFusionPass());  // bias + activation: one loop nest
-  pm.addPass(mlir::createCanonicalizerPass());
-  pm.addPass(mlir::createCSEPass());
-  run(pm, module, "fusion");
+  run(pm, module, "canonicalize");
+  fuse_elementwise(module);  // bias + activation: one loop nest
+  mlir::PassManager cleanup(module.getContext());
+  configure(cleanup, module, options);
+  cleanup.addPass(mlir::createCanonicalizerPass());
+  cleanup.addPass(mlir::createCSEPass());
+  run(cleanup, module, "fusion");
   approximate_math(module);
   if (!options.vectorize) return;
   apply_script(module, "tile_and_vectorize");

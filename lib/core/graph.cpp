@@ -121,6 +121,9 @@ std::string print_graph(const Function& fn, bool with_locations) {
       extra += fmt::format(" starts=[{}] strides=[{}]", fmt::join(n->attrs.starts, ","),
                            fmt::join(n->attrs.strides, ","));
     if (n->op == OpKind::Concat || n->op == OpKind::Iota) extra += fmt::format(" axis={}", n->attrs.axis);
+    if (n->op == OpKind::Pad)
+      extra += fmt::format(" low=[{}] high=[{}] interior=[{}] value={:g}", fmt::join(n->attrs.low, ","),
+                           fmt::join(n->attrs.high, ","), fmt::join(n->attrs.interior, ","), n->attrs.value.at(0));
     if (n->op == OpKind::Constant && n->attrs.value.size() == 1)
       extra += fmt::format(" value={:g}", n->attrs.value.at(0));
     if (n->op == OpKind::Argument) extra += " " + n->attrs.name;  // an argument not in the signature

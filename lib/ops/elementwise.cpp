@@ -109,6 +109,26 @@ Tensor cast(const Tensor& x, DType dtype, Loc loc) {
   return Tensor(make_node(OpKind::Cast, dtype, x.shape(), {x.node()}, {}, SourceLoc::from(loc)));
 }
 
+namespace {
+Tensor bitwise(OpKind op, const Tensor& a, const Tensor& b, const SourceLoc& loc) {
+  if (a.dtype() != DType::i32 || b.dtype() != DType::i32)
+    fail_at(loc, mnemonic(op), fmt::format("needs i32 operands, got {} and {}", describe(a.dtype(), a.shape()),
+                                           describe(b.dtype(), b.shape())));
+  return binary(op, a, b, loc);
+}
+Tensor shift(OpKind op, const Tensor& x, int bits, const SourceLoc& loc) {
+  if (bits < 0 || bits >= 32) fail_at(loc, mnemonic(op), fmt::format("shift count {} is outside [0, 32)", bits));
+  return bitwise(op, x, weak(bits, x, loc), loc);
+}
+}  // namespace
+
+Tensor bit_xor(const Tensor& a, const Tensor& b, Loc loc) { return bitwise(OpKind::BitXor, a, b, SourceLoc::from(loc)); }
+Tensor bit_or(const Tensor& a, const Tensor& b, Loc loc) { return bitwise(OpKind::BitOr, a, b, SourceLoc::from(loc)); }
+Tensor shift_left(const Tensor& x, int bits, Loc loc) { return shift(OpKind::ShiftLeft, x, bits, SourceLoc::from(loc)); }
+Tensor shift_right_logical(const Tensor& x, int bits, Loc loc) {
+  return shift(OpKind::ShiftRightLogical, x, bits, SourceLoc::from(loc));
+}
+
 // ---- Composites -----------------------------------------------------------------------------
 Tensor square(const Tensor& x, Loc loc) { return mul(x, x, loc); }
 Tensor relu(const Tensor& x, Loc loc) { return maximum(x, weak(0, x, SourceLoc::from(loc)), loc); }

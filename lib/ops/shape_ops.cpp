@@ -147,6 +147,62 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis, Loc loc) {
   return Tensor(make_node(OpKind::Concat, xs[0].dtype(), std::move(shape), std::move(inputs), std::move(attrs), where));
 }
 
+Tensor strided_slice(const Tensor& x, const Shape& starts, const Shape& sizes, const Shape& strides, Loc loc) {
+  SourceLoc where = SourceLoc::from(loc);
+  size_t rank = x.shape().size();
+  if (starts.size() != rank || sizes.size() != rank || strides.size() != rank)
+    fail_at(where, "slice", fmt::format("needs {} starts, sizes and strides for {}", rank, to_string(x.shape())));
+  bool identity = true;
+  for (size_t i = 0; i < rank; ++i) {
+    if (starts[i] < 0 || sizes[i] <= 0 || strides[i] <= 0 || starts[i] + (sizes[i] - 1) * strides[i] >= x.shape()[i])
+      fail_at(where, "slice", fmt::format("{} elements from {} with stride {} do not fit axis {} of {}", sizes[i],
+                                          starts[i], strides[i], i, to_string(x.shape())));
+    identity &= starts[i] == 0 && sizes[i] == x.shape()[i];
+  }
+  if (identity) return x;
+  Attrs attrs;
+  attrs.starts = starts;
+  attrs.strides = strides;
+  return Tensor(make_node(OpKind::Slice, x.dtype(), sizes, {x.node()}, std::move(attrs), where));
+}
+
+Tensor pad(const Tensor& x, const Shape& low, const Shape& high, const Shape& interior, double value, Loc loc) {
+  SourceLoc where = SourceLoc::from(loc);
+  size_t rank = x.shape().size();
+  Shape inner = interior.empty() ? Shape(rank, 0) : interior;
+  if (low.size() != rank || high.size() != rank || inner.size() != rank)
+    fail_at(where, "pad", fmt::format("needs {} low, high and interior counts for {}", rank, to_string(x.shape())));
+  Shape shape(rank);
+  bool identity = true;
+  for (size_t i = 0; i < rank; ++i) {
+    if (low[i] < 0 || high[i] < 0 || inner[i] < 0)
+      fail_at(where, "pad", fmt::format("negative padding ({}, {}, {}) on axis {}", low[i], high[i], inner[i], i));
+    shape[i] = low[i] + high[i] + x.shape()[i] + (x.shape()[i] - 1) * inner[i];
+    identity &= low[i] == 0 && high[i] == 0 && (inner[i] == 0 || x.shape()[i] == 1);
+  }
+  if (identity) return x;
+  Attrs attrs;
+  attrs.low = low;
+  attrs.high = high;
+  attrs.interior = inner;
+  attrs.value = Array::full({}, value, x.dtype());
+  return Tensor(make_node(OpKind::Pad, x.dtype(), std::move(shape), {x.node()}, std::move(attrs), where));
+}
+
+Tensor reverse(const Tensor& x, Axes axes, Loc loc) {
+  Axes norm;
+  for (int64_t a : axes) {
+    int64_t n = normalize_axis(a, x.ndim(), "reverse");
+    if (x.shape()[n] > 1) norm.push_back(n);
+  }
+  std::sort(norm.begin(), norm.end());
+  norm.erase(std::unique(norm.begin(), norm.end()), norm.end());
+  if (norm.empty()) return x;
+  Attrs attrs;
+  attrs.axes = std::move(norm);
+  return Tensor(make_node(OpKind::Reverse, x.dtype(), x.shape(), {x.node()}, std::move(attrs), SourceLoc::from(loc)));
+}
+
 int64_t Tensor::shape(int64_t axis) const { return node_->shape[normalize_axis(axis, ndim(), "shape")]; }
 
 }  // namespace zephyr

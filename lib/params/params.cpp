@@ -140,4 +140,10 @@ Tensor validate(const Params& p, Shape shape, Initializer init, DType dtype, Loc
   return p.declare(array(std::move(shape), std::move(init), dtype, loc));
 }
 
+void validate(const Params& p, bool holds, std::string_view expression, Loc loc) {
+  if (!holds)
+    fail_at(SourceLoc::from(loc), "validate",
+            fmt::format("{}: `{}` does not hold", p.path().empty() ? "<root>" : p.path(), expression));
+}
+
 }  // namespace zephyr

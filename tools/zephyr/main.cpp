@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
 
   z::cli::TrainOptions train_options;
   auto* train = app.add_subcommand("train", "Train on Fashion-MNIST (the main job)");
-  train->add_option("--model", train_options.model, "mlp or autoencoder")->capture_default_str();
+  train->add_option("--model", train_options.model, "mlp, cnn or autoencoder")->capture_default_str();
   train->add_option("--epochs", train_options.epochs, "Epochs")->capture_default_str();
   train->add_option("--batch-size", train_options.batch_size, "Examples per step")->capture_default_str();
   train->add_option("--lr", train_options.learning_rate, "Adam learning rate")->capture_default_str();

@@ -8,7 +8,7 @@
 namespace zephyr::cli {
 
 struct TrainOptions {
-  std::string model = "mlp";  // mlp (784-512-512-10 classifier) or autoencoder (MSE)
+  std::string model = "mlp";  // mlp (784-512-512-10 classifier), cnn (models.h) or autoencoder (MSE)
   int epochs = 5;
   int64_t batch_size = 128;
   double learning_rate = 1e-3;
