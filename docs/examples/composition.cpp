@@ -35,6 +35,14 @@ z::Tensor residual_head(z::Params p, z::Tensor x) {
   return z::nets::layer_norm(p["norm"], block(x));
 }
 
+// The README's example: convolution, activation and pooling as one layer.
+z::Tensor small_cnn(z::Params p, z::Tensor images, int64_t batch) {
+  z::Layer features = z::chain(z::nets::conv_2d(p["conv"], _, 32, {3, 3}), z::relu,
+                               z::nets::max_pool(_, {2, 2}, {2}));
+  z::Tensor logits = z::nets::linear(p["out"], z::reshape(features(images), {batch, -1}), 10);
+  return logits;
+}
+
 int main() {
   const int batch = 8, original = 64, embed = 128, latent = 32;
   z::Array x = z::random::normal(z::random::key(42), {batch, original});
@@ -65,5 +73,11 @@ int main() {
   z::Array h = z::jit(residual_head)(head, x);
   fmt::print("residual_head: {} -> {}, parameters:\n{}\n", z::describe(x.dtype(), x.shape()),
              z::describe(h.dtype(), h.shape()), head);
-  return 0;
+
+  z::Array images = z::random::uniform(z::random::key(3), {2, 8, 8, 1});
+  z::ParamTree cnn = z::trace(small_cnn, z::random::key(4), images, int64_t{2});
+  z::Array logits = z::jit(small_cnn)(cnn, images, int64_t{2});
+  fmt::print("small_cnn: {} -> {}, {} parameters\n", z::describe(images.dtype(), images.shape()),
+             z::describe(logits.dtype(), logits.shape()), cnn.count());
+  return logits.shape() == z::Shape{2, 10} ? 0 : 1;
 }

@@ -49,6 +49,8 @@ std::string lower_to(const Function& function, Stage stage, const Options& optio
 /// with one pointer per argument, then one per result (see c_header). It needs only libc.
 void compile_to_object(const Function& function, const std::string& path, const Options& options = {});
 /// A C header declaring that entry point, with each argument's path, shape and dtype.
-std::string c_header(const Function& function);
+/// `parameter_paths`: the arguments that are model parameters (in traced order); the header
+/// then also declares a struct of pointers to them and an entry point taking it.
+std::string c_header(const Function& function, const std::vector<std::string>& parameter_paths = {});
 
 }  // namespace zephyr::compiler

@@ -67,10 +67,16 @@ struct Flexible {
 template <class F>
 constexpr Flexible<F> flexible(F f) { return {std::move(f)}; }
 
-/// x -> layers[n-1](...layers[0](x)).
+/// An activation (z::relu, z::gelu...) as a layer.
+inline Layer to_layer(Tensor (*activation)(const Tensor&, Loc)) {
+  return [activation](const Tensor& x) { return activation(x, Loc::current()); };
+}
+inline Layer to_layer(Layer f) { return f; }
+
+/// x -> layers[n-1](...layers[0](x)). Activations can be passed by name: chain(f, z::relu, g).
 Layer chain(std::vector<Layer> layers);
 template <class... F>
-Layer chain(F... layers) { return chain(std::vector<Layer>{Layer(std::move(layers))...}); }
+Layer chain(F... layers) { return chain(std::vector<Layer>{to_layer(std::move(layers))...}); }
 
 /// x -> x + f(x).
 Layer skip(Layer f);

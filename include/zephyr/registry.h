@@ -41,6 +41,9 @@ struct RegisteredModel {
   std::function<Function(const ParamTree&)> grad;
   /// One Adam training step: (params, state, inputs...) -> (params, state, loss).
   std::function<Function(const ParamTree&)> train_step;
+  /// The same model with other example input shapes (one per input, in order; `zephyr
+  /// --input-shape`). Throws if the count differs; the model's own shape checks do the rest.
+  std::function<RegisteredModel(const std::vector<Shape>&)> with_input_shapes;
 };
 
 /// Every registered model, in registration order.
@@ -102,6 +105,14 @@ RegisteredModel describe_model(std::string name, F f, const Tuple& all, std::ind
     std::vector<std::pair<std::string, std::string>> shifted;
     for (const auto& [from, to] : names) shifted.push_back({"arg" + std::to_string(std::stoi(from.substr(3)) + 1), to});
     return rename_arguments(make_function(step, p, opt.init(p), examples[I]...), shifted);
+  };
+  m.with_input_shapes = [=, name = m.name](const std::vector<Shape>& shapes) {
+    if (shapes.size() != N)
+      throw Error(fmt::format("model '{}' takes {} input{}, but {} input shape{} given", name, N, N == 1 ? "" : "s",
+                              shapes.size(), shapes.size() == 1 ? " was" : "s were"));
+    Tuple resized = all;
+    ((std::get<I>(resized).shape = shapes[I]), ...);
+    return describe_model<N>(name, f, resized, std::index_sequence<I...>{}, std::index_sequence<J...>{});
   };
   return m;
 }

@@ -31,6 +31,15 @@ int main(void) {
   float* x = filled(BATCH * IN, 1.0f, 0.7f);
   float* y = malloc(BATCH * OUT * sizeof(float));
   zephyr_mlp(w0, b0, w1, b1, w2, b2, x, y);
+  /* The same call through the header's struct of parameter pointers. */
+  zephyr_mlp_params params = {w0, b0, w1, b1, w2, b2};
+  float* y_struct = malloc(BATCH * OUT * sizeof(float));
+  zephyr_mlp_with_params(&params, x, y_struct);
+  for (int i = 0; i < BATCH * OUT; ++i)
+    if (y_struct[i] != y[i]) {
+      printf("zephyr_mlp_with_params differs at %d\n", i);
+      return 1;
+    }
 
   float* h0 = malloc(BATCH * HIDDEN * sizeof(float));
   float* h1 = malloc(BATCH * HIDDEN * sizeof(float));

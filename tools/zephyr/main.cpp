@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <dlfcn.h>
 
 #include <zephyr/registry.h>
 #include <zephyr/zephyr.h>
@@ -22,17 +23,62 @@ void list_models() {
   for (const auto& m : z::model_registry()) fmt::print("{:<18} {}\n", m.name, m.signature);
 }
 
+// "1,784" -> {1, 784}; the one spelling --input-shape accepts.
+z::Shape parse_shape(const std::string& text) {
+  z::Shape shape;
+  size_t begin = 0;
+  while (begin <= text.size()) {
+    size_t end = std::min(text.find(',', begin), text.size());
+    std::string item = text.substr(begin, end - begin);
+    size_t used = 0;
+    long long extent = -1;
+    try {
+      extent = std::stoll(item, &used);
+    } catch (const std::exception&) {
+    }
+    if (item.empty() || used != item.size() || extent <= 0)
+      throw z::Error(fmt::format("--input-shape '{}' does not parse: expected positive extents separated by commas, like 1,784",
+                                 text));
+    shape.push_back(extent);
+    begin = end + 1;
+  }
+  return shape;
+}
+
+// The registered model, with its example inputs resized by --input-shape (if given).
+z::RegisteredModel resolve_model(const std::string& name, const std::vector<std::string>& input_shapes) {
+  const z::RegisteredModel& model = z::find_registered_model(name);
+  if (input_shapes.empty()) return model;
+  std::vector<z::Shape> shapes;
+  for (const std::string& s : input_shapes) shapes.push_back(parse_shape(s));
+  return model.with_input_shapes(shapes);
+}
+
+// --plugin: a shared library whose ZEPHYR_MODEL lines register models when it is loaded. It is
+// built against the headers only; the zephyr symbols it needs come from this executable.
+void load_plugin(const std::string& path) {
+  size_t before = z::model_registry().size();
+  // A path without a slash would be searched for on the library path: read it as a file instead.
+  std::string file = path.find('/') == std::string::npos ? "./" + path : path;
+  if (dlopen(file.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr)
+    throw z::Error(fmt::format("cannot load plugin '{}': {}", path, dlerror()));
+  if (z::model_registry().size() == before)
+    throw z::Error(fmt::format("plugin '{}' registered no models (does it use ZEPHYR_MODEL?)", path));
+}
+
+std::vector<std::string> input_shapes;  // --input-shape, shared by the commands that take it
+
 // The graph a command works on: the forward function, its gradient, or a whole training step.
 z::Function model_graph(const std::string& name, bool grad, bool train_step, z::ParamTree* weights_like = nullptr) {
   if (grad && train_step) throw z::Error("choose one of --grad and --train-step");
-  const z::RegisteredModel& model = z::find_registered_model(name);
+  const z::RegisteredModel model = resolve_model(name, input_shapes);
   z::ParamTree params = model.trace(z::random::key(0));
   if (weights_like) *weights_like = params;
   return grad ? model.grad(params) : train_step ? model.train_step(params) : model.forward(params);
 }
 
 void show_params(const std::string& name, uint64_t seed, bool json) {
-  z::ParamTree params = z::find_registered_model(name).trace(z::random::key(seed));
+  z::ParamTree params = resolve_model(name, input_shapes).trace(z::random::key(seed));
   if (!json) {
     fmt::print("{}\n", params);
     return;
@@ -63,7 +109,9 @@ void compile_model(const std::string& name, const std::string& object, const std
   if (!header.empty()) {
     std::FILE* f = std::fopen(header.c_str(), "w");
     if (f == nullptr) throw z::Error("cannot write '" + header + "'");
-    std::string text = z::compiler::c_header(fn);
+    std::vector<std::string> parameter_paths;
+    for (const auto& [path, leaf] : params) parameter_paths.push_back(path);
+    std::string text = z::compiler::c_header(fn, parameter_paths);
     bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
     ok = std::fclose(f) == 0 && ok;
     if (!ok) throw z::Error("writing '" + header + "' failed");
@@ -77,6 +125,9 @@ int main(int argc, char** argv) {
   z::cli::register_builtin_models();
   CLI::App app{"zephyr: neural networks as plain C++ functions, compiled through MLIR"};
   app.require_subcommand(1);
+  app.add_option("--plugin", "Load models from a shared library (built with ZEPHYR_MODEL lines)")
+      ->each(load_plugin)
+      ->type_name("LIB.so");
 
   app.add_subcommand("models", "List the registered models with their signatures")->callback(list_models);
 
@@ -87,6 +138,7 @@ int main(int argc, char** argv) {
   params->add_option("model", model, "Model name (see `zephyr models`)")->required();
   params->add_option("--seed", seed, "Root PRNG seed");
   params->add_flag("--json", json, "Machine-readable output");
+  params->add_option("--input-shape", input_shapes, "Example input shape, one per input in order (e.g. 1,784)");
   params->callback([&] { show_params(model, seed, json); });
 
   std::string stage = "mlir";
@@ -100,6 +152,7 @@ int main(int argc, char** argv) {
   bool grad = false, train_step = false;
   ir->add_flag("--grad", grad, "The gradient function: (params, inputs) -> (loss, grads)");
   ir->add_flag("--train-step", train_step, "A whole Adam training step: (params, state, inputs) -> (params, state, loss)");
+  ir->add_option("--input-shape", input_shapes, "Example input shape, one per input in order (e.g. 1,784)");
   ir->callback([&] { dump_ir(model, stage, grad, train_step, options); });
 
   std::string object, header, symbol, weights;
@@ -111,6 +164,7 @@ int main(int argc, char** argv) {
   compile->add_option("--weights", weights, "Embed these trained weights (params file or zephyr train checkpoint)");
   compile->add_flag("--grad", grad, "Compile the gradient function");
   compile->add_flag("--train-step", train_step, "Compile a whole Adam training step");
+  compile->add_option("--input-shape", input_shapes, "Input shape to compile for, one per input in order (e.g. 1,784)");
   compile->callback([&] { compile_model(model, object, header, symbol, weights, grad, train_step); });
 
   z::cli::RunOptions run_options;
@@ -126,7 +180,7 @@ int main(int argc, char** argv) {
   auto* train = app.add_subcommand("train", "Train on Fashion-MNIST (the main job)");
   train->add_option("--model", train_options.model, "mlp, cnn or autoencoder")->capture_default_str();
   train->add_option("--epochs", train_options.epochs, "Epochs")->capture_default_str();
-  train->add_option("--batch-size", train_options.batch_size, "Examples per step")->capture_default_str();
+  train->add_option("--batch-size", train_options.batch_size, "Examples per step (default: 128, 64 for cnn)");
   train->add_option("--lr", train_options.learning_rate, "Adam learning rate")->capture_default_str();
   train->add_option("--seed", train_options.seed, "Root PRNG seed")->capture_default_str();
   train->add_option("--checkpoint", train_options.checkpoint, "Checkpoint file (default zephyr-MODEL.safetensors)");

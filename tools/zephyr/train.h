@@ -10,7 +10,7 @@ namespace zephyr::cli {
 struct TrainOptions {
   std::string model = "mlp";  // mlp (784-512-512-10 classifier), cnn (models.h) or autoencoder (MSE)
   int epochs = 5;
-  int64_t batch_size = 128;
+  int64_t batch_size = 0;     // 0: the model's default (128; 64 for cnn)
   double learning_rate = 1e-3;
   uint64_t seed = 0;
   std::string checkpoint;     // default: zephyr-<model>.safetensors
