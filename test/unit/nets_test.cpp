@@ -13,6 +13,8 @@
 #include <zephyr/random_ops.h>
 #include <zephyr/zephyr.h>
 
+#include "reference.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -34,59 +36,18 @@ using z::Params;
 using z::Shape;
 using z::Tensor;
 
+using namespace zephyr::testing;  // count, ravel, unravel, random_array, Ref, check_close
+
 namespace {
 
 // =============================================================================================
 // Helpers: index arithmetic, inputs, comparisons (independent of zephyr's ops)
 // =============================================================================================
 
-int64_t count(const Shape& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
-
-Shape unravel(int64_t flat, const Shape& shape) {
-  Shape index(shape.size());
-  for (size_t i = shape.size(); i-- > 0;) {
-    index[i] = flat % shape[i];
-    flat /= shape[i];
-  }
-  return index;
-}
-
-int64_t ravel(const Shape& index, const Shape& shape) {
-  int64_t flat = 0;
-  for (size_t i = 0; i < shape.size(); ++i) flat = flat * shape[i] + index[i];
-  return flat;
-}
-
-Array random_array(const Shape& shape, uint64_t seed, DType dtype = DType::f32, double lo = -1, double hi = 1) {
-  return z::random::uniform(z::random::key(seed), shape, dtype, lo, hi);
-}
-
 std::vector<double> values_of(const Array& a) {
   std::vector<double> v(a.size());
   for (int64_t i = 0; i < a.size(); ++i) v[i] = a.at(i);
   return v;
-}
-
-struct Ref {
-  Shape shape;
-  std::vector<double> values;
-};
-
-void check_close(const Array& got, const Ref& want, double tol, const std::string& what) {
-  INFO(what);
-  REQUIRE(got.shape() == want.shape);
-  REQUIRE(got.size() == static_cast<int64_t>(want.values.size()));
-  int bad = 0;
-  for (int64_t i = 0; i < got.size(); ++i) {
-    double g = got.at(i), w = want.values[i];
-    if (!(std::abs(g - w) <= tol * std::max(1.0, std::abs(w))) && bad++ < 5)
-      CHECK_MESSAGE(false, what << ": element " << i << " got " << g << ", want " << w);
-  }
-  CHECK_MESSAGE(bad == 0, what << ": " << bad << " of " << got.size() << " elements differ");
 }
 
 // Every leaf replaced by uniform values in [lo, hi) of its shape and dtype (so that zero biases

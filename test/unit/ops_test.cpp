@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <zephyr/zephyr.h>
 
+#include "reference.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -37,30 +39,9 @@ double tolerance_for(DType dtype) {
   }
 }
 
-// =============================================================================================
-// Index arithmetic (row-major), written out here so the references do not depend on zephyr
-// =============================================================================================
-
-int64_t count(const Shape& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
-
-Shape unravel(int64_t flat, const Shape& shape) {
-  Shape index(shape.size());
-  for (size_t i = shape.size(); i-- > 0;) {
-    index[i] = flat % shape[i];
-    flat /= shape[i];
-  }
-  return index;
-}
-
-int64_t ravel(const Shape& index, const Shape& shape) {
-  int64_t flat = 0;
-  for (size_t i = 0; i < shape.size(); ++i) flat = flat * shape[i] + index[i];
-  return flat;
-}
+using zephyr::testing::count;  // index arithmetic written out independently of zephyr (reference.h)
+using zephyr::testing::ravel;
+using zephyr::testing::unravel;
 
 // numpy broadcasting: trailing axes align, and each axis is 1 or the common extent.
 Shape reference_broadcast_shape(const std::vector<Shape>& shapes) {
