@@ -1,5 +1,6 @@
 # lit configuration for zephyr's IR-dump tests: `zephyr ir ... | FileCheck`, as MLIR projects do.
 import os
+import sys
 import lit.formats
 
 config.name = "zephyr"
@@ -9,6 +10,7 @@ config.test_source_root = os.path.join(config.zephyr_source_dir, "test", "lit")
 config.test_exec_root = os.path.join(config.zephyr_binary_dir, "test", "lit")
 
 tools = "/usr/lib/llvm-19/bin"
+config.substitutions.append(("%python", sys.executable))
 config.substitutions.append(("%zephyr", os.path.join(config.zephyr_binary_dir, "bin", "zephyr")))
 config.substitutions.append(("FileCheck", os.path.join(tools, "FileCheck")))
 config.substitutions.append(("mlir-opt", os.path.join(tools, "mlir-opt")))

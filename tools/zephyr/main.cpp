@@ -93,8 +93,13 @@ void show_params(const std::string& name, uint64_t seed, bool json) {
   fmt::print("\n]}}\n");
 }
 
-void dump_ir(const std::string& name, const std::string& stage, bool grad, bool train_step,
+void dump_ir(const std::string& name, std::string stage, bool grad, bool train_step,
              const z::compiler::Options& options) {
+  if (stage == "grad") {  // our graph after autodiff: the gradient function, before any lowering
+    if (train_step) throw z::Error("--stage grad shows the gradient graph; it does not combine with --train-step");
+    stage = "graph";
+    grad = true;
+  }
   z::Function fn = model_graph(name, grad, train_step);
   fmt::print("{}", z::compiler::lower_to(fn, z::compiler::parse_stage(stage), options));
 }
@@ -145,7 +150,7 @@ int main(int argc, char** argv) {
   z::compiler::Options options;
   auto* ir = app.add_subcommand("ir", "Print a model's IR at one stage of the pipeline");
   ir->add_option("model", model, "Model name (see `zephyr models`)")->required();
-  ir->add_option("--stage", stage, "graph|mlir|linalg|bufferized|llvm-dialect|llvm-ir|asm")->capture_default_str();
+  ir->add_option("--stage", stage, "graph|grad|mlir|linalg|bufferized|llvm-dialect|llvm-ir|asm (grad: the gradient's graph)")->capture_default_str();
   ir->add_flag("--locations", options.locations, "Print each op's source location (the model's file:line)");
   ir->add_flag("--print-after-all", options.print_after_all, "Print the IR after every pass (to stderr)");
   ir->add_flag("!--no-vectorize", options.vectorize, "Lower contractions as scalar loops (to compare)");
