@@ -32,7 +32,7 @@ Prepared prepare(Tensor x, int d, const Shape& kernel, const ConvOptions& o, con
     fail_at(where, layer, fmt::format("input {} must have rank {} (spatial..., channels) or {} (batch, spatial..., channels)",
                                       to_string(x.shape()), d + 1, d + 2));
   bool batched = x.ndim() == d + 2;
-  if (!batched) x = reshape(x, [&] { Shape s = x.shape(); s.insert(s.begin(), 1); return s; }());
+  if (!batched) x = expand_dims(x, 0);
   if (o.groups < 1 || x.shape(-1) % o.groups != 0)
     fail_at(where, layer, fmt::format("input channels {} of {} are not divisible by {} groups", x.shape(-1),
                                       to_string(x.shape()), o.groups));
