@@ -27,7 +27,13 @@ struct Options {
   bool vectorize = true;        // tile + vectorize contractions (off only to compare)
   bool locations = false;       // print loc(...) in MLIR dumps
   bool print_after_all = false; // dump IR after every pass to stderr
+  /// Matmuls of at least 64 rows are split over this many threads (OpenMP). 0: the JIT uses
+  /// ZEPHYR_NUM_THREADS, or every core; IR dumps and ahead-of-time objects (libc only) use 1.
+  int threads = 0;
 };
+
+/// The thread count 0 stands for in the JIT: ZEPHYR_NUM_THREADS if set, else every core.
+int default_threads();
 
 /// Native code for one Function. Arguments and results are dense row-major buffers whose
 /// shapes and dtypes are those of the Function's argument and result nodes.

@@ -34,6 +34,8 @@ void initialize_llvm() {
 // matmul GFLOP/s.
 constexpr unsigned kLlvmOptLevel = 2;
 
+constexpr const char* kOpenMpRuntime = "/usr/lib/llvm-19/lib/libomp.so";
+
 std::string error_text(llvm::Error error) {
   std::string text;
   llvm::raw_string_ostream os(text);
@@ -58,6 +60,13 @@ struct LoweredModule {
   mlir::OwningOpRef<mlir::ModuleOp> module;
 };
 
+// Options with the thread count decided: 0 means every core in the JIT, and one thread for IR
+// dumps and ahead-of-time objects (which must not need an OpenMP runtime).
+Options resolved(Options options, bool jit) {
+  if (options.threads <= 0) options.threads = jit ? default_threads() : 1;
+  return options;
+}
+
 LoweredModule lower(const Function& function, Stage stage, const Options& options) {
   LoweredModule out;
   out.context = make_context();
@@ -68,7 +77,8 @@ LoweredModule lower(const Function& function, Stage stage, const Options& option
 
 class JitExecutable final : public Executable {
  public:
-  JitExecutable(const Function& function, const Options& options) {
+  JitExecutable(const Function& function, const Options& requested) {
+    const Options options = resolved(requested, true);
     auto start = std::chrono::steady_clock::now();
     LoweredModule lowered = lower(function, Stage::llvm_dialect, options);
     std::unique_ptr<llvm::TargetMachine> machine = host_target_machine();
@@ -78,6 +88,10 @@ class JitExecutable final : public Executable {
     engine_options.transformer = optimize;
     engine_options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
     engine_options.enableGDBNotificationListener = false;
+    // Threaded code calls the OpenMP runtime (__kmpc_*): LLVM's libomp, from libomp-19-dev.
+    llvm::SmallVector<llvm::StringRef, 1> libraries;
+    if (options.threads > 1) libraries.push_back(kOpenMpRuntime);
+    engine_options.sharedLibPaths = libraries;
     auto engine = mlir::ExecutionEngine::create(*lowered.module, engine_options, std::move(machine));
     if (!engine) throw Error("[compile] JIT compilation failed: " + error_text(engine.takeError()));
     engine_ = std::move(*engine);
@@ -157,7 +171,8 @@ std::shared_ptr<Executable> compile(const Function& function, const Options& opt
   return std::make_shared<JitExecutable>(function, options);
 }
 
-std::string lower_to(const Function& function, Stage stage, const Options& options) {
+std::string lower_to(const Function& function, Stage stage, const Options& requested) {
+  const Options options = resolved(requested, false);
   if (stage == Stage::graph) return print_graph(function, options.locations);
   LoweredModule lowered = lower(function, std::min(stage, Stage::llvm_dialect), options);
   if (stage <= Stage::llvm_dialect) return print_module(*lowered.module, options.locations);
@@ -175,7 +190,8 @@ std::string lower_to(const Function& function, Stage stage, const Options& optio
   return std::string(assembly.str());
 }
 
-void compile_to_object(const Function& function, const std::string& path, const Options& options) {
+void compile_to_object(const Function& function, const std::string& path, const Options& requested) {
+  const Options options = resolved(requested, false);
   LoweredModule lowered = lower(function, Stage::llvm_dialect, options);
   std::unique_ptr<llvm::TargetMachine> machine = host_target_machine();
   llvm::LLVMContext context;

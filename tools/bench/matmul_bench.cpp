@@ -1,4 +1,5 @@
-// f32 matmul through zephyr's compiler against OpenBLAS sgemm, single thread, same run.
+// f32 matmul through zephyr's compiler against OpenBLAS sgemm in the same run, both with the
+// same thread count: ZEPHYR_NUM_THREADS (default: every core).
 // Prints GFLOP/s for both and their ratio. Usage: zephyr-bench-matmul [--quick]
 #include <cblas.h>
 #include <fmt/core.h>
@@ -58,7 +59,9 @@ __attribute__((target("avx512f,fma"))) double fma_peak_gflops() {
 
 int main(int argc, char** argv) {
   bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
-  openblas_set_num_threads(1);
+  const int threads = z::compiler::default_threads();
+  openblas_set_num_threads(threads);
+  fmt::print("threads: {} (zephyr and OpenBLAS; set ZEPHYR_NUM_THREADS)\n", threads);
   std::vector<Case> cases = {{256, 256, 256},   {512, 512, 512}, {1024, 1024, 1024}, {128, 784, 512},
                              {128, 512, 10},    {1000, 1000, 1000}};
   if (!quick) cases.push_back({2048, 2048, 2048});

@@ -157,6 +157,7 @@ int main(int argc, char** argv) {
   bool grad = false, train_step = false;
   ir->add_flag("--grad", grad, "The gradient function: (params, inputs) -> (loss, grads)");
   ir->add_flag("--train-step", train_step, "A whole Adam training step: (params, state, inputs) -> (params, state, loss)");
+  ir->add_option("--threads", options.threads, "Split large matmuls over N OpenMP threads (default 1 in dumps)");
   ir->add_option("--input-shape", input_shapes, "Example input shape, one per input in order (e.g. 1,784)");
   ir->callback([&] { dump_ir(model, stage, grad, train_step, options); });
 
