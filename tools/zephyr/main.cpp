@@ -9,6 +9,7 @@
 #include <zephyr/registry.h>
 #include <zephyr/zephyr.h>
 
+#include "bench.h"
 #include "models.h"
 #include "run.h"
 #include "weights.h"
@@ -195,6 +196,13 @@ int main(int argc, char** argv) {
   train->add_option("--stop-after", train_options.stop_after, "Stop after this epoch (to test --resume)");
   train->add_option("--data", train_options.data_dir, "Directory of the gzipped IDX files")->capture_default_str();
   train->callback([&] { z::cli::train(train_options); });
+
+  z::cli::BenchOptions bench_options;
+  bench_options.torch_script = ZEPHYR_TORCH_BASELINE;
+  auto* bench = app.add_subcommand("bench", "Time training steps, inference and compiles against PyTorch (or a budget)");
+  bench->add_option("--json", bench_options.json, "Also write the rows as JSON to this file");
+  bench->add_option("--torch-script", bench_options.torch_script, "The PyTorch baseline script")->capture_default_str();
+  bench->callback([&] { z::cli::bench(bench_options); });
 
   try {
     CLI11_PARSE(app, argc, argv);

@@ -1,0 +1,144 @@
+#include "bench.h"
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <zephyr/zephyr.h>
+
+#include "models.h"
+
+namespace zephyr::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Row {
+  std::string name;
+  int threads;
+  std::string unit;  // "ms" (lower is better) or "s" for compile budgets
+  double zephyr, baseline;
+  std::string baseline_name;
+  double goal;  // the speedup the performance issue asks for
+  double speedup() const { return baseline / zephyr; }
+};
+
+double seconds(const std::function<void()>& f) {
+  auto t = Clock::now();
+  f();
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+double median_seconds(const std::function<void()>& f, int reps) {
+  f();
+  std::vector<double> times;
+  for (int i = 0; i < reps; ++i) times.push_back(seconds(f));
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+// PyTorch's medians for `threads` (OpenMP and OpenBLAS pools pinned as the issue prescribes:
+// omp 1 / blas t for the MLP rows, omp t / blas 1 for the CNN); empty when PyTorch is missing.
+std::map<std::string, double> torch_rows(const std::string& script, int omp, int blas) {
+  std::string command = fmt::format("OMP_NUM_THREADS={} OPENBLAS_NUM_THREADS={} /usr/bin/python3 '{}' 2>/dev/null", omp,
+                                    blas, script);
+  std::FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return {};
+  std::string out;
+  char buffer[4096];
+  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+  if (pclose(pipe) != 0 || out.empty()) return {};
+  return nlohmann::json::parse(out).get<std::map<std::string, double>>();
+}
+
+Tensor tiny_mlp(Params p, Tensor x) { return nets::mlp(p, x, {64, 64}); }
+
+}  // namespace
+
+void bench(const BenchOptions& o) {
+  std::vector<Row> rows;
+  auto baseline = [](const std::map<std::string, double>& torch, const std::string& key) -> std::pair<double, std::string> {
+    auto it = torch.find(key);
+    if (it == torch.end()) return {NAN, "pytorch unavailable"};
+    return {it->second, "pytorch"};
+  };
+  for (int threads : {1, 2}) {
+    compiler::Options options;
+    options.threads = threads;
+    auto torch_mlp = torch_rows(o.torch_script, 1, threads);
+    auto torch_cnn = torch_rows(o.torch_script, threads, 1);
+    optim::Optimizer sgd = optim::sgd(0.01);
+    auto step_of = [&](auto loss) {
+      return jit([sgd, loss](Params p, OptState s, Tensor x, Tensor y) {
+        auto [value, grads] = value_and_grad(loss)(p, x, y);
+        auto [q, s2] = sgd.update(grads, s, p);
+        return std::tuple{q, s2, value};
+      }, options);
+    };
+    // MLP 784-512-512-10, batch 128, SGD.
+    Array x = random::uniform(random::key(1), {128, 784});
+    Array y = Array::zeros({128}, DType::i32);
+    ParamTree params = trace(classifier, random::key(0), x);
+    ParamTree state = sgd.init(params);
+    auto mlp_step = step_of(classifier_loss);
+    double compile = seconds([&] { mlp_step(params, state, x, y); });
+    double t = median_seconds([&] { mlp_step(params, state, x, y); }, 50);
+    auto [mb, mname] = baseline(torch_mlp, "mlp_train_step");
+    rows.push_back({fmt::format("mlp_train_step_t{}", threads), threads, "ms", t * 1e3, mb * 1e3, mname, 1.25});
+    if (threads == 1) rows.push_back({"compile_mlp_train_step", 1, "s", compile - t, 0.5, "budget", 1.0});
+    // Inference at batch 1: the MLP, and a tiny 64-64-64 MLP where dispatch is everything.
+    if (threads == 1) {
+      auto infer = jit(classifier, options);
+      Array x1 = random::uniform(random::key(2), {1, 784});
+      double ti = median_seconds([&] { infer(params, x1); }, 200);
+      auto [ib, iname] = baseline(torch_mlp, "mlp_infer_b1");
+      rows.push_back({"mlp_infer_b1_t1", 1, "ms", ti * 1e3, ib * 1e3, iname, 2.0});
+      Array t1 = random::uniform(random::key(3), {1, 64});
+      ParamTree tiny = trace(tiny_mlp, random::key(0), t1);
+      auto tiny_fn = jit(tiny_mlp, options);
+      double tt = median_seconds([&] { tiny_fn(tiny, t1); }, 500);
+      auto [tb, tname] = baseline(torch_mlp, "tiny_mlp_b1");
+      rows.push_back({"tiny_mlp_b1_t1", 1, "ms", tt * 1e3, tb * 1e3, tname, 20.0});
+    }
+    // The small CNN, batch 64, SGD.
+    Array xc = random::uniform(random::key(4), {64, 784});
+    Array yc = Array::zeros({64}, DType::i32);
+    ParamTree cnn_params = trace(cnn, random::key(0), xc);
+    ParamTree cnn_state = sgd.init(cnn_params);
+    auto cnn_step = step_of(cnn_loss);
+    double cnn_compile = seconds([&] { cnn_step(cnn_params, cnn_state, xc, yc); });
+    double tc = median_seconds([&] { cnn_step(cnn_params, cnn_state, xc, yc); }, 20);
+    auto [cb, cname] = baseline(torch_cnn, "cnn_train_step");
+    rows.push_back({fmt::format("cnn_train_step_t{}", threads), threads, "ms", tc * 1e3, cb * 1e3, cname, 1.25});
+    if (threads == 1) rows.push_back({"compile_cnn_train_step", 1, "s", cnn_compile - tc, 1.0, "budget", 1.0});
+  }
+
+  fmt::print("{:<24} {:>4} {:>12} {:>12}  {:<20} {:>8} {:>6}\n", "row", "thr", "zephyr", "baseline", "baseline of",
+             "speedup", "goal");
+  for (const Row& r : rows)
+    fmt::print("{:<24} {:>4} {:>10.3f}{:<2} {:>10.3f}{:<2}  {:<20} {:>8.2f} {:>6.2f}{}\n", r.name, r.threads, r.zephyr,
+               r.unit, r.baseline, r.unit, r.baseline_name, r.speedup(), r.goal,
+               std::isnan(r.speedup()) ? "" : r.speedup() >= r.goal ? "  met" : "  not met");
+  if (!o.json.empty()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const Row& r : rows) {
+      nlohmann::json baseline_value = std::isnan(r.baseline) ? nlohmann::json(nullptr) : nlohmann::json(r.baseline);
+      nlohmann::json speedup = std::isnan(r.speedup()) ? nlohmann::json(nullptr) : nlohmann::json(r.speedup());
+      out.push_back({{"name", r.name}, {"threads", r.threads}, {"unit", r.unit}, {"zephyr", r.zephyr},
+                     {"baseline", baseline_value}, {"baseline_name", r.baseline_name}, {"speedup", speedup},
+                     {"goal", r.goal}});
+    }
+    std::ofstream file(o.json);
+    file << out.dump(2) << "\n";
+    if (!file.flush()) throw Error(fmt::format("cannot write '{}'", o.json));
+    fmt::print("wrote {}\n", o.json);
+  }
+}
+
+}  // namespace zephyr::cli
