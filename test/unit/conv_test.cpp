@@ -102,57 +102,10 @@ Ref ref_scatter_add(const Array& ids, const Array& updates, int64_t rows) {
   }
   return r;
 }
-
-// A direct convolution, as XLA's conv_general_dilated with NHWC / HWIO layouts:
-// out[b, o..., f] = sum over kernel offsets k..., c in group(f) of
-//   x[b, (o * stride + k * rate - low) / lhs_dilation ..., c] * w[k..., c - group start, f]
-// where the input position must be a whole multiple of lhs_dilation inside the input.
 Ref ref_conv(const Array& x, const Array& w, const z::ConvSpec& spec) {
-  int64_t d = w.ndim() - 2, batch = x.shape(0), channels = x.shape(-1), outs = w.shape(-1), g = spec.groups;
-  int64_t cg = channels / g, og = outs / g;
-  auto get = [](const Shape& s, int64_t i) { return s.empty() ? int64_t{1} : s[i]; };
-  Shape in_sp(d), k_sp(d), out_sp(d), s(d), ld(d), rd(d), lo(d);
-  for (int64_t i = 0; i < d; ++i) {
-    in_sp[i] = x.shape(1 + i);
-    k_sp[i] = w.shape(i);
-    s[i] = get(spec.strides, i);
-    ld[i] = get(spec.lhs_dilation, i);
-    rd[i] = get(spec.rhs_dilation, i);
-    lo[i] = spec.padding.empty() ? 0 : spec.padding[i].first;
-    int64_t hi = spec.padding.empty() ? 0 : spec.padding[i].second;
-    int64_t padded = (in_sp[i] - 1) * ld[i] + 1 + lo[i] + hi, extent = (k_sp[i] - 1) * rd[i] + 1;
-    out_sp[i] = (padded - extent) / s[i] + 1;
-  }
-  Shape out_shape{batch};
-  out_shape.insert(out_shape.end(), out_sp.begin(), out_sp.end());
-  out_shape.push_back(outs);
-  Ref r{out_shape, std::vector<double>(count(out_shape), 0.0)};
-  Shape x_index(d + 2), w_index(d + 2);
-  for (int64_t f = 0; f < count(out_shape); ++f) {
-    Shape o = unravel(f, out_shape);
-    int64_t b = o[0], feature = o[d + 1], group = feature / og;
-    double acc = 0;
-    for (int64_t kf = 0; kf < count(k_sp); ++kf) {
-      Shape k = unravel(kf, k_sp);
-      bool inside = true;
-      for (int64_t i = 0; i < d && inside; ++i) {
-        int64_t q = o[1 + i] * s[i] + k[i] * rd[i] - lo[i];
-        if (q < 0 || q % ld[i] != 0 || q / ld[i] >= in_sp[i]) inside = false;
-        else x_index[1 + i] = q / ld[i];
-        w_index[i] = k[i];
-      }
-      if (!inside) continue;
-      x_index[0] = b;
-      for (int64_t c = 0; c < cg; ++c) {
-        x_index[d + 1] = group * cg + c;
-        w_index[d] = c;
-        w_index[d + 1] = feature;
-        acc += x.at(ravel(x_index, x.shape())) * w.at(ravel(w_index, w.shape()));
-      }
-    }
-    r.values[f] = acc;
-  }
-  return r;
+  std::vector<double> values(w.size());
+  for (int64_t i = 0; i < w.size(); ++i) values[i] = w.at(i);
+  return reference_conv(x, values, w.shape(), spec);
 }
 
 // Max or sum over windows on every axis; out-of-range positions are the identity.

@@ -73,29 +73,32 @@ void bench(const BenchOptions& o) {
     options.threads = threads;
     auto torch_mlp = torch_rows(o.torch_script, 1, threads);
     auto torch_cnn = torch_rows(o.torch_script, threads, 1);
-    optim::Optimizer sgd = optim::sgd(0.01);
-    auto step_of = [&](auto loss) {
-      return jit([sgd, loss](Params p, OptState s, Tensor x, Tensor y) {
+    // One training step (SGD) of `forward`'s classifier loss on random data: the step row, and on
+    // one thread the compile time against its budget.
+    auto train_step_rows = [&](const char* name, Tensor (*forward)(Params, Tensor), Tensor (*loss)(Params, Tensor, Tensor),
+                               int64_t batch, int reps, double budget, const std::map<std::string, double>& torch) {
+      optim::Optimizer sgd = optim::sgd(0.01);
+      auto step = jit([sgd, loss](Params p, OptState s, Tensor x, Tensor y) {
         auto [value, grads] = value_and_grad(loss)(p, x, y);
         auto [q, s2] = sgd.update(grads, s, p);
         return std::tuple{q, s2, value};
       }, options);
+      Array x = random::uniform(random::key(1), {batch, 784});
+      Array y = Array::zeros({batch}, DType::i32);
+      ParamTree params = trace(forward, random::key(0), x);
+      ParamTree state = sgd.init(params);
+      double compile = seconds([&] { step(params, state, x, y); });
+      double t = median_seconds([&] { step(params, state, x, y); }, reps);
+      auto [b, baseline_name] = baseline(torch, name);
+      rows.push_back({fmt::format("{}_t{}", name, threads), threads, "ms", t * 1e3, b * 1e3, baseline_name, 1.25});
+      if (threads == 1) rows.push_back({fmt::format("compile_{}", name), 1, "s", compile - t, budget, "budget", 1.0});
     };
-    // MLP 784-512-512-10, batch 128, SGD.
-    Array x = random::uniform(random::key(1), {128, 784});
-    Array y = Array::zeros({128}, DType::i32);
-    ParamTree params = trace(classifier, random::key(0), x);
-    ParamTree state = sgd.init(params);
-    auto mlp_step = step_of(classifier_loss);
-    double compile = seconds([&] { mlp_step(params, state, x, y); });
-    double t = median_seconds([&] { mlp_step(params, state, x, y); }, 50);
-    auto [mb, mname] = baseline(torch_mlp, "mlp_train_step");
-    rows.push_back({fmt::format("mlp_train_step_t{}", threads), threads, "ms", t * 1e3, mb * 1e3, mname, 1.25});
-    if (threads == 1) rows.push_back({"compile_mlp_train_step", 1, "s", compile - t, 0.5, "budget", 1.0});
+    train_step_rows("mlp_train_step", classifier, classifier_loss, 128, 50, 0.5, torch_mlp);
     // Inference at batch 1: the MLP, and a tiny 64-64-64 MLP where dispatch is everything.
     if (threads == 1) {
-      auto infer = jit(classifier, options);
       Array x1 = random::uniform(random::key(2), {1, 784});
+      ParamTree params = trace(classifier, random::key(0), x1);
+      auto infer = jit(classifier, options);
       double ti = median_seconds([&] { infer(params, x1); }, 200);
       auto [ib, iname] = baseline(torch_mlp, "mlp_infer_b1");
       rows.push_back({"mlp_infer_b1_t1", 1, "ms", ti * 1e3, ib * 1e3, iname, 2.0});
@@ -106,17 +109,7 @@ void bench(const BenchOptions& o) {
       auto [tb, tname] = baseline(torch_mlp, "tiny_mlp_b1");
       rows.push_back({"tiny_mlp_b1_t1", 1, "ms", tt * 1e3, tb * 1e3, tname, 20.0});
     }
-    // The small CNN, batch 64, SGD.
-    Array xc = random::uniform(random::key(4), {64, 784});
-    Array yc = Array::zeros({64}, DType::i32);
-    ParamTree cnn_params = trace(cnn, random::key(0), xc);
-    ParamTree cnn_state = sgd.init(cnn_params);
-    auto cnn_step = step_of(cnn_loss);
-    double cnn_compile = seconds([&] { cnn_step(cnn_params, cnn_state, xc, yc); });
-    double tc = median_seconds([&] { cnn_step(cnn_params, cnn_state, xc, yc); }, 20);
-    auto [cb, cname] = baseline(torch_cnn, "cnn_train_step");
-    rows.push_back({fmt::format("cnn_train_step_t{}", threads), threads, "ms", tc * 1e3, cb * 1e3, cname, 1.25});
-    if (threads == 1) rows.push_back({"compile_cnn_train_step", 1, "s", cnn_compile - tc, 1.0, "budget", 1.0});
+    train_step_rows("cnn_train_step", cnn, cnn_loss, 64, 20, 1.0, torch_cnn);
   }
 
   fmt::print("{:<24} {:>4} {:>12} {:>12}  {:<20} {:>8} {:>6}\n", "row", "thr", "zephyr", "baseline", "baseline of",
