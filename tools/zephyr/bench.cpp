@@ -95,19 +95,17 @@ void bench(const BenchOptions& o) {
     };
     train_step_rows("mlp_train_step", classifier, classifier_loss, 128, 50, 0.5, torch_mlp);
     // Inference at batch 1: the MLP, and a tiny 64-64-64 MLP where dispatch is everything.
+    auto inference_row = [&](const char* name, Tensor (*forward)(Params, Tensor), int64_t width, int reps, double goal) {
+      Array x = random::uniform(random::key(2), {1, width});
+      ParamTree params = trace(forward, random::key(0), x);
+      auto infer = jit(forward, options);
+      double t = median_seconds([&] { infer(params, x); }, reps);
+      auto [b, baseline_name] = baseline(torch_mlp, name);
+      rows.push_back({fmt::format("{}_t1", name), 1, "ms", t * 1e3, b * 1e3, baseline_name, goal});
+    };
     if (threads == 1) {
-      Array x1 = random::uniform(random::key(2), {1, 784});
-      ParamTree params = trace(classifier, random::key(0), x1);
-      auto infer = jit(classifier, options);
-      double ti = median_seconds([&] { infer(params, x1); }, 200);
-      auto [ib, iname] = baseline(torch_mlp, "mlp_infer_b1");
-      rows.push_back({"mlp_infer_b1_t1", 1, "ms", ti * 1e3, ib * 1e3, iname, 2.0});
-      Array t1 = random::uniform(random::key(3), {1, 64});
-      ParamTree tiny = trace(tiny_mlp, random::key(0), t1);
-      auto tiny_fn = jit(tiny_mlp, options);
-      double tt = median_seconds([&] { tiny_fn(tiny, t1); }, 500);
-      auto [tb, tname] = baseline(torch_mlp, "tiny_mlp_b1");
-      rows.push_back({"tiny_mlp_b1_t1", 1, "ms", tt * 1e3, tb * 1e3, tname, 20.0});
+      inference_row("mlp_infer_b1", classifier, 784, 200, 2.0);
+      inference_row("tiny_mlp_b1", tiny_mlp, 64, 500, 20.0);
     }
     train_step_rows("cnn_train_step", cnn, cnn_loss, 64, 20, 1.0, torch_cnn);
   }
