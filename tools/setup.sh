@@ -9,8 +9,8 @@ packages=(
   libomp-19-dev
   # libraries
   libfmt-dev doctest-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
-  # the main job's data, and the benchmark baselines (OpenBLAS; PyTorch for `zephyr bench`)
-  dataset-fashion-mnist libopenblas-dev python3-torch
+  # the main job's data, and `zephyr bench`'s baselines (OpenBLAS, PyTorch, LibTorch)
+  dataset-fashion-mnist libopenblas-dev python3-torch libtorch-dev
   # independent checks in the tests (lit, FileCheck, numpy)
   python3 python3-numpy
 )

@@ -14,7 +14,8 @@
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Export.h"
-#include "../jit/buffer_pool.h"
+#include "../core/env.h"
+#include "../core/buffer_pool.h"
 #include "mlir_internal.h"
 
 namespace zephyr::compiler {
@@ -88,6 +89,8 @@ class JitExecutable final : public Executable {
     engine_options.transformer = optimize;
     engine_options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
     engine_options.enableGDBNotificationListener = false;
+    // ZEPHYR_PERF=1 names compiled functions for `perf record -k 1` + `perf inject --jit`.
+    engine_options.enablePerfNotificationListener = detail::env_flag("ZEPHYR_PERF");
     // Threaded code calls the OpenMP runtime (__kmpc_*): LLVM's libomp, from libomp-19-dev.
     llvm::SmallVector<llvm::StringRef, 1> libraries;
     if (options.threads > 1) libraries.push_back(kOpenMpRuntime);
@@ -98,9 +101,9 @@ class JitExecutable final : public Executable {
     // Intermediate buffers come from a pool that reuses blocks across calls (buffer_pool.h).
     engine_->registerSymbols([](llvm::orc::MangleAndInterner interner) {
       llvm::orc::SymbolMap symbols;
-      symbols[interner("malloc")] = {llvm::orc::ExecutorAddr::fromPtr(&jit_runtime::buffer_alloc),
+      symbols[interner("malloc")] = {llvm::orc::ExecutorAddr::fromPtr(&buffer_pool::allocate),
                                      llvm::JITSymbolFlags::Exported};
-      symbols[interner("free")] = {llvm::orc::ExecutorAddr::fromPtr(&jit_runtime::buffer_free),
+      symbols[interner("free")] = {llvm::orc::ExecutorAddr::fromPtr(&buffer_pool::release),
                                    llvm::JITSymbolFlags::Exported};
       return symbols;
     });

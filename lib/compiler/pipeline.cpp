@@ -82,32 +82,48 @@ namespace zephyr::compiler {
 namespace {
 
 // Matmul tiling, after the recipe measured in shared/toolchain.md: cache tiles (32, 512, 256),
-// register tiles (8, 32, 1), remainders peeled (N before M: peeling consumes the handle),
-// each tile vectorized where its shape is static, then contractions as broadcast + FMA.
+// register tiles (8, 32, 1), then contractions as broadcast + FMA. Remainders are peeled at both
+// levels (N before M: peeling consumes the handle), so that after canonicalization every tile
+// has a static shape and is vectorized: no remainder falls back to scalar loops.
 constexpr const char* kTransformScript = R"mlir(
 module attributes {transform.with_named_sequence} {
-  transform.named_sequence @tile_matmul(%mm: !transform.any_op {transform.consumed}) {
-    %cache, %c0, %c1, %c2 = transform.structured.tile_using_for %mm tile_sizes [32, 512, 256]
-        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
-    %reg, %r0, %r1, %r2 = transform.structured.tile_using_for %cache tile_sizes [8, 32, 1]
-        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
-    transform.sequence %r1 : !transform.any_op failures(suppress) {
-    ^bb0(%loop: !transform.any_op):
-      %for = transform.cast %loop : !transform.any_op to !transform.op<"scf.for">
-      %main, %rest = transform.loop.peel %for : (!transform.op<"scf.for">) -> (!transform.any_op, !transform.any_op)
-    }
-    transform.sequence %r0 : !transform.any_op failures(suppress) {
-    ^bb0(%loop: !transform.any_op):
-      %for = transform.cast %loop : !transform.any_op to !transform.op<"scf.for">
+  transform.named_sequence @peel(%loop: !transform.any_op {transform.consumed}) {
+    transform.sequence %loop : !transform.any_op failures(suppress) {
+    ^bb0(%l: !transform.any_op):
+      %for = transform.cast %l : !transform.any_op to !transform.op<"scf.for">
       %main, %rest = transform.loop.peel %for : (!transform.op<"scf.for">) -> (!transform.any_op, !transform.any_op)
     }
     transform.yield
   }
-  // Matmuls marked by the emitter (enough rows to share) are first split into one row block per
-  // thread; each block is then tiled like any other matmul.
+  transform.named_sequence @tile_cache(%mm: !transform.any_op {transform.consumed}) {
+    %cache, %c0, %c1, %c2 = transform.structured.tile_using_for %mm tile_sizes [32, 512, 256]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    transform.include @peel failures(propagate) (%c1) : (!transform.any_op) -> ()
+    transform.include @peel failures(propagate) (%c0) : (!transform.any_op) -> ()
+    transform.yield
+  }
+  transform.named_sequence @tile_registers(%mm: !transform.any_op {transform.consumed}) {
+    %reg, %r0, %r1, %r2 = transform.structured.tile_using_for %mm tile_sizes [8, 32, 1]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    transform.include @peel failures(propagate) (%r1) : (!transform.any_op) -> ()
+    transform.include @peel failures(propagate) (%r0) : (!transform.any_op) -> ()
+    transform.yield
+  }
+  // Matmuls and elementwise nests marked in to_linalg (enough rows and work to share) are first
+  // split into one row block per thread; each matmul block is then tiled like any other matmul.
   transform.named_sequence @split_rows(%mm: !transform.any_op {transform.consumed}) {
     %block, %forall = transform.structured.tile_using_forall %mm num_threads [THREADS]
         : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
+    transform.yield
+  }
+  // Transposes (of a matrix, marked zephyr.tile_transpose in to_linalg) move 16x16 blocks
+  // through registers instead of striding through memory element by element; the edges are
+  // peeled into static smaller blocks.
+  transform.named_sequence @tile_transpose(%t: !transform.any_op {transform.consumed}) {
+    %tile, %l0, %l1 = transform.structured.tile_using_for %t tile_sizes [16, 16]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op)
+    transform.include @peel failures(propagate) (%l1) : (!transform.any_op) -> ()
+    transform.include @peel failures(propagate) (%l0) : (!transform.any_op) -> ()
     transform.yield
   }
   transform.named_sequence @vectorize_one(%op: !transform.any_op {transform.consumed}) {
@@ -118,24 +134,45 @@ module attributes {transform.with_named_sequence} {
     transform.yield
   }
   transform.named_sequence @tile_and_vectorize(%root: !transform.any_op {transform.readonly}) {
-    %shared = transform.structured.match ops{["linalg.matmul"]} attributes {zephyr.parallel} in %root
+    %shared = transform.structured.match attributes {zephyr.parallel} in %root
         : (!transform.any_op) -> !transform.any_op
     transform.foreach %shared : !transform.any_op {
     ^bb0(%mm: !transform.any_op):
       transform.include @split_rows failures(propagate) (%mm) : (!transform.any_op) -> ()
     }
+    %transposes = transform.structured.match attributes {zephyr.tile_transpose} in %root
+        : (!transform.any_op) -> !transform.any_op
+    transform.foreach %transposes : !transform.any_op {
+    ^bb0(%t: !transform.any_op):
+      transform.include @tile_transpose failures(propagate) (%t) : (!transform.any_op) -> ()
+    }
     %mms = transform.structured.match ops{["linalg.matmul"]} in %root : (!transform.any_op) -> !transform.any_op
     transform.foreach %mms : !transform.any_op {
     ^bb0(%mm: !transform.any_op):
-      transform.include @tile_matmul failures(propagate) (%mm) : (!transform.any_op) -> ()
+      transform.include @tile_cache failures(propagate) (%mm) : (!transform.any_op) -> ()
     }
-    // Folds the affine.min of tiles that now divide, so that their shapes become static.
+    // Folds the affine.min of tiles that now divide (and single-iteration peeled loops), so that
+    // tile shapes become static.
     %funcs0 = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
+    transform.apply_patterns to %funcs0 {
+      transform.apply_patterns.canonicalization
+    } : !transform.any_op
+    %cache_tiles = transform.structured.match ops{["linalg.matmul"]} in %root : (!transform.any_op) -> !transform.any_op
+    transform.foreach %cache_tiles : !transform.any_op {
+    ^bb0(%mm: !transform.any_op):
+      transform.include @tile_registers failures(propagate) (%mm) : (!transform.any_op) -> ()
+    }
     transform.apply_patterns to %funcs0 {
       transform.apply_patterns.canonicalization
     } : !transform.any_op
     %tiles = transform.structured.match ops{["linalg.matmul"]} in %root : (!transform.any_op) -> !transform.any_op
     transform.foreach %tiles : !transform.any_op {
+    ^bb0(%t: !transform.any_op):
+      transform.include @vectorize_one failures(suppress) (%t) : (!transform.any_op) -> ()
+    }
+    %transpose_tiles = transform.structured.match attributes {zephyr.tile_transpose} in %root
+        : (!transform.any_op) -> !transform.any_op
+    transform.foreach %transpose_tiles : !transform.any_op {
     ^bb0(%t: !transform.any_op):
       transform.include @vectorize_one failures(suppress) (%t) : (!transform.any_op) -> ()
     }
@@ -164,6 +201,11 @@ module attributes {transform.with_named_sequence} {
     } : !transform.any_op
     transform.apply_patterns to %funcs {
       transform.apply_patterns.vector.transfer_permutation_patterns
+    } : !transform.any_op
+    transform.apply_patterns to %funcs {
+      transform.apply_patterns.vector.lower_transpose lowering_strategy = "shuffle_16x16"
+    } : !transform.any_op
+    transform.apply_patterns to %funcs {
       transform.apply_patterns.vector.lower_transfer max_transfer_rank = 1
       transform.apply_patterns.vector.lower_transpose lowering_strategy = "shuffle_1d"
       transform.apply_patterns.vector.lower_shape_cast
@@ -236,6 +278,11 @@ void fuse_elementwise(mlir::ModuleOp module) {
   auto single_use = [](mlir::OpOperand* operand) {
     mlir::Operation* producer = operand->get().getDefiningOp();
     if (!producer) return false;
+    // A scalar (Adam's bias correction 1 - b1^t) stays computed once: fused, it would run in
+    // every iteration of its consumer, whose stores keep LLVM from hoisting it (a powf per weight).
+    if (auto shaped = mlir::dyn_cast<mlir::RankedTensorType>(operand->get().getType());
+        shaped && shaped.getRank() == 0 && mlir::isa<mlir::linalg::GenericOp>(producer))
+      return false;
     if (producer->hasOneUse()) return true;
     auto generic = mlir::dyn_cast<mlir::linalg::GenericOp>(producer);
     return generic && generic.getNumReductionLoops() == 0 && generic->getNumResults() == 1 &&
@@ -275,14 +322,33 @@ void to_linalg(mlir::ModuleOp module, const Options& options) {
   if (options.threads > 1) {
     // Only matmuls with rows and work to share are split: a fork/join costs microseconds, more
     // than a batch-1 product or (128x512)·(512x10) takes (measured: 0.6x OpenBLAS when split).
+    auto unit = mlir::UnitAttr::get(module.getContext());
     module.walk([&](mlir::linalg::MatmulOp mm) {
       auto a = mlir::cast<mlir::RankedTensorType>(mm.getInputs()[0].getType());
       auto c = mlir::cast<mlir::RankedTensorType>(mm.getResult(0).getType());
       int64_t rows = c.getDimSize(0), multiply_adds = rows * c.getDimSize(1) * a.getDimSize(1);
-      if (rows >= 64 && multiply_adds >= (int64_t{1} << 21))
-        mm->setAttr("zephyr.parallel", mlir::UnitAttr::get(module.getContext()));
+      if (rows >= 64 && multiply_adds >= (int64_t{1} << 21)) mm->setAttr("zephyr.parallel", unit);
+    });
+    // Matrix transposes (the backward pass's A^T and B^T) large enough to split.
+    module.walk([&](mlir::linalg::TransposeOp t) {
+      auto out = mlir::cast<mlir::RankedTensorType>(t.getInit().getType());
+      if (out.getRank() == 2 && out.hasStaticShape() && out.getNumElements() >= (int64_t{1} << 16))
+        t->setAttr("zephyr.parallel", unit);
+    });
+    // Elementwise nests (the optimizer update, bias + activation, transposes) are memory-bound:
+    // split them too once a block's share outweighs the fork/join, about 2^16 elements.
+    module.walk([&](mlir::linalg::GenericOp generic) {
+      if (generic.getNumReductionLoops() != 0 || generic->getNumResults() == 0) return;
+      auto out = mlir::cast<mlir::RankedTensorType>(generic->getResult(0).getType());
+      if (out.getRank() >= 1 && out.hasStaticShape() && out.getDimSize(0) >= options.threads &&
+          out.getNumElements() >= (int64_t{1} << 16))
+        generic->setAttr("zephyr.parallel", unit);
     });
   }
+  module.walk([&](mlir::linalg::TransposeOp t) {
+    if (t.getPermutation() == llvm::ArrayRef<int64_t>{1, 0})
+      t->setAttr("zephyr.tile_transpose", mlir::UnitAttr::get(module.getContext()));
+  });
   apply_script(module, "tile_and_vectorize", options.threads);
   mlir::PassManager hoist(module.getContext());
   configure(hoist, module, options);

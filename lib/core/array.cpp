@@ -5,17 +5,17 @@
 #include <cstdlib>
 #include <new>
 
+#include "buffer_pool.h"
+
 namespace zephyr {
 namespace {
 
-// 64-byte alignment lets compiled code use full-width vector loads without peeling.
-constexpr size_t kAlignment = 64;
-
+// 64-byte aligned (full-width vector loads), and pooled: a training loop's outputs have the same
+// sizes every step, so their blocks are reused instead of faulted in afresh (buffer_pool.h).
 std::shared_ptr<std::byte[]> allocate(size_t nbytes) {
-  size_t rounded = (std::max<size_t>(nbytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
-  void* p = std::aligned_alloc(kAlignment, rounded);
+  void* p = buffer_pool::allocate(std::max<size_t>(nbytes, 1));
   if (p == nullptr) throw std::bad_alloc();
-  return std::shared_ptr<std::byte[]>(static_cast<std::byte*>(p), [](std::byte* q) { std::free(q); });
+  return std::shared_ptr<std::byte[]>(static_cast<std::byte*>(p), [](std::byte* q) { buffer_pool::release(q); });
 }
 
 template <class F>

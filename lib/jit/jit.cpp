@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "../core/env.h"
+
 namespace zephyr::detail {
 
 std::string signature_of(const ParamTree& tree) {
@@ -120,10 +122,7 @@ std::string describe_arguments(const std::vector<ArgRef>& args) {
 }
 
 void log_compile(const std::vector<ArgRef>& args, const std::string& key, double seconds) {
-  static const bool enabled = [] {
-    const char* v = std::getenv("ZEPHYR_LOG_COMPILES");
-    return v != nullptr && *v != '\0' && std::string(v) != "0";
-  }();
+  static const bool enabled = env_flag("ZEPHYR_LOG_COMPILES");
   if (!enabled) return;
   // Constants are part of the key; arrays and trees are summarized.
   std::string constants;

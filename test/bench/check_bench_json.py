@@ -4,17 +4,30 @@ import math
 import sys
 
 rows = json.load(open(sys.argv[1]))
+quick = "--quick" in sys.argv
 names = {r["name"] for r in rows}
-for expected in ["mlp_train_step_t1", "mlp_train_step_t2", "mlp_infer_b1_t1", "tiny_mlp_b1_t1",
-                 "cnn_train_step_t1", "cnn_train_step_t2", "compile_mlp_train_step", "compile_cnn_train_step"]:
-    assert expected in names, f"missing row {expected}"
+expected = ["mlp_train_step_t1", "mlp_train_step_t2", "mlp_infer_b1_t1", "tiny_mlp_b1_t1",
+            "cnn_train_step_t1", "cnn_train_step_t2", "compile_mlp_train_step", "compile_cnn_train_step",
+            "mlp_train_peak_memory"]
+for threads in (1, 2):
+    expected += [f"matmul_{size}_t{threads}" for size in (256, 512, 1024, 1000)]
+    expected += [f"matmul_128x784x512_t{threads}", f"matmul_128x512x10_t{threads}",
+                 f"matmul_tn_784x128x512_t{threads}", f"matmul_nt_128x512x784_t{threads}",
+                 f"matmul_tn_1024_t{threads}", f"matmul_nt_1024_t{threads}"]
+    if not quick:
+        expected += [f"matmul_2048_t{threads}", f"mlp_main_job_t{threads}", f"mlp_main_job_accuracy_t{threads}"]
+expected.append("mlp_train_rss_growth_2k" if quick else "mlp_train_rss_growth_10k")
+for name in expected:
+    assert name in names, f"missing row {name}"
 for r in rows:
     assert set(r) == {"name", "threads", "unit", "zephyr", "baseline", "baseline_name", "speedup", "goal"}, r
     assert r["zephyr"] > 0 and math.isfinite(r["zephyr"]), r
+    higher_is_better = r["unit"] in ("GFLOP/s", "accuracy")
+    if r["baseline"] is None:
+        assert r["speedup"] is None and r["baseline_name"].endswith(" missing"), r
+        continue
+    speedup = r["zephyr"] / r["baseline"] if higher_is_better else r["baseline"] / r["zephyr"]
+    assert abs(r["speedup"] - speedup) < 1e-9 * speedup, r
     if r["baseline_name"] == "budget":
-        assert r["goal"] == 1.0 and abs(r["speedup"] - r["baseline"] / r["zephyr"]) < 1e-9, r
-    elif r["baseline"] is not None:
-        assert abs(r["speedup"] - r["baseline"] / r["zephyr"]) < 1e-9, r
-    else:
-        assert r["speedup"] is None and r["baseline_name"] == "pytorch unavailable", r
+        assert r["goal"] == 1.0, r
 print(f"{len(rows)} bench rows ok")

@@ -4,132 +4,310 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <cstdio>
+#include <filesystem>
 #include <fstream>
-#include <functional>
-#include <map>
 #include <zephyr/zephyr.h>
 
+#include "bench_support.h"
 #include "models.h"
+#include "train.h"
 
 namespace zephyr::cli {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using namespace bench_support;
 
+// One goal of the performance issue: zephyr's median (with min and max) against a baseline
+// measured in the same run, or against a budget.
 struct Row {
   std::string name;
   int threads;
-  std::string unit;  // "ms" (lower is better) or "s" for compile budgets
-  double zephyr, baseline;
+  std::string unit;  // ms, s, MB, x: lower is better; GFLOP/s, accuracy: higher is better
+  Stats zephyr;
+  double baseline;  // NaN when the baseline is not installed
   std::string baseline_name;
-  double goal;  // the speedup the performance issue asks for
-  double speedup() const { return baseline / zephyr; }
+  double goal;         // the speedup the issue asks for
+  double flop = 0;     // per call, for the share of the FMA peak (0: not a compute row)
+  bool higher_is_better() const { return unit == "GFLOP/s" || unit == "accuracy"; }
+  double speedup() const { return higher_is_better() ? zephyr.median / baseline : baseline / zephyr.median; }
 };
 
-double seconds(const std::function<void()>& f) {
-  auto t = Clock::now();
-  f();
-  return std::chrono::duration<double>(Clock::now() - t).count();
+class Bench {
+ public:
+  explicit Bench(const BenchOptions& o) : o_(o) {}
+
+  bool wants(const std::string& group) const {
+    return o_.only.empty() || std::find(o_.only.begin(), o_.only.end(), group) != o_.only.end();
+  }
+  int reps(int full) const { return o_.quick ? std::max(3, full / 5) : full; }
+
+  void add(Row row) {
+    print(row);
+    rows_.push_back(std::move(row));
+  }
+  const std::vector<Row>& rows() const { return rows_; }
+  const BenchOptions& options() const { return o_; }
+  double peak(int threads) const { return threads == 1 ? peak1_ : peak2_; }
+  void measure_peaks() {
+    peak1_ = fma_peak_gflops(1);
+    peak2_ = fma_peak_gflops(2);
+  }
+
+  static void print_header() {
+    fmt::print("{:<30} {:>3} {:>26} {:>10}  {:<14} {:>7} {:>5} {:>6}\n", "row", "thr", "zephyr median [min, max]",
+               "baseline", "baseline of", "speedup", "goal", "%peak");
+  }
+
+ private:
+  void print(const Row& r) const {
+    const double rate = r.unit == "GFLOP/s" ? r.zephyr.median : r.flop > 0 ? r.flop / (r.zephyr.median * 1e-3) * 1e-9 : 0;
+    std::string share = rate > 0 ? fmt::format("{:.0f}%", 100 * rate / peak(r.threads)) : "";
+    std::string verdict = std::isnan(r.speedup()) ? "" : r.speedup() >= r.goal ? " met" : " NOT MET";
+    fmt::print("{:<30} {:>3} {:>9.4g} [{:.4g}, {:.4g}] {:<3} {:>9.4g}  {:<14} {:>7.2f} {:>5.2f} {:>6}{}\n", r.name,
+               r.threads, r.zephyr.median, r.zephyr.min, r.zephyr.max, r.unit, r.baseline, r.baseline_name,
+               r.speedup(), r.goal, share, verdict);
+    std::fflush(stdout);
+  }
+
+  const BenchOptions& o_;
+  std::vector<Row> rows_;
+  double peak1_ = 0, peak2_ = 0;
+};
+
+Stats scaled(Stats s, double factor) { return {s.min * factor, s.median * factor, s.max * factor}; }
+
+// ---- matmul against OpenBLAS, including the transposed products of the backward pass ----
+
+struct MatmulCase {
+  int64_t m, k, n;
+  bool trans_a = false, trans_b = false;
+  std::string name() const {
+    std::string prefix = trans_a ? "matmul_tn_" : trans_b ? "matmul_nt_" : "matmul_";
+    return m == k && k == n ? fmt::format("{}{}", prefix, m) : fmt::format("{}{}x{}x{}", prefix, m, k, n);
+  }
+};
+
+void matmul_rows(Bench& bench, const Blas& blas, int threads) {
+  std::vector<MatmulCase> cases = {{256, 256, 256},    {512, 512, 512},         {1024, 1024, 1024},
+                                   {128, 784, 512},    {128, 512, 10},          {1000, 1000, 1000},
+                                   {784, 128, 512, true}, {128, 512, 784, false, true},
+                                   {1024, 1024, 1024, true}, {1024, 1024, 1024, false, true}};
+  if (!bench.options().quick) cases.push_back({2048, 2048, 2048});
+  compiler::Options options;
+  options.threads = threads;
+  auto nn = jit([](Tensor a, Tensor b) { return matmul(a, b); }, options);
+  auto tn = jit([](Tensor a, Tensor b) { return matmul(transpose(a), b); }, options);
+  auto nt = jit([](Tensor a, Tensor b) { return matmul(a, transpose(b)); }, options);
+  if (blas.available()) blas.set_threads(threads);
+  for (const MatmulCase& c : cases) {
+    Shape a_shape = c.trans_a ? Shape{c.k, c.m} : Shape{c.m, c.k};
+    Shape b_shape = c.trans_b ? Shape{c.n, c.k} : Shape{c.k, c.n};
+    Array a = random::uniform(random::key(1), a_shape, DType::f32, -1, 1);
+    Array b = random::uniform(random::key(2), b_shape, DType::f32, -1, 1);
+    const double flop = 2.0 * c.m * c.k * c.n;
+    const int reps = bench.reps(std::max(5, static_cast<int>(std::min(200.0, 2e10 / flop))));
+    Array out;
+    Stats t = measure([&] { out = c.trans_a ? tn(a, b) : c.trans_b ? nt(a, b) : nn(a, b); }, reps);
+    double baseline = NAN;
+    if (blas.available()) {
+      std::vector<float> expected(c.m * c.n);
+      auto call = [&] {
+        blas.sgemm(c.trans_a, c.trans_b, c.m, c.n, c.k, a.data<float>(), b.data<float>(), expected.data());
+      };
+      baseline = flop / measure(call, reps).median * 1e-9;
+      double diff = 0;
+      for (int64_t i = 0; i < c.m * c.n; ++i) diff = std::max(diff, std::abs(double(out.data<float>()[i]) - expected[i]));
+      if (diff > 1e-3 * std::sqrt(double(c.k)))
+        throw Error(fmt::format("[bench] {}: zephyr and OpenBLAS differ by {}", c.name(), diff));
+    }
+    // Rates: the best time is the highest rate, so min and max swap.
+    Stats rate{flop / t.max * 1e-9, flop / t.median * 1e-9, flop / t.min * 1e-9};
+    bench.add({fmt::format("{}_t{}", c.name(), threads), threads, "GFLOP/s", rate, baseline,
+               blas.available() ? "openblas" : "openblas missing", threads == 1 ? 1.0 : 0.95});
+  }
 }
 
-double median_seconds(const std::function<void()>& f, int reps) {
-  f();
-  std::vector<double> times;
-  for (int i = 0; i < reps; ++i) times.push_back(seconds(f));
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
-
-// PyTorch's medians for `threads` (OpenMP and OpenBLAS pools pinned as the issue prescribes:
-// omp 1 / blas t for the MLP rows, omp t / blas 1 for the CNN); empty when PyTorch is missing.
-std::map<std::string, double> torch_rows(const std::string& script, int omp, int blas) {
-  std::string command = fmt::format("OMP_NUM_THREADS={} OPENBLAS_NUM_THREADS={} /usr/bin/python3 '{}' 2>/dev/null", omp,
-                                    blas, script);
-  std::FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return {};
-  std::string out;
-  char buffer[4096];
-  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-  if (pclose(pipe) != 0 || out.empty()) return {};
-  return nlohmann::json::parse(out).get<std::map<std::string, double>>();
-}
+// ---- training steps, inference and compile times against PyTorch / LibTorch ----
 
 Tensor tiny_mlp(Params p, Tensor x) { return nets::mlp(p, x, {64, 64}); }
+
+std::pair<double, std::string> baseline_of(const std::map<std::string, double>& rows, const std::string& key,
+                                           const std::string& name) {
+  auto it = rows.find(key);
+  if (it == rows.end()) return {NAN, name + " missing"};
+  return {it->second, name};
+}
+
+std::map<std::string, double> torch_rows(const BenchOptions& o, int omp, int blas, const std::string& args = "") {
+  return json_rows_of(fmt::format("OMP_NUM_THREADS={} OPENBLAS_NUM_THREADS={} /usr/bin/python3 '{}' {}", omp, blas,
+                                  o.torch_script, args));
+}
+
+// One training step (SGD) of `forward`'s classifier loss on random data: the step row, and on one
+// thread its compile time against the budget.
+void train_step_rows(Bench& bench, const char* name, Tensor (*forward)(Params, Tensor),
+                     Tensor (*loss)(Params, Tensor, Tensor), int64_t batch, int reps, double budget,
+                     const std::map<std::string, double>& torch, int threads, double flop) {
+  compiler::Options options;
+  options.threads = threads;
+  optim::Optimizer sgd = optim::sgd(0.01);
+  auto step = jit([sgd, loss](Params p, OptState s, Tensor x, Tensor y) {
+    auto [value, grads] = value_and_grad(loss)(p, x, y);
+    auto [q, s2] = sgd.update(grads, s, p);
+    return std::tuple{q, s2, value};
+  }, options);
+  Array x = random::uniform(random::key(1), {batch, 784});
+  Array y = Array::zeros({batch}, DType::i32);
+  ParamTree params = trace(forward, random::key(0), x);
+  ParamTree state = sgd.init(params);
+  double compile = seconds([&] { step(params, state, x, y); });
+  Stats t = measure([&] { step(params, state, x, y); }, bench.reps(reps));
+  auto [b, baseline_name] = baseline_of(torch, name, "pytorch");
+  bench.add({fmt::format("{}_t{}", name, threads), threads, "ms", scaled(t, 1e3), b * 1e3, baseline_name, 1.25, flop});
+  if (threads == 1)
+    bench.add({fmt::format("compile_{}", name), 1, "s", {compile - t.median, compile - t.median, compile - t.median},
+               budget, "budget", 1.0});
+}
+
+void inference_row(Bench& bench, const char* name, Tensor (*forward)(Params, Tensor), int64_t width, int reps,
+                   double goal, const std::map<std::string, double>& baseline, const std::string& baseline_name) {
+  compiler::Options options;
+  options.threads = 1;
+  Array x = random::uniform(random::key(2), {1, width});
+  ParamTree params = trace(forward, random::key(0), x);
+  auto infer = jit(forward, options);
+  Stats t = measure([&] { infer(params, x); }, bench.reps(reps));
+  auto [b, label] = baseline_of(baseline, name, baseline_name);
+  bench.add({fmt::format("{}_t1", name), 1, "ms", scaled(t, 1e3), b * 1e3, label, goal});
+}
+
+// ---- the main job: five epochs of the Fashion-MNIST MLP with Adam, compile included ----
+
+void main_job_rows(Bench& bench, int threads) {
+  const BenchOptions& o = bench.options();
+  auto torch = torch_rows(o, 1, threads, fmt::format("--main-job '{}'", o.data_dir));
+  std::filesystem::path checkpoint = std::filesystem::temp_directory_path() / fmt::format("zephyr-bench-{}.safetensors", getpid());
+  TrainOptions train_options;
+  train_options.threads = threads;
+  train_options.quiet = true;
+  train_options.data_dir = o.data_dir;
+  train_options.checkpoint = checkpoint.string();
+  double accuracy = 0;
+  double t = seconds([&] { accuracy = train(train_options); });
+  std::filesystem::remove(checkpoint);
+  auto [b, name] = baseline_of(torch, "mlp_main_job", "pytorch");
+  bench.add({fmt::format("mlp_main_job_t{}", threads), threads, "s", {t, t, t}, b, name, 1.25});
+  bench.add({fmt::format("mlp_main_job_accuracy_t{}", threads), threads, "accuracy", {accuracy, accuracy, accuracy},
+             0.88, "budget", 1.0});
+}
+
+// ---- memory: peak RSS of MLP training against what it must hold, and RSS over many steps ----
+
+void memory_rows(Bench& bench) {
+  const BenchOptions& o = bench.options();
+  const int64_t batch = 128;
+  optim::Optimizer adam = optim::adam(1e-3);
+  auto step = jit([adam](Params p, OptState s, Tensor x, Tensor y) {
+    auto [value, grads] = value_and_grad(classifier_loss)(p, x, y);
+    auto [q, s2] = adam.update(grads, s, p);
+    return std::tuple{q, s2, value};
+  });
+  ParamTree params = trace(classifier, random::key(0), Array::zeros({batch, 784}));
+  ParamTree state = adam.init(params);
+  step(params, state, Array::zeros({batch, 784}), Array::zeros({batch}, DType::i32));  // compiled
+  auto bytes_of = [](const ParamTree& tree) {
+    double n = 0;
+    for (const auto& [path, array] : tree) n += static_cast<double>(array.nbytes());
+    return n;
+  };
+
+  // What training must hold: the data, parameters and their gradients, the optimizer state, and
+  // each layer's activations and their gradients for one batch.
+  const double before = rss_bytes();
+  reset_peak_rss();
+  data::Dataset train_set = std::filesystem::exists(o.data_dir) ? data::load_fashion_mnist("train", o.data_dir)
+                                                                : data::Dataset{random::uniform(random::key(3), {60000, 784}),
+                                                                                Array::zeros({60000}, DType::i32)};
+  const double data = static_cast<double>(train_set.images.nbytes() + train_set.labels.nbytes());
+  const double activations = 2.0 * batch * (784 + 512 + 512 + 512 + 512 + 10 + 10) * sizeof(float);
+  const double needed = data + 2 * bytes_of(params) + bytes_of(state) + activations;
+  auto order = data::batches(random::key(4), train_set.size(), batch);
+  for (const auto& rows : order) {
+    data::Dataset b = data::batch(train_set, rows);
+    auto [p2, s2, loss] = step(params, state, b.images, b.labels);
+    params = std::move(p2);
+    state = std::move(s2);
+  }
+  // Parameters and state were resident before the reset; the rest is what training added.
+  const double used = peak_rss_bytes() - before + bytes_of(params) + bytes_of(state);
+  bench.add({"mlp_train_peak_memory", 1, "MB", {used / 1e6, used / 1e6, used / 1e6}, 1.5 * needed / 1e6, "budget", 1.0});
+
+  // Flat over many steps: the RSS after the last step against the RSS after a tenth of them.
+  const int steps = o.quick ? 2000 : 10000;
+  data::Dataset b = data::batch(train_set, order[0]);
+  double early = 0;
+  for (int i = 0; i < steps; ++i) {
+    auto [p2, s2, loss] = step(params, state, b.images, b.labels);
+    params = std::move(p2);
+    state = std::move(s2);
+    if (i + 1 == steps / 10) early = rss_bytes();
+  }
+  const double growth = rss_bytes() / early;
+  bench.add({fmt::format("mlp_train_rss_growth_{}k", steps / 1000), 1, "x", {growth, growth, growth}, 1.01, "budget",
+             1.0});
+}
+
+void write_json(const std::vector<Row>& rows, const std::string& path) {
+  nlohmann::json out = nlohmann::json::array();
+  auto number = [](double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); };
+  for (const Row& r : rows)
+    out.push_back({{"name", r.name}, {"threads", r.threads}, {"unit", r.unit}, {"zephyr", r.zephyr.median},
+                   {"baseline", number(r.baseline)}, {"baseline_name", r.baseline_name},
+                   {"speedup", number(r.speedup())}, {"goal", r.goal}});
+  std::ofstream file(path);
+  file << out.dump(2) << "\n";
+  if (!file.flush()) throw Error(fmt::format("cannot write '{}'", path));
+  fmt::print("wrote {}\n", path);
+}
 
 }  // namespace
 
 void bench(const BenchOptions& o) {
-  std::vector<Row> rows;
-  auto baseline = [](const std::map<std::string, double>& torch, const std::string& key) -> std::pair<double, std::string> {
-    auto it = torch.find(key);
-    if (it == torch.end()) return {NAN, "pytorch unavailable"};
-    return {it->second, "pytorch"};
-  };
+  Bench bench(o);
+  bench.measure_peaks();
+  fmt::print("FMA peak before: {:.0f} GFLOP/s on 1 core, {:.0f} on 2\n", bench.peak(1), bench.peak(2));
+  Bench::print_header();
+  // MLP step FLOPs: forward, and twice that backward, through the three weight matrices.
+  const double mlp_flop = 3 * 2.0 * 128 * (784 * 512 + 512 * 512 + 512 * 10);
+  if (bench.wants("memory")) memory_rows(bench);  // first, before other rows' buffers are pooled
+  const Blas blas;
   for (int threads : {1, 2}) {
-    compiler::Options options;
-    options.threads = threads;
-    auto torch_mlp = torch_rows(o.torch_script, 1, threads);
-    auto torch_cnn = torch_rows(o.torch_script, threads, 1);
-    // One training step (SGD) of `forward`'s classifier loss on random data: the step row, and on
-    // one thread the compile time against its budget.
-    auto train_step_rows = [&](const char* name, Tensor (*forward)(Params, Tensor), Tensor (*loss)(Params, Tensor, Tensor),
-                               int64_t batch, int reps, double budget, const std::map<std::string, double>& torch) {
-      optim::Optimizer sgd = optim::sgd(0.01);
-      auto step = jit([sgd, loss](Params p, OptState s, Tensor x, Tensor y) {
-        auto [value, grads] = value_and_grad(loss)(p, x, y);
-        auto [q, s2] = sgd.update(grads, s, p);
-        return std::tuple{q, s2, value};
-      }, options);
-      Array x = random::uniform(random::key(1), {batch, 784});
-      Array y = Array::zeros({batch}, DType::i32);
-      ParamTree params = trace(forward, random::key(0), x);
-      ParamTree state = sgd.init(params);
-      double compile = seconds([&] { step(params, state, x, y); });
-      double t = median_seconds([&] { step(params, state, x, y); }, reps);
-      auto [b, baseline_name] = baseline(torch, name);
-      rows.push_back({fmt::format("{}_t{}", name, threads), threads, "ms", t * 1e3, b * 1e3, baseline_name, 1.25});
-      if (threads == 1) rows.push_back({fmt::format("compile_{}", name), 1, "s", compile - t, budget, "budget", 1.0});
-    };
-    train_step_rows("mlp_train_step", classifier, classifier_loss, 128, 50, 0.5, torch_mlp);
-    // Inference at batch 1: the MLP, and a tiny 64-64-64 MLP where dispatch is everything.
-    auto inference_row = [&](const char* name, Tensor (*forward)(Params, Tensor), int64_t width, int reps, double goal) {
-      Array x = random::uniform(random::key(2), {1, width});
-      ParamTree params = trace(forward, random::key(0), x);
-      auto infer = jit(forward, options);
-      double t = median_seconds([&] { infer(params, x); }, reps);
-      auto [b, baseline_name] = baseline(torch_mlp, name);
-      rows.push_back({fmt::format("{}_t1", name), 1, "ms", t * 1e3, b * 1e3, baseline_name, goal});
-    };
-    if (threads == 1) {
-      inference_row("mlp_infer_b1", classifier, 784, 200, 2.0);
-      inference_row("tiny_mlp_b1", tiny_mlp, 64, 500, 20.0);
+    if (bench.wants("matmul")) matmul_rows(bench, blas, threads);
+    if (bench.wants("step")) {
+      auto torch_mlp = torch_rows(o, 1, threads), torch_cnn = torch_rows(o, threads, 1);
+      train_step_rows(bench, "mlp_train_step", classifier, classifier_loss, 128, 50, 0.5, torch_mlp, threads, mlp_flop);
+      train_step_rows(bench, "cnn_train_step", cnn, cnn_loss, 64, 20, 1.0, torch_cnn, threads, 0);
     }
-    train_step_rows("cnn_train_step", cnn, cnn_loss, 64, 20, 1.0, torch_cnn);
+    if (bench.wants("main") && !o.quick) main_job_rows(bench, threads);
   }
-
-  fmt::print("{:<24} {:>4} {:>12} {:>12}  {:<20} {:>8} {:>6}\n", "row", "thr", "zephyr", "baseline", "baseline of",
-             "speedup", "goal");
-  for (const Row& r : rows)
-    fmt::print("{:<24} {:>4} {:>10.3f}{:<2} {:>10.3f}{:<2}  {:<20} {:>8.2f} {:>6.2f}{}\n", r.name, r.threads, r.zephyr,
-               r.unit, r.baseline, r.unit, r.baseline_name, r.speedup(), r.goal,
-               std::isnan(r.speedup()) ? "" : r.speedup() >= r.goal ? "  met" : "  not met");
-  if (!o.json.empty()) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const Row& r : rows) {
-      nlohmann::json baseline_value = std::isnan(r.baseline) ? nlohmann::json(nullptr) : nlohmann::json(r.baseline);
-      nlohmann::json speedup = std::isnan(r.speedup()) ? nlohmann::json(nullptr) : nlohmann::json(r.speedup());
-      out.push_back({{"name", r.name}, {"threads", r.threads}, {"unit", r.unit}, {"zephyr", r.zephyr},
-                     {"baseline", baseline_value}, {"baseline_name", r.baseline_name}, {"speedup", speedup},
-                     {"goal", r.goal}});
-    }
-    std::ofstream file(o.json);
-    file << out.dump(2) << "\n";
-    if (!file.flush()) throw Error(fmt::format("cannot write '{}'", o.json));
-    fmt::print("wrote {}\n", o.json);
+  if (bench.wants("infer")) {
+    // Batch 1: the MLP against PyTorch, and a tiny 64-64-64 MLP, where per-op dispatch is
+    // everything, against LibTorch's C++ API (PyTorch's when LibTorch is not built).
+    auto torch = torch_rows(o, 1, 1);
+    inference_row(bench, "mlp_infer_b1", classifier, 784, 200, 2.0, torch, "pytorch");
+    auto libtorch = o.libtorch_baseline.empty()
+                        ? std::map<std::string, double>{}
+                        : json_rows_of(fmt::format("OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 '{}'", o.libtorch_baseline));
+    bool have_libtorch = libtorch.contains("tiny_mlp_b1");
+    inference_row(bench, "tiny_mlp_b1", tiny_mlp, 64, 500, 20.0, have_libtorch ? libtorch : torch,
+                  have_libtorch ? "libtorch" : "pytorch");
   }
+  const double after1 = fma_peak_gflops(1), after2 = fma_peak_gflops(2);
+  fmt::print("FMA peak after: {:.0f} GFLOP/s on 1 core, {:.0f} on 2\n", after1, after2);
+  if (after1 < 0.9 * bench.peak(1) || after2 < 0.9 * bench.peak(2))
+    fmt::print("warning: the FMA peak dropped by more than 10% during the run (a busy machine): discard this run\n");
+  if (!o.json.empty()) write_json(bench.rows(), o.json);
 }
 
 }  // namespace zephyr::cli

@@ -1,13 +1,19 @@
-// `zephyr bench`: the performance issue's rows, zephyr against PyTorch (or a budget) in one run.
+// `zephyr bench`: every goal row of the performance issue, zephyr against its baseline
+// (OpenBLAS, PyTorch, LibTorch) or a budget, measured in one run.
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace zephyr::cli {
 
 struct BenchOptions {
-  std::string json;          // write the rows here too
-  std::string torch_script;  // tools/bench/torch_baseline.py
+  std::string json;                // write the rows here too
+  std::string torch_script;        // tools/bench/torch_baseline.py
+  std::string libtorch_baseline;   // the zephyr-bench-libtorch executable, if built
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  bool quick = false;              // fewer repetitions; no 2048³ matmul, no main job
+  std::vector<std::string> only;   // groups to run: matmul, step, main, infer, memory (default all)
 };
 
 void bench(const BenchOptions& options);

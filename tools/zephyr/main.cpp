@@ -195,13 +195,19 @@ int main(int argc, char** argv) {
   train->add_option("--limit", train_options.limit, "Use only the first N training examples");
   train->add_option("--stop-after", train_options.stop_after, "Stop after this epoch (to test --resume)");
   train->add_option("--data", train_options.data_dir, "Directory of the gzipped IDX files")->capture_default_str();
+  train->add_option("--threads", train_options.threads, "Threads (default: ZEPHYR_NUM_THREADS, else every core)");
   train->callback([&] { z::cli::train(train_options); });
 
   z::cli::BenchOptions bench_options;
   bench_options.torch_script = ZEPHYR_TORCH_BASELINE;
-  auto* bench = app.add_subcommand("bench", "Time training steps, inference and compiles against PyTorch (or a budget)");
+  bench_options.libtorch_baseline = ZEPHYR_LIBTORCH_BASELINE;
+  auto* bench = app.add_subcommand("bench", "Time every performance goal against OpenBLAS, PyTorch, LibTorch or a budget");
   bench->add_option("--json", bench_options.json, "Also write the rows as JSON to this file");
+  bench->add_flag("--quick", bench_options.quick, "Fewer repetitions; skip the 2048^3 matmul and the 5-epoch main job");
+  bench->add_option("--only", bench_options.only, "Run only these groups: matmul, step, main, infer, memory");
+  bench->add_option("--data", bench_options.data_dir, "Fashion-MNIST directory (main job, memory rows)")->capture_default_str();
   bench->add_option("--torch-script", bench_options.torch_script, "The PyTorch baseline script")->capture_default_str();
+  bench->add_option("--libtorch", bench_options.libtorch_baseline, "The LibTorch baseline executable")->capture_default_str();
   bench->callback([&] { z::cli::bench(bench_options); });
 
   try {

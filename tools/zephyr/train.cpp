@@ -45,8 +45,10 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 // One line, redrawn in place on a terminal; a line per quarter epoch otherwise (logs, CI).
 class Progress {
  public:
-  Progress(int epoch, int epochs, int64_t steps) : epoch_(epoch), epochs_(epochs), steps_(steps) {}
+  Progress(int epoch, int epochs, int64_t steps, bool quiet)
+      : epoch_(epoch), epochs_(epochs), steps_(steps), quiet_(quiet) {}
   void update(int64_t step, double loss, int64_t examples) {
+    if (quiet_) return;
     bool tty = isatty(STDOUT_FILENO);
     bool quarter = steps_ >= 4 && (step + 1) % (steps_ / 4) == 0;
     if (!tty && !quarter && step + 1 != steps_) return;
@@ -58,12 +60,13 @@ class Progress {
     std::fflush(stdout);
   }
   void done() const {
-    if (isatty(STDOUT_FILENO)) fmt::print("\n");
+    if (!quiet_ && isatty(STDOUT_FILENO)) fmt::print("\n");
   }
 
  private:
   int epoch_, epochs_;
   int64_t steps_;
+  bool quiet_;
   Clock::time_point start_ = Clock::now();
 };
 
@@ -104,25 +107,28 @@ double train(TrainOptions o) {
     first_epoch = std::stoi(loaded.metadata.at("epoch"));
     fmt::print("resumed from {} after epoch {}\n", o.checkpoint, first_epoch);
   }
-  fmt::print("training {} on Fashion-MNIST: {} parameters, {} examples, batch {}, {} epochs, {}\n", o.model,
-             params.count(), train_set.size(), o.batch_size, o.epochs, opt.name);
+  if (!o.quiet)
+    fmt::print("training {} on Fashion-MNIST: {} parameters, {} examples, batch {}, {} epochs, {}\n", o.model,
+               params.count(), train_set.size(), o.batch_size, o.epochs, opt.name);
 
+  compiler::Options options;
+  options.threads = o.threads;
   // The whole training step (forward, backward, Adam) is one compiled function.
   auto step = jit([&opt, loss_fn](Params p, OptState s, Tensor x, Tensor y) {
     auto [loss, grads] = value_and_grad(loss_fn)(p, x, y);
     auto [new_params, new_state] = opt.update(grads, s, p);
     return std::tuple{new_params, new_state, loss};
-  });
+  }, options);
   auto evaluate = jit([classify, forward](Params p, Tensor x, Tensor y) {
     Tensor out = forward(p, x);
     return classify ? metrics::accuracy(out, y) : losses::mse(out, x);
-  });
+  }, options);
 
   double metric = 0;
   for (int epoch = first_epoch; epoch < o.epochs; ++epoch) {
     // Each epoch's order depends only on the seed and the epoch: resuming replays it exactly.
     auto order = data::batches(random::fold_in(root, 1000 + epoch), train_set.size(), o.batch_size);
-    Progress progress(epoch, o.epochs, static_cast<int64_t>(order.size()));
+    Progress progress(epoch, o.epochs, static_cast<int64_t>(order.size()), o.quiet);
     for (size_t i = 0; i < order.size(); ++i) {
       data::Dataset b = data::batch(train_set, order[i]);
       auto [p2, s2, loss] = step(params, state, b.images, b.labels);
@@ -145,14 +151,16 @@ double train(TrainOptions o) {
     metric = total / static_cast<double>(seen);
     io::save_checkpoint(o.checkpoint, {params, state, {{"epoch", std::to_string(epoch + 1)}, {"model", o.model},
                                                        {"seed", std::to_string(o.seed)}}});
-    fmt::print("epoch {}/{}: test {} {:.4f}  ({:.1f} s so far, checkpoint {})\n", epoch + 1, o.epochs,
+    if (!o.quiet)
+      fmt::print("epoch {}/{}: test {} {:.4f}  ({:.1f} s so far, checkpoint {})\n", epoch + 1, o.epochs,
                classify ? "accuracy" : "reconstruction mse", metric, seconds_since(start), o.checkpoint);
     if (o.stop_after > 0 && epoch + 1 == o.stop_after) {
       fmt::print("stopping after epoch {} as asked (--stop-after)\n", epoch + 1);
       return metric;
     }
   }
-  fmt::print("final test {}: {:.4f}  ({:.1f} s in all, compile included)\n", classify ? "accuracy" : "reconstruction mse",
+  if (!o.quiet)
+    fmt::print("final test {}: {:.4f}  ({:.1f} s in all, compile included)\n", classify ? "accuracy" : "reconstruction mse",
              metric, seconds_since(start));
   return metric;
 }

@@ -18,6 +18,8 @@ struct TrainOptions {
   int64_t limit = 0;          // use only the first `limit` training examples (quick runs)
   int stop_after = 0;         // stop after this epoch, as an interruption would (tests resume)
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  int threads = 0;            // 0: ZEPHYR_NUM_THREADS, else every core
+  bool quiet = false;         // no progress or per-epoch lines (benchmarks)
 };
 
 /// Runs the training; returns the final test metric (accuracy, or reconstruction MSE).

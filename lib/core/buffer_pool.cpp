@@ -5,12 +5,26 @@
 #include <unordered_map>
 #include <vector>
 
-namespace zephyr::jit_runtime {
+namespace zephyr::buffer_pool {
 namespace {
 
-// Each block carries its size in a 64-byte header, so free() needs no lookup and the payload
-// keeps malloc's alignment (the compiled code aligns within the block itself).
-constexpr size_t kHeader = 64;
+// Under AddressSanitizer every block goes back to the allocator, so that a use after release
+// is still reported.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kPooling = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kPooling = false;
+#else
+constexpr bool kPooling = true;
+#endif
+#else
+constexpr bool kPooling = true;
+#endif
+
+// Each block carries its size in a header of one alignment unit, so release() needs no lookup
+// and the payload stays 64-byte aligned.
+constexpr size_t kHeader = kAlignment;
 
 struct Pool {
   std::mutex mutex;
@@ -19,13 +33,14 @@ struct Pool {
 };
 
 Pool& pool() {
-  static Pool* p = new Pool;  // never destroyed: compiled code may free during static destruction
+  static Pool* p = new Pool;  // never destroyed: Arrays and compiled code free during static destruction
   return *p;
 }
 
 }  // namespace
 
-void* buffer_alloc(size_t bytes) {
+void* allocate(size_t bytes) {
+  bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
   Pool& p = pool();
   {
     std::lock_guard<std::mutex> lock(p.mutex);
@@ -37,20 +52,20 @@ void* buffer_alloc(size_t bytes) {
       return static_cast<char*>(block) + kHeader;
     }
   }
-  void* block = std::malloc(bytes + kHeader);
+  void* block = std::aligned_alloc(kAlignment, bytes + kHeader);
   if (!block) return nullptr;
   *static_cast<size_t*>(block) = bytes;
   return static_cast<char*>(block) + kHeader;
 }
 
-void buffer_free(void* payload) {
+void release(void* payload) {
   if (!payload) return;
   void* block = static_cast<char*>(payload) - kHeader;
   size_t bytes = *static_cast<size_t*>(block);
   Pool& p = pool();
   {
     std::lock_guard<std::mutex> lock(p.mutex);
-    if (p.pooled + bytes <= kPoolBytes) {
+    if (kPooling && p.pooled + bytes <= kPoolBytes) {
       p.free_blocks[bytes].push_back(block);
       p.pooled += bytes;
       return;
@@ -59,4 +74,4 @@ void buffer_free(void* payload) {
   std::free(block);
 }
 
-}  // namespace zephyr::jit_runtime
+}  // namespace zephyr::buffer_pool

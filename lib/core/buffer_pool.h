@@ -1,0 +1,19 @@
+// The allocator behind Array storage and the intermediate buffers of JIT-compiled code (which
+// calls malloc/free; native_code.cpp binds those names to these functions).
+#pragma once
+
+#include <cstddef>
+
+namespace zephyr::buffer_pool {
+
+/// Like malloc, but 64-byte aligned, and reusing a block of the same size freed earlier. Large
+/// blocks from glibc are fresh mmaps whose pages fault in (and get zeroed) on every use: in a
+/// training step, whose outputs and intermediates have the same sizes every call, that cost
+/// more than the arithmetic. Freed blocks are kept up to a total of kPoolBytes.
+void* allocate(size_t bytes);
+void release(void* block);
+
+constexpr size_t kPoolBytes = size_t{2} << 30;
+constexpr size_t kAlignment = 64;
+
+}  // namespace zephyr::buffer_pool

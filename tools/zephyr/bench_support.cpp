@@ -1,0 +1,134 @@
+#include "bench_support.h"
+
+#include <dlfcn.h>
+#include <fmt/core.h>
+#include <immintrin.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+namespace zephyr::cli::bench_support {
+
+double seconds(const std::function<void()>& f) {
+  auto t = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+Stats measure(const std::function<void()>& f, int reps) {
+  // Idle OpenMP and OpenBLAS workers spin for a while (libomp: 200 ms) after their last job:
+  // let the previous measurement's threads go to sleep before timing anything else.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  f();
+  std::vector<double> times;
+  for (int i = 0; i < reps; ++i) times.push_back(seconds(f));
+  std::sort(times.begin(), times.end());
+  return {times.front(), times[times.size() / 2], times.back()};
+}
+
+namespace {
+
+constexpr int kChains = 12;  // enough independent FMAs in flight to cover their latency
+constexpr long kIterations = 10'000'000;
+
+// Each chain depends only on itself, and floating-point FMAs cannot be folded away.
+__attribute__((target("avx512f"))) float fma_chains_avx512() {
+  __m512 acc[kChains];
+  const __m512 x = _mm512_set1_ps(1.0000001f), y = _mm512_set1_ps(0.9999999f);
+  for (int c = 0; c < kChains; ++c) acc[c] = _mm512_set1_ps(float(c));
+  for (long i = 0; i < kIterations; ++i)
+    for (int c = 0; c < kChains; ++c) acc[c] = _mm512_fmadd_ps(acc[c], x, y);
+  float sink = 0;
+  for (int c = 0; c < kChains; ++c) sink += _mm512_reduce_add_ps(acc[c]);
+  return sink;
+}
+
+__attribute__((target("avx2,fma"))) float fma_chains_avx2() {
+  __m256 acc[kChains];
+  const __m256 x = _mm256_set1_ps(1.0000001f), y = _mm256_set1_ps(0.9999999f);
+  for (int c = 0; c < kChains; ++c) acc[c] = _mm256_set1_ps(float(c));
+  for (long i = 0; i < kIterations; ++i)
+    for (int c = 0; c < kChains; ++c) acc[c] = _mm256_fmadd_ps(acc[c], x, y);
+  alignas(32) float lanes[8];
+  float sink = 0;
+  for (int c = 0; c < kChains; ++c) {
+    _mm256_store_ps(lanes, acc[c]);
+    for (float v : lanes) sink += v;
+  }
+  return sink;
+}
+
+long statm_pages(int field) {
+  std::ifstream statm("/proc/self/statm");
+  long value = 0;
+  for (int i = 0; i <= field; ++i) statm >> value;
+  return value;
+}
+
+}  // namespace
+
+double fma_peak_gflops(int threads) {
+  const bool avx512 = __builtin_cpu_supports("avx512f");
+  const int lanes = avx512 ? 16 : 8;
+  double best = 1e30;
+  for (int rep = 0; rep < 3; ++rep) {
+    std::vector<float> sinks(threads);
+    double t = seconds([&] {
+      std::vector<std::thread> pool;
+      for (int i = 0; i < threads; ++i)
+        pool.emplace_back([&, i] { sinks[i] = avx512 ? fma_chains_avx512() : fma_chains_avx2(); });
+      for (auto& th : pool) th.join();
+    });
+    best = std::min(best, t);
+  }
+  return 2.0 * lanes * kChains * kIterations * threads / best * 1e-9;
+}
+
+double rss_bytes() { return static_cast<double>(statm_pages(1)) * static_cast<double>(sysconf(_SC_PAGESIZE)); }
+
+double peak_rss_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.starts_with("VmHWM:")) return std::stod(line.substr(6)) * 1024.0;  // in kB
+  return 0;
+}
+
+void reset_peak_rss() {
+  // Writing 5 to clear_refs restarts VmHWM from the current RSS (Linux 4.0+).
+  std::ofstream("/proc/self/clear_refs") << "5";
+}
+
+Blas::Blas() {
+  void* library = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
+  if (!library) return;
+  sgemm_ = reinterpret_cast<Sgemm>(dlsym(library, "cblas_sgemm"));
+  set_threads_ = reinterpret_cast<void (*)(int)>(dlsym(library, "openblas_set_num_threads"));
+  if (!set_threads_) sgemm_ = nullptr;
+}
+
+void Blas::set_threads(int threads) const { set_threads_(threads); }
+
+void Blas::sgemm(bool trans_a, bool trans_b, int m, int n, int k, const float* a, const float* b, float* c) const {
+  constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;  // the CBLAS enum values
+  sgemm_(kRowMajor, trans_a ? kTrans : kNoTrans, trans_b ? kTrans : kNoTrans, m, n, k, 1.0f, a, trans_a ? m : k, b,
+         trans_b ? k : n, 0.0f, c, n);
+}
+
+std::map<std::string, double> json_rows_of(const std::string& command) {
+  std::FILE* pipe = popen((command + " 2>/dev/null").c_str(), "r");
+  if (!pipe) return {};
+  std::string out;
+  char buffer[4096];
+  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+  if (pclose(pipe) != 0 || out.empty()) return {};
+  return nlohmann::json::parse(out).get<std::map<std::string, double>>();
+}
+
+}  // namespace zephyr::cli::bench_support
