@@ -1,5 +1,7 @@
 #include "buffer_pool.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <mutex>
 #include <unordered_map>
@@ -25,6 +27,7 @@ constexpr bool kPooling = true;
 // Each block carries its size in a header of one alignment unit, so release() needs no lookup
 // and the payload stays 64-byte aligned.
 constexpr size_t kHeader = kAlignment;
+constexpr size_t kHugePage = size_t{2} << 20, kHugeBlock = size_t{4} << 20;
 
 struct Pool {
   std::mutex mutex;
@@ -52,8 +55,13 @@ void* allocate(size_t bytes) {
       return static_cast<char*>(block) + kHeader;
     }
   }
-  void* block = std::aligned_alloc(kAlignment, bytes + kHeader);
+  // Large blocks (datasets, weights, a step's buffers) go on transparent huge pages: one page
+  // fault per 2 MB instead of 512, and fewer TLB misses in the loops that stream through them.
+  const bool huge = bytes >= kHugeBlock;
+  const size_t total = huge ? (bytes + kHeader + kHugePage - 1) / kHugePage * kHugePage : bytes + kHeader;
+  void* block = std::aligned_alloc(huge ? kHugePage : kAlignment, total);
   if (!block) return nullptr;
+  if (huge) madvise(block, total, MADV_HUGEPAGE);  // advice only: without THP, ordinary pages
   *static_cast<size_t*>(block) = bytes;
   return static_cast<char*>(block) + kHeader;
 }
