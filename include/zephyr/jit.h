@@ -21,6 +21,29 @@ namespace zephyr {
 namespace detail {
 
 // ---- Cache keys: argument structure plus the values of compile-time constants ----------------
+// A call's key is built on every call, so it is binary (dtype, rank, extents, tree paths; no
+// formatting). Constants enter as their text, length-prefixed.
+void append_key(std::string& key, const ParamTree& tree);
+void append_key(std::string& key, const Array& array);
+void append_key_text(std::string& key, const std::string& text);
+template <class T>
+std::string signature_of(const T& value);
+template <class T>
+concept ArrayRange = requires(const T& v) {
+  v.size();
+  requires std::is_same_v<std::remove_cvref_t<decltype(*v.begin())>, Array>;
+};
+template <class T>
+void append_key(std::string& key, const T& value) {
+  if constexpr (ArrayRange<T>) {
+    append_key_text(key, "vector of " + std::to_string(value.size()));
+    for (const Array& a : value) append_key(key, a);
+  } else {
+    append_key_text(key, signature_of(value));
+  }
+}
+
+// Readable signatures, for messages (ZEPHYR_LOG_COMPILES).
 std::string signature_of(const ParamTree& tree);
 std::string signature_of(const Array& array);
 template <class T>
@@ -173,7 +196,8 @@ class Jitted {
     using R = std::decay_t<decltype(std::invoke(f_, bound_type(args)...))>;
     std::vector<detail::ArgRef> refs{detail::arg_ref(args)...};
     std::string key;
-    ((key += detail::signature_of(args) + ";"), ...);
+    key.reserve(256);
+    (detail::append_key(key, args), ...);
 
     std::shared_ptr<const detail::Compiled> entry;
     {
@@ -192,7 +216,9 @@ class Jitted {
         detail::rethrow_with_arguments(e, refs);
       }
       entry = std::make_shared<const detail::Compiled>(binder.finish(outputs, checks.checks(), options_));
-      detail::log_compile(refs, key, entry->executable->compile_seconds());
+      std::string readable;
+      ((readable += detail::signature_of(args) + ";"), ...);
+      detail::log_compile(refs, readable, entry->executable->compile_seconds());
       std::lock_guard lock(state_->mutex);
       state_->cache.emplace(key, entry);
     }

@@ -15,6 +15,33 @@ std::string signature_of(const ParamTree& tree) {
 
 std::string signature_of(const Array& array) { return describe(array.dtype(), array.shape()); }
 
+namespace {
+void append_u64(std::string& key, uint64_t v) { key.append(reinterpret_cast<const char*>(&v), sizeof v); }
+}  // namespace
+
+void append_key(std::string& key, const Array& array) {
+  key.push_back('A');
+  key.push_back(static_cast<char>(array.dtype()));
+  append_u64(key, array.shape().size());
+  key.append(reinterpret_cast<const char*>(array.shape().data()), array.shape().size() * sizeof(int64_t));
+}
+
+void append_key(std::string& key, const ParamTree& tree) {
+  key.push_back('T');
+  append_u64(key, tree.size());
+  for (const auto& [path, array] : tree) {
+    append_u64(key, path.size());
+    key += path;
+    append_key(key, array);
+  }
+}
+
+void append_key_text(std::string& key, const std::string& text) {
+  key.push_back('C');
+  append_u64(key, text.size());
+  key += text;
+}
+
 Params Binder::bind(const ParamTree& tree, size_t index) {
   auto scope = ParamScope::binding(tree, fmt::format("argument {}", index));
   sources_.push_back({index, scope, {}});
