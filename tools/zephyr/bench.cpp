@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -194,6 +195,11 @@ void inference_row(Bench& bench, const char* name, Tensor (*forward)(Params, Ten
 
 void main_job_rows(Bench& bench, int threads) {
   const BenchOptions& o = bench.options();
+  if (!std::filesystem::exists(o.data_dir)) {
+    fmt::print("mlp_main_job_t{}: skipped, no Fashion-MNIST in {} (apt-get install dataset-fashion-mnist)\n",
+               threads, o.data_dir);
+    return;
+  }
   auto torch = torch_rows(o, 1, threads, fmt::format("--main-job '{}'", o.data_dir));
   std::filesystem::path checkpoint = std::filesystem::temp_directory_path() / fmt::format("zephyr-bench-{}.safetensors", getpid());
   TrainOptions train_options;
@@ -216,11 +222,13 @@ void memory_rows(Bench& bench) {
   const BenchOptions& o = bench.options();
   const int64_t batch = 128;
   optim::Optimizer adam = optim::adam(1e-3);
+  compiler::Options options;
+  options.threads = 1;
   auto step = jit([adam](Params p, OptState s, Tensor x, Tensor y) {
     auto [value, grads] = value_and_grad(classifier_loss)(p, x, y);
     auto [q, s2] = adam.update(grads, s, p);
     return std::tuple{q, s2, value};
-  });
+  }, options);
   ParamTree params = trace(classifier, random::key(0), Array::zeros({batch, 784}));
   ParamTree state = adam.init(params);
   step(params, state, Array::zeros({batch, 784}), Array::zeros({batch}, DType::i32));  // compiled
