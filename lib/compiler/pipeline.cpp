@@ -126,6 +126,34 @@ module attributes {transform.with_named_sequence} {
     transform.include @peel failures(propagate) (%l0) : (!transform.any_op) -> ()
     transform.yield
   }
+  // Elementwise nests (marked zephyr.elementwise_<rank> in to_linalg) are vectorized here, 16
+  // lanes along the innermost axis, the remainder peeled into a smaller static vector, instead of
+  // leaving scalar loops for LLVM's loop vectorizer (runtime alias checks, epilogues, and most of
+  // a training step's compile time).
+  transform.named_sequence @tile_elementwise_1(%op: !transform.any_op {transform.consumed}) {
+    %tile, %l0 = transform.structured.tile_using_for %op tile_sizes [16]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
+    transform.include @peel failures(propagate) (%l0) : (!transform.any_op) -> ()
+    transform.yield
+  }
+  transform.named_sequence @tile_elementwise_2(%op: !transform.any_op {transform.consumed}) {
+    %tile, %l0, %l1 = transform.structured.tile_using_for %op tile_sizes [1, 16]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op)
+    transform.include @peel failures(propagate) (%l1) : (!transform.any_op) -> ()
+    transform.yield
+  }
+  transform.named_sequence @tile_elementwise_3(%op: !transform.any_op {transform.consumed}) {
+    %tile, %l0, %l1, %l2 = transform.structured.tile_using_for %op tile_sizes [1, 1, 16]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    transform.include @peel failures(propagate) (%l2) : (!transform.any_op) -> ()
+    transform.yield
+  }
+  transform.named_sequence @tile_elementwise_4(%op: !transform.any_op {transform.consumed}) {
+    %tile, %l0, %l1, %l2, %l3 = transform.structured.tile_using_for %op tile_sizes [1, 1, 1, 16]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    transform.include @peel failures(propagate) (%l3) : (!transform.any_op) -> ()
+    transform.yield
+  }
   transform.named_sequence @vectorize_one(%op: !transform.any_op {transform.consumed}) {
     transform.sequence %op : !transform.any_op failures(suppress) {
     ^bb0(%target: !transform.any_op):
@@ -145,6 +173,26 @@ module attributes {transform.with_named_sequence} {
     transform.foreach %transposes : !transform.any_op {
     ^bb0(%t: !transform.any_op):
       transform.include @tile_transpose failures(propagate) (%t) : (!transform.any_op) -> ()
+    }
+    %ew1 = transform.structured.match attributes {zephyr.elementwise_1} in %root : (!transform.any_op) -> !transform.any_op
+    transform.foreach %ew1 : !transform.any_op {
+    ^bb0(%op: !transform.any_op):
+      transform.include @tile_elementwise_1 failures(propagate) (%op) : (!transform.any_op) -> ()
+    }
+    %ew2 = transform.structured.match attributes {zephyr.elementwise_2} in %root : (!transform.any_op) -> !transform.any_op
+    transform.foreach %ew2 : !transform.any_op {
+    ^bb0(%op: !transform.any_op):
+      transform.include @tile_elementwise_2 failures(propagate) (%op) : (!transform.any_op) -> ()
+    }
+    %ew3 = transform.structured.match attributes {zephyr.elementwise_3} in %root : (!transform.any_op) -> !transform.any_op
+    transform.foreach %ew3 : !transform.any_op {
+    ^bb0(%op: !transform.any_op):
+      transform.include @tile_elementwise_3 failures(propagate) (%op) : (!transform.any_op) -> ()
+    }
+    %ew4 = transform.structured.match attributes {zephyr.elementwise_4} in %root : (!transform.any_op) -> !transform.any_op
+    transform.foreach %ew4 : !transform.any_op {
+    ^bb0(%op: !transform.any_op):
+      transform.include @tile_elementwise_4 failures(propagate) (%op) : (!transform.any_op) -> ()
     }
     %mms = transform.structured.match ops{["linalg.matmul"]} in %root : (!transform.any_op) -> !transform.any_op
     transform.foreach %mms : !transform.any_op {
@@ -167,6 +215,12 @@ module attributes {transform.with_named_sequence} {
     } : !transform.any_op
     %tiles = transform.structured.match ops{["linalg.matmul"]} in %root : (!transform.any_op) -> !transform.any_op
     transform.foreach %tiles : !transform.any_op {
+    ^bb0(%t: !transform.any_op):
+      transform.include @vectorize_one failures(suppress) (%t) : (!transform.any_op) -> ()
+    }
+    %elementwise_tiles = transform.structured.match attributes {zephyr.elementwise} in %root
+        : (!transform.any_op) -> !transform.any_op
+    transform.foreach %elementwise_tiles : !transform.any_op {
     ^bb0(%t: !transform.any_op):
       transform.include @vectorize_one failures(suppress) (%t) : (!transform.any_op) -> ()
     }
@@ -345,9 +399,29 @@ void to_linalg(mlir::ModuleOp module, const Options& options) {
         generic->setAttr("zephyr.parallel", unit);
     });
   }
+  auto unit = mlir::UnitAttr::get(module.getContext());
   module.walk([&](mlir::linalg::TransposeOp t) {
-    if (t.getPermutation() == llvm::ArrayRef<int64_t>{1, 0})
-      t->setAttr("zephyr.tile_transpose", mlir::UnitAttr::get(module.getContext()));
+    if (t.getPermutation() == llvm::ArrayRef<int64_t>{1, 0}) t->setAttr("zephyr.tile_transpose", unit);
+  });
+  module.walk([&](mlir::linalg::GenericOp generic) {
+    if (generic.getNumReductionLoops() != 0 || generic->getNumResults() == 0) return;
+    auto out = mlir::dyn_cast<mlir::RankedTensorType>(generic->getResult(0).getType());
+    if (!out || !out.hasStaticShape() || out.getRank() < 1 || out.getRank() > 4) return;
+    // Reversals and strided reads (index maps that are not projected permutations) stay loops.
+    for (mlir::AffineMap map : generic.getIndexingMapsArray())
+      if (!map.isProjectedPermutation()) return;
+    // Float nests only: a vector of i1 is bit-packed in memory where a memref of i1 holds bytes,
+    // and the integer nests (threefry's bit mixing) measured wrong when vectorized.
+    for (mlir::Value operand : generic->getOperands())
+      if (!mlir::isa<mlir::FloatType>(mlir::getElementTypeOrSelf(operand.getType()))) return;
+    bool scalar_body_ok = true;
+    generic.getBody()->walk([&](mlir::Operation* op) {
+      for (mlir::Type t : op->getResultTypes())
+        if (!mlir::isa<mlir::FloatType>(t)) scalar_body_ok = false;
+    });
+    if (!scalar_body_ok) return;
+    generic->setAttr("zephyr.elementwise", unit);
+    generic->setAttr(fmt::format("zephyr.elementwise_{}", out.getRank()), unit);
   });
   apply_script(module, "tile_and_vectorize", options.threads);
   mlir::PassManager hoist(module.getContext());
