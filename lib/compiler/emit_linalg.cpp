@@ -35,6 +35,9 @@ class Emitter {
       values_[fn.arguments[i].get()] = entry->getArgument(i);
       entry->getArgument(i).setLoc(loc(fn.arguments[i].get()));  // where the parameter was declared
       func.setArgAttr(i, "zephyr.name", b_.getStringAttr(fn.arguments[i]->attrs.name));
+      // Compiled code never writes its inputs (the caller's Arrays): an in-place update of an
+      // argument (a + pad(g) into a) gets a copy from bufferization instead.
+      func.setArgAttr(i, "bufferization.writable", b_.getBoolAttr(false));
     }
     b_.setInsertionPointToStart(entry);
     for (const Node* n : topological_order(fn.results))
@@ -65,6 +68,8 @@ class Emitter {
   Value empty(const Node* n) { return b_.create<mlir::tensor::EmptyOp>(loc(n), n->shape, element(n->dtype)); }
 
   Value emit(const Node* n) {
+    if (n->op == OpKind::Add)
+      if (Value v = add_into_window(n)) return v;
     switch (n->op) {
       case OpKind::Argument:
         throw Error(fmt::format("[compile] '{}' is used by the function but is not one of its arguments", n->attrs.name));
@@ -392,6 +397,45 @@ class Emitter {
       strides.push_back(b_.getIndexAttr(n->attrs.interior[i] + 1));
     }
     return b_.create<mlir::tensor::InsertSliceOp>(l, in(n, 0), out, offsets, sizes, strides);
+  }
+
+  // acc + pad(g, 0) as acc with g added into the padded window: the gradient of a slice (each
+  // kernel offset of a convolution's im2col) accumulates in place instead of materializing a
+  // zero-padded full-size tensor per offset. The Pad, if nothing else uses it, is dead code.
+  Value add_into_window(const Node* n) {
+    if (!is_float(n->dtype) || n->inputs.size() != 2) return {};
+    for (size_t k = 0; k < 2; ++k) {
+      const Node* pad = n->inputs[k].get();
+      const Node* other = n->inputs[1 - k].get();
+      if (pad->op != OpKind::Pad || pad == other || pad->shape != n->shape || other->shape != n->shape ||
+          pad->attrs.value.at(0) != 0.0)
+        continue;
+      bool cropping = false;
+      for (size_t a = 0; a < pad->attrs.low.size(); ++a) cropping |= pad->attrs.low[a] < 0 || pad->attrs.high[a] < 0;
+      if (cropping) continue;
+      mlir::Location l = loc(n);
+      const Shape& window = pad->inputs[0]->shape;
+      llvm::SmallVector<mlir::OpFoldResult> offsets, sizes, strides;
+      for (size_t a = 0; a < window.size(); ++a) {
+        offsets.push_back(b_.getIndexAttr(pad->attrs.low[a]));
+        sizes.push_back(b_.getIndexAttr(window[a]));
+        strides.push_back(b_.getIndexAttr(pad->attrs.interior[a] + 1));
+      }
+      Value acc = values_.at(other);
+      auto window_type = mlir::RankedTensorType::get(window, element(n->dtype));
+      Value current = b_.create<mlir::tensor::ExtractSliceOp>(l, window_type, acc, offsets, sizes, strides);
+      unsigned rank = static_cast<unsigned>(window.size());
+      llvm::SmallVector<mlir::AffineMap> maps(3, b_.getMultiDimIdentityMap(rank));
+      llvm::SmallVector<mlir::utils::IteratorType> iters(rank, mlir::utils::IteratorType::parallel);
+      auto sum = b_.create<mlir::linalg::GenericOp>(
+          l, mlir::TypeRange{window_type}, mlir::ValueRange{current, values_.at(pad->inputs[0].get())},
+          mlir::ValueRange{b_.create<mlir::tensor::EmptyOp>(l, window, element(n->dtype))}, maps, iters,
+          [&](mlir::OpBuilder& nb, mlir::Location bl, mlir::ValueRange args) {
+            nb.create<mlir::linalg::YieldOp>(bl, Value(nb.create<mlir::arith::AddFOp>(bl, args[0], args[1])));
+          });
+      return b_.create<mlir::tensor::InsertSliceOp>(l, sum.getResult(0), acc, offsets, sizes, strides);
+    }
+    return {};
   }
 
   // out[i] = in[extent - 1 - i] on the reversed axes: an affine read map, no index arithmetic.

@@ -131,3 +131,22 @@ TEST_CASE("lowering: a whole Adam training step agrees with the reference loweri
       check_close(new_state.at(path), as_ref(array), 1e-5, "state " + path + ", " + what);
   }
 }
+
+TEST_CASE("lowering: a + pad(g) adds g into the strided window of a, in place") {
+  // The shape of a convolution's input gradient: one padded slice gradient per kernel offset.
+  const z::Shape low{1, 0, 2}, high{0, 2, 0}, interior{0, 1, 2};
+  z::Array a = random_array({4, 7, 9}, 10), g = random_array({3, 3, 3}, 11), h = random_array({3, 3, 3}, 12);
+  auto f = [&](z::Tensor a, z::Tensor g, z::Tensor h) {
+    return z::pad(h, low, high, interior) + (a + z::pad(g, low, high, interior));
+  };
+  Ref want = as_ref(a);
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t j = 0; j < 3; ++j)
+      for (int64_t k = 0; k < 3; ++k) {
+        int64_t at = (low[0] + i * (interior[0] + 1)) * 63 + (low[1] + j * (interior[1] + 1)) * 9 + low[2] +
+                     k * (interior[2] + 1);
+        want.values[at] += g.at(i * 9 + j * 3 + k) + h.at(i * 9 + j * 3 + k);
+      }
+  check_close(z::jit(f, reference_lowering())(a, g, h), want, 1e-6, "reference lowering");
+  check_close(z::jit(f, optimized(1))(a, g, h), want, 1e-6, "optimized");
+}
