@@ -3,11 +3,14 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <span>
 #include <tuple>
 #include <type_traits>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -150,7 +153,7 @@ struct Compiled {
   /// Throws the message of the first run-time check that failed.
   void verify(const std::vector<Array>& arrays) const;
   /// One Array per Flat entry (undefined for the tree markers).
-  std::vector<Array> run(const std::vector<ArgRef>& args) const;
+  std::vector<Array> run(std::span<const ArgRef> args) const;
 };
 
 /// Symbolic stand-ins for one call, recorded so the Function's arguments can be listed.
@@ -175,12 +178,12 @@ class Binder {
   std::vector<Source> sources_;
 };
 
-std::string describe_arguments(const std::vector<ArgRef>& args);
+std::string describe_arguments(std::span<const ArgRef> args);
 /// With ZEPHYR_LOG_COMPILES=1 in the environment, says on stderr what was compiled and how long
 /// it took: a recompile then shows which signature caused it.
-void log_compile(const std::vector<ArgRef>& args, const std::string& key, double seconds);
+void log_compile(std::span<const ArgRef> args, const std::string& key, double seconds);
 /// Adds the call's argument signature to an error raised while tracing, naming every argument.
-[[noreturn]] void rethrow_with_arguments(const Error& error, const std::vector<ArgRef>& args);
+[[noreturn]] void rethrow_with_arguments(const Error& error, std::span<const ArgRef> args);
 
 }  // namespace detail
 
@@ -194,7 +197,7 @@ class Jitted {
   template <class... Args>
   auto operator()(const Args&... args) const {
     using R = std::decay_t<decltype(std::invoke(f_, bound_type(args)...))>;
-    std::vector<detail::ArgRef> refs{detail::arg_ref(args)...};
+    const std::array<detail::ArgRef, sizeof...(Args)> refs{detail::arg_ref(args)...};
     std::string key;
     key.reserve(256);
     (detail::append_key(key, args), ...);
@@ -248,7 +251,7 @@ class Jitted {
 
   struct State {
     mutable std::mutex mutex;
-    std::map<std::string, std::shared_ptr<const detail::Compiled>> cache;
+    std::unordered_map<std::string, std::shared_ptr<const detail::Compiled>> cache;
   };
   F f_;
   compiler::Options options_;
