@@ -360,6 +360,67 @@ void fuse_elementwise(mlir::ModuleOp module) {
     throw Error("[compile] internal error: elementwise fusion did not converge");
 }
 
+// Marks what the transform script splits into one row block per thread (zephyr.parallel).
+void mark_for_threads(mlir::ModuleOp module, int threads) {
+  auto unit = mlir::UnitAttr::get(module.getContext());
+  // Only matmuls with rows and work to share are split: a fork/join costs microseconds, more
+  // than a batch-1 product or (128x512)·(512x10) takes (measured: 0.6x OpenBLAS when split).
+  module.walk([&](mlir::linalg::MatmulOp mm) {
+    auto a = mlir::cast<mlir::RankedTensorType>(mm.getInputs()[0].getType());
+    auto c = mlir::cast<mlir::RankedTensorType>(mm.getResult(0).getType());
+    int64_t rows = c.getDimSize(0), multiply_adds = rows * c.getDimSize(1) * a.getDimSize(1);
+    if (rows >= 64 && multiply_adds >= (int64_t{1} << 21)) mm->setAttr("zephyr.parallel", unit);
+  });
+  // Matrix transposes (the backward pass's A^T and B^T) and elementwise nests (the optimizer
+  // update, bias + activation) are memory-bound: split once a block's share outweighs the
+  // fork/join, about 2^16 elements.
+  module.walk([&](mlir::linalg::TransposeOp t) {
+    auto out = mlir::cast<mlir::RankedTensorType>(t.getInit().getType());
+    if (out.getRank() == 2 && out.hasStaticShape() && out.getNumElements() >= (int64_t{1} << 16))
+      t->setAttr("zephyr.parallel", unit);
+  });
+  module.walk([&](mlir::linalg::GenericOp generic) {
+    if (generic.getNumReductionLoops() != 0 || generic->getNumResults() == 0) return;
+    auto out = mlir::cast<mlir::RankedTensorType>(generic->getResult(0).getType());
+    if (out.getRank() >= 1 && out.hasStaticShape() && out.getDimSize(0) >= threads &&
+        out.getNumElements() >= (int64_t{1} << 16))
+      generic->setAttr("zephyr.parallel", unit);
+  });
+}
+
+// An elementwise nest the script can vectorize: no reductions, static rank 1-4, index maps that
+// are projected permutations (reversals and strided reads stay loops), and floats throughout: a
+// vector of i1 is bit-packed in memory where a memref of i1 holds bytes, and the integer nests
+// (threefry's bit mixing) measured wrong when vectorized.
+bool vectorizable_elementwise(mlir::linalg::GenericOp generic) {
+  if (generic.getNumReductionLoops() != 0 || generic->getNumResults() == 0) return false;
+  auto out = mlir::dyn_cast<mlir::RankedTensorType>(generic->getResult(0).getType());
+  if (!out || !out.hasStaticShape() || out.getRank() < 1 || out.getRank() > 4) return false;
+  for (mlir::AffineMap map : generic.getIndexingMapsArray())
+    if (!map.isProjectedPermutation()) return false;
+  for (mlir::Value operand : generic->getOperands())
+    if (!mlir::isa<mlir::FloatType>(mlir::getElementTypeOrSelf(operand.getType()))) return false;
+  bool float_body = true;
+  generic.getBody()->walk([&](mlir::Operation* op) {
+    for (mlir::Type t : op->getResultTypes()) float_body &= mlir::isa<mlir::FloatType>(t);
+  });
+  return float_body;
+}
+
+// Marks the matrix transposes and elementwise nests the script tiles and vectorizes.
+void mark_for_vectorization(mlir::ModuleOp module) {
+  auto unit = mlir::UnitAttr::get(module.getContext());
+  module.walk([&](mlir::linalg::TransposeOp t) {
+    if (t.getPermutation() == llvm::ArrayRef<int64_t>{1, 0}) t->setAttr("zephyr.tile_transpose", unit);
+  });
+  module.walk([&](mlir::linalg::GenericOp generic) {
+    if (!vectorizable_elementwise(generic)) return;
+    auto rank = mlir::cast<mlir::RankedTensorType>(generic->getResult(0).getType()).getRank();
+    generic->setAttr("zephyr.elementwise", unit);
+    generic->setAttr(fmt::format("zephyr.elementwise_{}", rank), unit);
+  });
+}
+
 void to_linalg(mlir::ModuleOp module, const Options& options) {
   mlir::PassManager pm(module.getContext());
   configure(pm, module, options);
@@ -373,56 +434,8 @@ void to_linalg(mlir::ModuleOp module, const Options& options) {
   run(cleanup, module, "fusion");
   approximate_math(module);
   if (!options.vectorize) return;
-  if (options.threads > 1) {
-    // Only matmuls with rows and work to share are split: a fork/join costs microseconds, more
-    // than a batch-1 product or (128x512)·(512x10) takes (measured: 0.6x OpenBLAS when split).
-    auto unit = mlir::UnitAttr::get(module.getContext());
-    module.walk([&](mlir::linalg::MatmulOp mm) {
-      auto a = mlir::cast<mlir::RankedTensorType>(mm.getInputs()[0].getType());
-      auto c = mlir::cast<mlir::RankedTensorType>(mm.getResult(0).getType());
-      int64_t rows = c.getDimSize(0), multiply_adds = rows * c.getDimSize(1) * a.getDimSize(1);
-      if (rows >= 64 && multiply_adds >= (int64_t{1} << 21)) mm->setAttr("zephyr.parallel", unit);
-    });
-    // Matrix transposes (the backward pass's A^T and B^T) large enough to split.
-    module.walk([&](mlir::linalg::TransposeOp t) {
-      auto out = mlir::cast<mlir::RankedTensorType>(t.getInit().getType());
-      if (out.getRank() == 2 && out.hasStaticShape() && out.getNumElements() >= (int64_t{1} << 16))
-        t->setAttr("zephyr.parallel", unit);
-    });
-    // Elementwise nests (the optimizer update, bias + activation, transposes) are memory-bound:
-    // split them too once a block's share outweighs the fork/join, about 2^16 elements.
-    module.walk([&](mlir::linalg::GenericOp generic) {
-      if (generic.getNumReductionLoops() != 0 || generic->getNumResults() == 0) return;
-      auto out = mlir::cast<mlir::RankedTensorType>(generic->getResult(0).getType());
-      if (out.getRank() >= 1 && out.hasStaticShape() && out.getDimSize(0) >= options.threads &&
-          out.getNumElements() >= (int64_t{1} << 16))
-        generic->setAttr("zephyr.parallel", unit);
-    });
-  }
-  auto unit = mlir::UnitAttr::get(module.getContext());
-  module.walk([&](mlir::linalg::TransposeOp t) {
-    if (t.getPermutation() == llvm::ArrayRef<int64_t>{1, 0}) t->setAttr("zephyr.tile_transpose", unit);
-  });
-  module.walk([&](mlir::linalg::GenericOp generic) {
-    if (generic.getNumReductionLoops() != 0 || generic->getNumResults() == 0) return;
-    auto out = mlir::dyn_cast<mlir::RankedTensorType>(generic->getResult(0).getType());
-    if (!out || !out.hasStaticShape() || out.getRank() < 1 || out.getRank() > 4) return;
-    // Reversals and strided reads (index maps that are not projected permutations) stay loops.
-    for (mlir::AffineMap map : generic.getIndexingMapsArray())
-      if (!map.isProjectedPermutation()) return;
-    // Float nests only: a vector of i1 is bit-packed in memory where a memref of i1 holds bytes,
-    // and the integer nests (threefry's bit mixing) measured wrong when vectorized.
-    for (mlir::Value operand : generic->getOperands())
-      if (!mlir::isa<mlir::FloatType>(mlir::getElementTypeOrSelf(operand.getType()))) return;
-    bool scalar_body_ok = true;
-    generic.getBody()->walk([&](mlir::Operation* op) {
-      for (mlir::Type t : op->getResultTypes())
-        if (!mlir::isa<mlir::FloatType>(t)) scalar_body_ok = false;
-    });
-    if (!scalar_body_ok) return;
-    generic->setAttr("zephyr.elementwise", unit);
-    generic->setAttr(fmt::format("zephyr.elementwise_{}", out.getRank()), unit);
-  });
+  if (options.threads > 1) mark_for_threads(module, options.threads);
+  mark_for_vectorization(module);
   apply_script(module, "tile_and_vectorize", options.threads);
   mlir::PassManager hoist(module.getContext());
   configure(hoist, module, options);
