@@ -126,34 +126,7 @@ module attributes {transform.with_named_sequence} {
     transform.include @peel failures(propagate) (%l0) : (!transform.any_op) -> ()
     transform.yield
   }
-  // Elementwise nests (marked zephyr.elementwise_<rank> in to_linalg) are vectorized here, 16
-  // lanes along the innermost axis, the remainder peeled into a smaller static vector, instead of
-  // leaving scalar loops for LLVM's loop vectorizer (runtime alias checks, epilogues, and most of
-  // a training step's compile time).
-  transform.named_sequence @tile_elementwise_1(%op: !transform.any_op {transform.consumed}) {
-    %tile, %l0 = transform.structured.tile_using_for %op tile_sizes [16]
-        : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
-    transform.include @peel failures(propagate) (%l0) : (!transform.any_op) -> ()
-    transform.yield
-  }
-  transform.named_sequence @tile_elementwise_2(%op: !transform.any_op {transform.consumed}) {
-    %tile, %l0, %l1 = transform.structured.tile_using_for %op tile_sizes [1, 16]
-        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op)
-    transform.include @peel failures(propagate) (%l1) : (!transform.any_op) -> ()
-    transform.yield
-  }
-  transform.named_sequence @tile_elementwise_3(%op: !transform.any_op {transform.consumed}) {
-    %tile, %l0, %l1, %l2 = transform.structured.tile_using_for %op tile_sizes [1, 1, 16]
-        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
-    transform.include @peel failures(propagate) (%l2) : (!transform.any_op) -> ()
-    transform.yield
-  }
-  transform.named_sequence @tile_elementwise_4(%op: !transform.any_op {transform.consumed}) {
-    %tile, %l0, %l1, %l2, %l3 = transform.structured.tile_using_for %op tile_sizes [1, 1, 1, 16]
-        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
-    transform.include @peel failures(propagate) (%l3) : (!transform.any_op) -> ()
-    transform.yield
-  }
+ELEMENTWISE_SEQUENCES
   transform.named_sequence @vectorize_one(%op: !transform.any_op {transform.consumed}) {
     transform.sequence %op : !transform.any_op failures(suppress) {
     ^bb0(%target: !transform.any_op):
@@ -174,26 +147,7 @@ module attributes {transform.with_named_sequence} {
     ^bb0(%t: !transform.any_op):
       transform.include @tile_transpose failures(propagate) (%t) : (!transform.any_op) -> ()
     }
-    %ew1 = transform.structured.match attributes {zephyr.elementwise_1} in %root : (!transform.any_op) -> !transform.any_op
-    transform.foreach %ew1 : !transform.any_op {
-    ^bb0(%op: !transform.any_op):
-      transform.include @tile_elementwise_1 failures(propagate) (%op) : (!transform.any_op) -> ()
-    }
-    %ew2 = transform.structured.match attributes {zephyr.elementwise_2} in %root : (!transform.any_op) -> !transform.any_op
-    transform.foreach %ew2 : !transform.any_op {
-    ^bb0(%op: !transform.any_op):
-      transform.include @tile_elementwise_2 failures(propagate) (%op) : (!transform.any_op) -> ()
-    }
-    %ew3 = transform.structured.match attributes {zephyr.elementwise_3} in %root : (!transform.any_op) -> !transform.any_op
-    transform.foreach %ew3 : !transform.any_op {
-    ^bb0(%op: !transform.any_op):
-      transform.include @tile_elementwise_3 failures(propagate) (%op) : (!transform.any_op) -> ()
-    }
-    %ew4 = transform.structured.match attributes {zephyr.elementwise_4} in %root : (!transform.any_op) -> !transform.any_op
-    transform.foreach %ew4 : !transform.any_op {
-    ^bb0(%op: !transform.any_op):
-      transform.include @tile_elementwise_4 failures(propagate) (%op) : (!transform.any_op) -> ()
-    }
+ELEMENTWISE_TILING
     %mms = transform.structured.match ops{["linalg.matmul"]} in %root : (!transform.any_op) -> !transform.any_op
     transform.foreach %mms : !transform.any_op {
     ^bb0(%mm: !transform.any_op):
@@ -285,10 +239,57 @@ void configure(mlir::PassManager& pm, mlir::ModuleOp module, const Options& opti
   }
 }
 
+// Elementwise nests (marked zephyr.elementwise_<rank> in to_linalg) are vectorized 16 lanes
+// along the innermost axis, the remainder peeled into a smaller static vector, instead of leaving
+// scalar loops for LLVM's loop vectorizer (runtime alias checks, epilogues, and most of a training
+// step's compile time). Tile sizes depend on the rank, so the script gets one sequence per rank
+// (@tile_elementwise_<rank>), and the part of @tile_and_vectorize that applies them.
+constexpr int kMaxElementwiseRank = 4;
+
+std::string elementwise_sequences() {
+  std::string out;
+  for (int rank = 1; rank <= kMaxElementwiseRank; ++rank) {
+    std::string sizes, loops, types;
+    for (int d = 0; d < rank; ++d) {
+      sizes += d + 1 < rank ? "1, " : "16";
+      loops += fmt::format(", %l{}", d);
+      types += ", !transform.any_op";
+    }
+    out += fmt::format(R"(  transform.named_sequence @tile_elementwise_{0}(%op: !transform.any_op {{transform.consumed}}) {{
+    %tile{1} = transform.structured.tile_using_for %op tile_sizes [{2}]
+        : (!transform.any_op) -> (!transform.any_op{3})
+    transform.include @peel failures(propagate) (%l{4}) : (!transform.any_op) -> ()
+    transform.yield
+  }}
+)",
+                       rank, loops, sizes, types, rank - 1);
+  }
+  return out;
+}
+
+std::string elementwise_tiling() {
+  std::string out;
+  for (int rank = 1; rank <= kMaxElementwiseRank; ++rank)
+    out += fmt::format(R"(    %ew{0} = transform.structured.match attributes {{zephyr.elementwise_{0}}} in %root : (!transform.any_op) -> !transform.any_op
+    transform.foreach %ew{0} : !transform.any_op {{
+    ^bb0(%op: !transform.any_op):
+      transform.include @tile_elementwise_{0} failures(propagate) (%op) : (!transform.any_op) -> ()
+    }}
+)",
+                       rank);
+  return out;
+}
+
+void replace_once(std::string& text, const std::string& placeholder, const std::string& with) {
+  text.replace(text.find(placeholder), placeholder.size(), with);
+}
+
 void apply_script(mlir::ModuleOp module, const char* entry, int threads = 1) {
   mlir::MLIRContext* ctx = module.getContext();
   std::string text = kTransformScript;
-  text.replace(text.find("THREADS"), 7, std::to_string(std::max(threads, 1)));
+  replace_once(text, "THREADS", std::to_string(std::max(threads, 1)));
+  replace_once(text, "ELEMENTWISE_SEQUENCES\n", elementwise_sequences());
+  replace_once(text, "ELEMENTWISE_TILING\n", elementwise_tiling());
   mlir::OwningOpRef<mlir::ModuleOp> script = mlir::parseSourceString<mlir::ModuleOp>(text, ctx);
   if (!script) throw Error("[compile] internal error: the transform script does not parse");
   mlir::Operation* sequence = script->lookupSymbol(entry);
@@ -395,7 +396,7 @@ void mark_for_threads(mlir::ModuleOp module, int threads) {
 bool vectorizable_elementwise(mlir::linalg::GenericOp generic) {
   if (generic.getNumReductionLoops() != 0 || generic->getNumResults() == 0) return false;
   auto out = mlir::dyn_cast<mlir::RankedTensorType>(generic->getResult(0).getType());
-  if (!out || !out.hasStaticShape() || out.getRank() < 1 || out.getRank() > 4) return false;
+  if (!out || !out.hasStaticShape() || out.getRank() < 1 || out.getRank() > kMaxElementwiseRank) return false;
   for (mlir::AffineMap map : generic.getIndexingMapsArray())
     if (!map.isProjectedPermutation()) return false;
   for (mlir::Value operand : generic->getOperands())
