@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs everything zephyr needs to build, test and run, from Debian 12's packages.
+# Installs everything zephyr needs to build, test, benchmark and run, from Debian 12's packages.
 # Run as root (or through sudo). Safe to run again: apt-get skips what is installed.
+# The build itself needs only the first two groups and the data set; CMake skips the optional
+# parts (sanitizer tests, LibTorch and PyTorch baselines) with one line each when they are missing.
 set -euo pipefail
 
 packages=(
@@ -11,8 +13,9 @@ packages=(
   libfmt-dev doctest-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
   # the main job's data, and `zephyr bench`'s baselines (OpenBLAS, PyTorch, LibTorch)
   dataset-fashion-mnist libopenblas-dev python3-torch libtorch-dev
-  # independent checks in the tests (lit, FileCheck, numpy)
-  python3 python3-numpy
+  # independent checks in the tests (lit, FileCheck, numpy), and the sanitizer runtimes
+  # (AddressSanitizer/UBSan, libFuzzer) for the tests of the file readers
+  python3 python3-numpy libclang-rt-19-dev
 )
 
 sudo=""

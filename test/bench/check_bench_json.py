@@ -19,13 +19,25 @@ for threads in (1, 2):
 expected.append("mlp_train_rss_growth_2k" if quick else "mlp_train_rss_growth_10k")
 for name in expected:
     assert name in names, f"missing row {name}"
+# OpenBLAS's AVX-512 kernels: on such a CPU a baseline on any other kernel must have been refused.
+avx512 = " avx512f " in " " + open("/proc/cpuinfo").read().replace("\n", " ") + " "
+avx512_kernels = {"skylakex", "cooperlake", "sapphirerapids"}
 for r in rows:
-    assert set(r) == {"name", "threads", "unit", "zephyr", "baseline", "baseline_name", "speedup", "goal"}, r
+    assert set(r) == {"name", "threads", "unit", "zephyr", "baseline", "baseline_name", "speedup", "goal",
+                      "baseline_kernel"}, r
     assert r["zephyr"] > 0 and math.isfinite(r["zephyr"]), r
     higher_is_better = r["unit"] in ("GFLOP/s", "accuracy")
+    kernel = r["baseline_kernel"]
     if r["baseline"] is None:
-        assert r["speedup"] is None and r["baseline_name"].endswith(" missing"), r
+        assert r["speedup"] is None, r
+        assert r["baseline_name"].endswith(" missing") or r["baseline_name"].endswith(" refused"), r
+        if r["baseline_name"].endswith(" refused"):
+            assert kernel is not None and avx512 and kernel.lower() not in avx512_kernels, r
         continue
+    if r["baseline_name"] in ("openblas", "pytorch", "libtorch"):
+        assert kernel is not None, f"{r['name']}: the baseline did not say which OpenBLAS kernel ran"
+        if avx512:
+            assert kernel.lower() in avx512_kernels, f"{r['name']}: baseline ran OpenBLAS's {kernel} kernel"
     speedup = r["zephyr"] / r["baseline"] if higher_is_better else r["baseline"] / r["zephyr"]
     assert abs(r["speedup"] - speedup) < 1e-9 * speedup, r
     if r["baseline_name"] == "budget":

@@ -1,9 +1,10 @@
 // LibTorch baselines for `zephyr bench`: torch_baseline.py's rows through the C++ API, so the ratios
 // can be read without the Python interpreter's per-op overhead.
 //
-// Prints one JSON object {row name: median seconds} with the rows, networks, data shapes and
-// repetition counts of torch_baseline.py's default mode. Thread pools are pinned by the caller:
+// Prints one JSON object {row name: median seconds, "openblas_kernel": name} with the rows,
+// networks, data shapes and repetition counts of torch_baseline.py's default mode. Thread pools are pinned by the caller:
 // OMP_NUM_THREADS is applied to ATen's pool here, OpenBLAS reads OPENBLAS_NUM_THREADS itself.
+#include <dlfcn.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -80,5 +81,8 @@ int main() {
   // The keys are fixed identifiers, so the JSON needs no escaping; %.17g round-trips a double.
   std::printf("{");
   for (size_t i = 0; i < rows.size(); ++i) std::printf("%s\"%s\": %.17g", i ? ", " : "", rows[i].first, rows[i].second);
+  // LibTorch's BLAS on Debian is OpenBLAS, already loaded: its kernel tells whether it ran at its best.
+  if (auto corename = reinterpret_cast<const char* (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_corename")))
+    std::printf(", \"openblas_kernel\": \"%s\"", corename());
   std::printf("}\n");
 }

@@ -1,13 +1,15 @@
 """PyTorch baselines for `zephyr bench`: the same networks and steps, timed the same way.
 
-Prints one JSON object {row name: median seconds}. With --main-job DATA_DIR it instead runs the
+Prints one JSON object {row name: median seconds, "openblas_kernel": the OpenBLAS kernel that ran}. With --main-job DATA_DIR it instead runs the
 job `zephyr train --epochs 5` runs (the MLP on Fashion-MNIST, Adam with cosine decay, batch 128)
 and prints {"mlp_main_job": wall seconds, "mlp_main_job_accuracy": final test accuracy}, timed from
 before loading the data to after the last evaluation. Thread pools are pinned by the caller through
-OMP_NUM_THREADS and OPENBLAS_NUM_THREADS (Debian's PyTorch uses both). Exits with status 2 when
+OMP_NUM_THREADS and OPENBLAS_NUM_THREADS (Debian's PyTorch uses both), and it runs without
+OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE so that OpenBLAS picks its best kernel for the CPU. Exits with status 2 when
 PyTorch is not installed (apt-get install python3-torch).
 """
 import argparse
+import ctypes
 import gzip
 import json
 import os
@@ -19,6 +21,16 @@ try:
     import torch
 except ImportError:
     sys.exit(2)
+
+
+def openblas_kernel():
+    """openblas_get_corename() of the OpenBLAS that Debian's PyTorch loaded (None if it is not OpenBLAS)."""
+    try:
+        lib = ctypes.CDLL("libopenblas.so.0")  # already loaded by torch: the same instance
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        return lib.openblas_get_corename().decode()
+    except (OSError, AttributeError):
+        return None
 
 
 def median_seconds(f, reps):
@@ -100,7 +112,7 @@ def main():
     args = parser.parse_args()
     torch.manual_seed(0)
     if args.main_job:
-        print(json.dumps(main_job(args.main_job)))
+        print(json.dumps({**main_job(args.main_job), "openblas_kernel": openblas_kernel()}))
         return
     rows = {}
     net = mlp([784, 512, 512, 10])
@@ -118,6 +130,7 @@ def main():
         torch.nn.Flatten(), torch.nn.Linear(64 * 7 * 7, 10))
     xc, yc = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
     rows["cnn_train_step"] = median_seconds(train_step(cnn, xc, yc), 20)
+    rows["openblas_kernel"] = openblas_kernel()
     print(json.dumps(rows))
 
 

@@ -30,6 +30,7 @@ struct Row {
   std::string baseline_name;
   double goal;         // the speedup the issue asks for
   double flop = 0;     // per call, for the share of the FMA peak (0: not a compute row)
+  std::string kernel;  // the OpenBLAS kernel the baseline ran (empty: none, or a budget)
   bool higher_is_better() const { return unit == "GFLOP/s" || unit == "accuracy"; }
   double speedup() const { return higher_is_better() ? zephyr.median / baseline : baseline / zephyr.median; }
 };
@@ -65,6 +66,8 @@ class Bench {
     const double rate = r.unit == "GFLOP/s" ? r.zephyr.median : r.flop > 0 ? r.flop / (r.zephyr.median * 1e-3) * 1e-9 : 0;
     std::string share = rate > 0 ? fmt::format("{:.0f}%", 100 * rate / peak(r.threads)) : "";
     std::string verdict = std::isnan(r.speedup()) ? "" : r.speedup() >= r.goal ? " met" : " NOT MET";
+    // Nothing runs faster than the FMA peak: a share above it means the row's FLOP count is wrong.
+    if (rate > 1.02 * peak(r.threads)) verdict += " ABOVE THE FMA PEAK (wrong FLOP count?)";
     fmt::print("{:<30} {:>3} {:>9.4g} [{:.4g}, {:.4g}] {:<3} {:>9.4g}  {:<14} {:>7.2f} {:>5.2f} {:>6}{}\n", r.name,
                r.threads, r.zephyr.median, r.zephyr.min, r.zephyr.max, r.unit, r.baseline, r.baseline_name,
                r.speedup(), r.goal, share, verdict);
@@ -89,6 +92,30 @@ struct MatmulCase {
   }
 };
 
+// A baseline whose OpenBLAS kernel is not the CPU's best is refused rather than compared with.
+struct Baseline {
+  double value;       // NaN when missing or refused
+  std::string label;  // "openblas", "pytorch missing", "pytorch refused", ...
+  std::string kernel;
+};
+
+Baseline baseline_of(const BaselineRows& rows, const std::string& key, const std::string& name) {
+  auto it = rows.seconds.find(key);
+  if (it == rows.seconds.end()) return {NAN, name + " missing", ""};
+  if (!kernel_refusal(rows.kernel).empty()) return {NAN, name + " refused", rows.kernel};
+  return {it->second, name, rows.kernel};
+}
+
+// Says once per baseline process which OpenBLAS kernel it ran, and why a row is refused.
+void report_kernel(const std::string& baseline, const std::string& kernel) {
+  if (kernel.empty()) return;
+  std::string refusal = kernel_refusal(kernel);
+  if (refusal.empty())
+    fmt::print("{}: OpenBLAS kernel {}\n", baseline, kernel);
+  else
+    fmt::print("{}: refused, {}\n", baseline, refusal);
+}
+
 void matmul_rows(Bench& bench, const Blas& blas, int threads) {
   std::vector<MatmulCase> cases = {{256, 256, 256},    {512, 512, 512},         {1024, 1024, 1024},
                                    {128, 784, 512},    {128, 512, 10},          {1000, 1000, 1000},
@@ -100,6 +127,7 @@ void matmul_rows(Bench& bench, const Blas& blas, int threads) {
   auto nn = jit([](Tensor a, Tensor b) { return matmul(a, b); }, options);
   auto tn = jit([](Tensor a, Tensor b) { return matmul(transpose(a), b); }, options);
   auto nt = jit([](Tensor a, Tensor b) { return matmul(a, transpose(b)); }, options);
+  const bool blas_usable = blas.available() && kernel_refusal(blas.kernel()).empty();
   if (blas.available()) blas.set_threads(threads);
   for (const MatmulCase& c : cases) {
     Shape a_shape = c.trans_a ? Shape{c.k, c.m} : Shape{c.m, c.k};
@@ -111,7 +139,7 @@ void matmul_rows(Bench& bench, const Blas& blas, int threads) {
     Array out;
     Stats t = measure([&] { out = c.trans_a ? tn(a, b) : c.trans_b ? nt(a, b) : nn(a, b); }, reps);
     double baseline = NAN;
-    if (blas.available()) {
+    if (blas_usable) {
       std::vector<float> expected(c.m * c.n);
       auto call = [&] {
         blas.sgemm(c.trans_a, c.trans_b, c.m, c.n, c.k, a.data<float>(), b.data<float>(), expected.data());
@@ -125,7 +153,8 @@ void matmul_rows(Bench& bench, const Blas& blas, int threads) {
     // Rates: the best time is the highest rate, so min and max swap.
     Stats rate{flop / t.max * 1e-9, flop / t.median * 1e-9, flop / t.min * 1e-9};
     bench.add({fmt::format("{}_t{}", c.name(), threads), threads, "GFLOP/s", rate, baseline,
-               blas.available() ? "openblas" : "openblas missing", threads == 1 ? 1.0 : 0.95});
+               blas_usable ? "openblas" : blas.available() ? "openblas refused" : "openblas missing",
+               threads == 1 ? 1.0 : 0.95, 0, blas.kernel()});
   }
 }
 
@@ -133,31 +162,30 @@ void matmul_rows(Bench& bench, const Blas& blas, int threads) {
 
 Tensor tiny_mlp(Params p, Tensor x) { return nets::mlp(p, x, {64, 64}); }
 
-std::pair<double, std::string> baseline_of(const std::map<std::string, double>& rows, const std::string& key,
-                                           const std::string& name) {
-  auto it = rows.find(key);
-  if (it == rows.end()) return {NAN, name + " missing"};
-  return {it->second, name};
-}
-
-// Baselines run at their best: both thread pools pinned (they fight over two cores otherwise),
-// and glibc told to keep freed memory, without which a CNN step's large buffers are mmapped and
-// faulted in afresh every call (measured: PyTorch's CNN step 22 ms with, 47-85 ms without).
+// Baselines run at their best: OpenBLAS free to pick its kernel (kBaselinePinning removed), both
+// thread pools pinned (they fight over two cores otherwise), and glibc told to keep freed memory,
+// without which a CNN step's large buffers are mmapped and faulted in afresh every call
+// (measured: PyTorch's CNN step 22 ms with, 47-85 ms without).
 std::string baseline_environment(int omp, int blas) {
-  return fmt::format("OMP_NUM_THREADS={} OPENBLAS_NUM_THREADS={} MALLOC_MMAP_THRESHOLD_=1000000000 "
+  std::string unset;
+  for (const char* name : kBaselinePinning) unset += fmt::format("-u {} ", name);
+  return fmt::format("env {}OMP_NUM_THREADS={} OPENBLAS_NUM_THREADS={} MALLOC_MMAP_THRESHOLD_=1000000000 "
                      "MALLOC_TRIM_THRESHOLD_=10000000000",
-                     omp, blas);
+                     unset, omp, blas);
 }
 
-std::map<std::string, double> torch_rows(const BenchOptions& o, int omp, int blas, const std::string& args = "") {
-  return json_rows_of(fmt::format("{} /usr/bin/python3 '{}' {}", baseline_environment(omp, blas), o.torch_script, args));
+BaselineRows torch_rows(const BenchOptions& o, int omp, int blas, const std::string& args = "") {
+  BaselineRows rows =
+      json_rows_of(fmt::format("{} /usr/bin/python3 '{}' {}", baseline_environment(omp, blas), o.torch_script, args));
+  report_kernel(fmt::format("pytorch (omp {}, blas {})", omp, blas), rows.kernel);
+  return rows;
 }
 
 // One training step (SGD) of `forward`'s classifier loss on random data: the step row, and on one
 // thread its compile time against the budget.
 void train_step_rows(Bench& bench, const char* name, Tensor (*forward)(Params, Tensor),
                      Tensor (*loss)(Params, Tensor, Tensor), int64_t batch, int reps, double budget,
-                     const std::map<std::string, double>& torch, int threads, double flop) {
+                     const BaselineRows& torch, int threads, double flop) {
   compiler::Options options;
   options.threads = threads;
   optim::Optimizer sgd = optim::sgd(0.01);
@@ -172,23 +200,24 @@ void train_step_rows(Bench& bench, const char* name, Tensor (*forward)(Params, T
   ParamTree state = sgd.init(params);
   double compile = seconds([&] { step(params, state, x, y); });
   Stats t = measure([&] { step(params, state, x, y); }, bench.reps(reps));
-  auto [b, baseline_name] = baseline_of(torch, name, "pytorch");
-  bench.add({fmt::format("{}_t{}", name, threads), threads, "ms", scaled(t, 1e3), b * 1e3, baseline_name, 1.25, flop});
+  Baseline b = baseline_of(torch, name, "pytorch");
+  bench.add({fmt::format("{}_t{}", name, threads), threads, "ms", scaled(t, 1e3), b.value * 1e3, b.label, 1.25, flop,
+             b.kernel});
   if (threads == 1)
     bench.add({fmt::format("compile_{}", name), 1, "s", {compile - t.median, compile - t.median, compile - t.median},
                budget, "budget", 1.0});
 }
 
 void inference_row(Bench& bench, const char* name, Tensor (*forward)(Params, Tensor), int64_t width, int reps,
-                   double goal, const std::map<std::string, double>& baseline, const std::string& baseline_name) {
+                   double goal, const BaselineRows& baseline, const std::string& baseline_name) {
   compiler::Options options;
   options.threads = 1;
   Array x = random::uniform(random::key(2), {1, width});
   ParamTree params = trace(forward, random::key(0), x);
   auto infer = jit(forward, options);
   Stats t = measure([&] { infer(params, x); }, bench.reps(reps));
-  auto [b, label] = baseline_of(baseline, name, baseline_name);
-  bench.add({fmt::format("{}_t1", name), 1, "ms", scaled(t, 1e3), b * 1e3, label, goal});
+  Baseline b = baseline_of(baseline, name, baseline_name);
+  bench.add({fmt::format("{}_t1", name), 1, "ms", scaled(t, 1e3), b.value * 1e3, b.label, goal, 0, b.kernel});
 }
 
 // ---- the main job: five epochs of the Fashion-MNIST MLP with Adam, compile included ----
@@ -210,8 +239,8 @@ void main_job_rows(Bench& bench, int threads) {
   double accuracy = 0;
   double t = seconds([&] { accuracy = train(train_options); });
   std::filesystem::remove(checkpoint);
-  auto [b, name] = baseline_of(torch, "mlp_main_job", "pytorch");
-  bench.add({fmt::format("mlp_main_job_t{}", threads), threads, "s", {t, t, t}, b, name, 1.25});
+  Baseline b = baseline_of(torch, "mlp_main_job", "pytorch");
+  bench.add({fmt::format("mlp_main_job_t{}", threads), threads, "s", {t, t, t}, b.value, b.label, 1.25, 0, b.kernel});
   bench.add({fmt::format("mlp_main_job_accuracy_t{}", threads), threads, "accuracy", {accuracy, accuracy, accuracy},
              0.88, "budget", 1.0});
 }
@@ -280,7 +309,8 @@ void write_json(const std::vector<Row>& rows, const std::string& path) {
   for (const Row& r : rows)
     out.push_back({{"name", r.name}, {"threads", r.threads}, {"unit", r.unit}, {"zephyr", r.zephyr.median},
                    {"baseline", number(r.baseline)}, {"baseline_name", r.baseline_name},
-                   {"speedup", number(r.speedup())}, {"goal", r.goal}});
+                   {"speedup", number(r.speedup())}, {"goal", r.goal},
+                   {"baseline_kernel", r.kernel.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.kernel)}});
   std::ofstream file(path);
   file << out.dump(2) << "\n";
   if (!file.flush()) throw Error(fmt::format("cannot write '{}'", path));
@@ -294,10 +324,14 @@ void bench(const BenchOptions& o) {
   bench.measure_peaks();
   fmt::print("FMA peak before: {:.0f} GFLOP/s on 1 core, {:.0f} on 2\n", bench.peak(1), bench.peak(2));
   Bench::print_header();
-  // MLP step FLOPs: forward, and twice that backward, through the three weight matrices.
-  const double mlp_flop = 3 * 2.0 * 128 * (784 * 512 + 512 * 512 + 512 * 10);
+  // MLP step FLOPs, 411 M: forward through the three weight matrices (171 M); backward, every
+  // weight gradient (171 M) and the input gradients of the last two layers only (68 M), since
+  // nothing needs the gradient of the images.
+  const double forward_flop = 2.0 * 128 * (784 * 512 + 512 * 512 + 512 * 10);
+  const double mlp_flop = 2 * forward_flop + 2.0 * 128 * (512 * 512 + 512 * 10);
   if (bench.wants("memory")) memory_rows(bench);  // first, before other rows' buffers are pooled
   const Blas blas;
+  if (bench.wants("matmul")) report_kernel("openblas", blas.kernel());
   for (int threads : {1, 2}) {
     if (bench.wants("matmul")) matmul_rows(bench, blas, threads);
     if (bench.wants("step")) {
@@ -313,9 +347,10 @@ void bench(const BenchOptions& o) {
     auto torch = torch_rows(o, 1, 1);
     inference_row(bench, "mlp_infer_b1", classifier, 784, 200, 2.0, torch, "pytorch");
     auto libtorch = o.libtorch_baseline.empty()
-                        ? std::map<std::string, double>{}
+                        ? BaselineRows{}
                         : json_rows_of(fmt::format("{} '{}'", baseline_environment(1, 1), o.libtorch_baseline));
-    bool have_libtorch = libtorch.contains("tiny_mlp_b1");
+    report_kernel("libtorch", libtorch.kernel);
+    bool have_libtorch = libtorch.seconds.contains("tiny_mlp_b1");
     inference_row(bench, "tiny_mlp_b1", tiny_mlp, 64, 500, 20.0, have_libtorch ? libtorch : torch,
                   have_libtorch ? "libtorch" : "pytorch");
   }

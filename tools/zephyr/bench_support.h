@@ -25,11 +25,36 @@ double rss_bytes();
 double peak_rss_bytes();
 void reset_peak_rss();
 
-/// OpenBLAS's cblas_sgemm, loaded with dlopen so that nothing in zephyr links it.
+/// The environment a baseline runs in: its best settings, as on a user's machine. This machine
+/// sets OPENBLAS_CORETYPE=Haswell and OPENBLAS_L2_SIZE, which pin OpenBLAS (and PyTorch's BLAS,
+/// which is OpenBLAS on Debian) to its AVX2 kernel at half speed; a baseline runs without them.
+/// zephyr's own runs, the tests and CI keep the environment as it is.
+inline constexpr const char* kBaselinePinning[] = {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"};
+
+/// Removes kBaselinePinning from this process's environment while it lives (for a baseline that
+/// loads in-process, like OpenBLAS through dlopen, which reads them when it loads).
+class UnpinnedEnvironment {
+ public:
+  UnpinnedEnvironment();
+  ~UnpinnedEnvironment();
+  UnpinnedEnvironment(const UnpinnedEnvironment&) = delete;
+  UnpinnedEnvironment& operator=(const UnpinnedEnvironment&) = delete;
+
+ private:
+  std::map<std::string, std::string> saved_;
+};
+
+/// Why OpenBLAS's kernel `corename` (openblas_get_corename()) is not the best one for this CPU,
+/// or empty when it is: a baseline on a narrower kernel than the CPU runs would flatter zephyr.
+std::string kernel_refusal(const std::string& corename);
+
+/// OpenBLAS's cblas_sgemm, loaded with dlopen so that nothing in zephyr links it, in an
+/// UnpinnedEnvironment.
 class Blas {
  public:
   Blas();
   bool available() const { return sgemm_ != nullptr; }
+  const std::string& kernel() const { return kernel_; }  // openblas_get_corename(), e.g. "Cooperlake"
   void set_threads(int threads) const;
   /// Row-major C = op(A) op(B), op transposing where asked.
   void sgemm(bool trans_a, bool trans_b, int m, int n, int k, const float* a, const float* b, float* c) const;
@@ -38,10 +63,17 @@ class Blas {
   using Sgemm = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
   Sgemm sgemm_ = nullptr;
   void (*set_threads_)(int) = nullptr;
+  std::string kernel_;
 };
 
-/// Runs `command` and parses its stdout as one JSON object of numbers; empty when the command
-/// fails (baseline not installed).
-std::map<std::string, double> json_rows_of(const std::string& command);
+/// A baseline process's rows (name -> seconds) and the OpenBLAS kernel it ran.
+struct BaselineRows {
+  std::map<std::string, double> seconds;
+  std::string kernel;  // empty when the baseline did not say
+};
+
+/// Runs `command` and parses its stdout as one JSON object of numbers, plus an optional string
+/// "openblas_kernel"; empty when the command fails (baseline not installed).
+BaselineRows json_rows_of(const std::string& command);
 
 }  // namespace zephyr::cli::bench_support
