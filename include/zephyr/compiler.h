@@ -30,6 +30,20 @@ struct Options {
   /// Matmuls of at least 64 rows are split over this many threads (OpenMP). 0: the JIT uses
   /// ZEPHYR_NUM_THREADS, or every core; IR dumps and ahead-of-time objects (libc only) use 1.
   int threads = 0;
+  /// JIT: compile the function as kernels, one per fusion group, deduplicated, compiled in
+  /// parallel, cached on disk, and run by a schedule (ZEPHYR_KERNELS=0 turns it off). false:
+  /// one function for the whole graph, as IR dumps and ahead-of-time objects still are.
+  bool kernels = true;
+};
+
+/// What compiling one function took (ZEPHYR_LOG_COMPILES=1 prints it).
+struct CompileStats {
+  size_t kernel_calls = 0;  // calls in the schedule
+  size_t distinct = 0;      // distinct kernels among them
+  size_t from_cache = 0;    // of those, found compiled (this process or the disk cache)
+  size_t compiled = 0;      // of those, compiled now
+  int workers = 0;          // threads that compiled them
+  double partition_seconds = 0, compile_seconds = 0, link_seconds = 0;
 };
 
 /// The thread count 0 stands for in the JIT: ZEPHYR_NUM_THREADS if set, else every core.
@@ -44,7 +58,13 @@ class Executable {
   virtual void run(void* const* arguments, void* const* results) const = 0;
   /// Wall time spent building, optimizing and JIT-compiling, in seconds.
   virtual double compile_seconds() const = 0;
+  /// Kernel counts and stage times; one kernel and no cache for a whole-graph executable.
+  virtual CompileStats stats() const { return {1, 1, 0, 1, 1, 0, compile_seconds(), 0}; }
 };
+
+/// Forgets the kernels this process compiled or loaded (the disk cache keeps them): the next
+/// compile starts as a new process would. For measuring cold compiles.
+void forget_compiled_kernels();
 
 /// Lowers `function` through MLIR to host code (JIT).
 std::shared_ptr<Executable> compile(const Function& function, const Options& options = {});

@@ -224,11 +224,18 @@ class Jitted {
       detail::log_compile(refs, readable, entry->executable->compile_seconds());
       std::lock_guard lock(state_->mutex);
       state_->cache.emplace(key, entry);
+      state_->last_compile = entry->executable->stats();
     }
     std::vector<Array> arrays = entry->run(refs);
     entry->verify(arrays);
     size_t i = 0;
     return detail::Results<R>::build(arrays, entry->result_paths, i);
+  }
+
+  /// What the most recent compile took: kernels, cache hits, stage times.
+  compiler::CompileStats last_compile() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->last_compile;
   }
 
   /// Number of distinct signatures compiled so far.
@@ -252,6 +259,7 @@ class Jitted {
   struct State {
     mutable std::mutex mutex;
     std::unordered_map<std::string, std::shared_ptr<const detail::Compiled>> cache;
+    compiler::CompileStats last_compile;
   };
   F f_;
   compiler::Options options_;

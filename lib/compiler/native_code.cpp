@@ -4,11 +4,14 @@
 #include <chrono>
 #include <mutex>
 
+#include "llvm/Config/llvm-config.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/TargetParser/Host.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
@@ -17,6 +20,8 @@
 #include "../core/env.h"
 #include "../core/buffer_pool.h"
 #include "mlir_internal.h"
+#include "native_code.h"
+#include "scheduled_executable.h"
 
 namespace zephyr::compiler {
 namespace {
@@ -134,6 +139,34 @@ class JitExecutable final : public Executable {
   double seconds_ = 0;
 };
 
+// `module` as an object file for `machine`, in memory.
+std::string object_code(llvm::Module& module, llvm::TargetMachine& machine) {
+  llvm::SmallVector<char, 0> buffer;
+  llvm::raw_svector_ostream os(buffer);
+  llvm::legacy::PassManager pm;
+  if (machine.addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::ObjectFile))
+    throw Error("[compile] the target cannot emit object files");
+  pm.run(module);
+  return std::string(buffer.begin(), buffer.end());
+}
+
+// `void <name>_packed(void** pointers)`: calls <name> with pointers[0..n), so that the schedule
+// can call any kernel through one C signature.
+void add_packed_entry(llvm::Module& module, const std::string& name) {
+  llvm::Function* kernel = module.getFunction(name);
+  if (!kernel) throw Error(fmt::format("[compile] internal error: kernel '{}' missing from its module", name));
+  llvm::LLVMContext& context = module.getContext();
+  llvm::Type* pointer = llvm::PointerType::getUnqual(context);
+  auto* type = llvm::FunctionType::get(llvm::Type::getVoidTy(context), {pointer}, false);
+  auto* packed = llvm::Function::Create(type, llvm::Function::ExternalLinkage, name + "_packed", module);
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(context, "entry", packed));
+  llvm::SmallVector<llvm::Value*> arguments;
+  for (unsigned i = 0; i < kernel->arg_size(); ++i)
+    arguments.push_back(b.CreateLoad(pointer, b.CreateConstGEP1_64(pointer, packed->getArg(0), i)));
+  b.CreateCall(kernel, arguments);
+  b.CreateRetVoid();
+}
+
 std::string llvm_ir(mlir::ModuleOp module, llvm::LLVMContext& context, llvm::TargetMachine& machine,
                     std::unique_ptr<llvm::Module>& out) {
   out = mlir::translateModuleToLLVMIR(module, context);
@@ -171,6 +204,11 @@ Stage parse_stage(const std::string& text) {
 }
 
 std::shared_ptr<Executable> compile(const Function& function, const Options& options) {
+  static const bool kernels_off = [] {
+    const char* v = std::getenv("ZEPHYR_KERNELS");
+    return v != nullptr && std::string_view(v) == "0";
+  }();
+  if (options.kernels && !kernels_off) return compile_scheduled(function, resolved(options, true));
   return std::make_shared<JitExecutable>(function, options);
 }
 
@@ -200,17 +238,40 @@ void compile_to_object(const Function& function, const std::string& path, const 
   llvm::LLVMContext context;
   std::unique_ptr<llvm::Module> module;
   llvm_ir(*lowered.module, context, *machine, module);
-  // The JIT's packed wrapper is not part of the AOT interface.
-  if (llvm::Function* wrapper = module->getFunction("_mlir_" + function.name)) wrapper->eraseFromParent();
-  std::error_code error;
-  llvm::raw_fd_ostream os(path, error, llvm::sys::fs::OF_None);
-  if (error) throw Error(fmt::format("[compile] cannot write '{}': {}", path, error.message()));
-  llvm::legacy::PassManager pm;
-  if (machine->addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::ObjectFile))
-    throw Error("[compile] the target cannot emit object files");
-  pm.run(*module);
-  os.flush();
-  if (os.has_error()) throw Error(fmt::format("[compile] writing '{}' failed", path));
+  std::string object = object_code(*module, *machine);
+  // Written next to its destination and renamed over it: a failed write never leaves half an object.
+  std::string temporary = path + ".tmp";
+  {
+    std::error_code error;
+    llvm::raw_fd_ostream os(temporary, error, llvm::sys::fs::OF_None);
+    if (error) throw Error(fmt::format("[compile] cannot write '{}': {}", path, error.message()));
+    os << object;
+    os.close();
+    if (os.has_error()) {
+      llvm::sys::fs::remove(temporary);
+      throw Error(fmt::format("[compile] writing '{}' failed", path));
+    }
+  }
+  if (std::error_code error = llvm::sys::fs::rename(temporary, path)) {
+    llvm::sys::fs::remove(temporary);
+    throw Error(fmt::format("[compile] cannot write '{}': {}", path, error.message()));
+  }
+}
+
+std::string kernel_object(const Function& kernel, const Options& options) {
+  LoweredModule lowered = lower(kernel, Stage::llvm_dialect, options);
+  std::unique_ptr<llvm::TargetMachine> machine = host_target_machine();
+  llvm::LLVMContext context;
+  std::unique_ptr<llvm::Module> module;
+  llvm_ir(*lowered.module, context, *machine, module);
+  add_packed_entry(*module, kernel.name);
+  return object_code(*module, *machine);
+}
+
+std::string target_description() {
+  std::unique_ptr<llvm::TargetMachine> machine = host_target_machine();
+  return fmt::format("llvm {} {} {} opt{} {}", LLVM_VERSION_STRING, machine->getTargetTriple().str(),
+                     machine->getTargetCPU().str(), kLlvmOptLevel, machine->getTargetFeatureString().str());
 }
 
 }  // namespace zephyr::compiler

@@ -198,6 +198,7 @@ void train_step_rows(Bench& bench, const char* name, Tensor (*forward)(Params, T
   Array y = Array::zeros({batch}, DType::i32);
   ParamTree params = trace(forward, random::key(0), x);
   ParamTree state = sgd.init(params);
+  compiler::forget_compiled_kernels();  // cold, as in a new process (the bench's cache is empty too)
   double compile = seconds([&] { step(params, state, x, y); });
   Stats t = measure([&] { step(params, state, x, y); }, bench.reps(reps));
   Baseline b = baseline_of(torch, name, "pytorch");
@@ -218,6 +219,47 @@ void inference_row(Bench& bench, const char* name, Tensor (*forward)(Params, Ten
   Stats t = measure([&] { infer(params, x); }, bench.reps(reps));
   Baseline b = baseline_of(baseline, name, baseline_name);
   bench.add({fmt::format("{}_t1", name), 1, "ms", scaled(t, 1e3), b.value * 1e3, b.label, goal, 0, b.kernel});
+}
+
+// ---- compiling a transformer LM's training step, each in a new process ----
+
+// `zephyr lm-step --compile-only` (this executable) with its own compile cache: trace + compile
+// seconds, memory above the model's arrays, kernel counts.
+nlohmann::json lm_compile(const std::string& cache, const std::string& shape) {
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  const std::string out =
+      output_of(fmt::format("ZEPHYR_CACHE_DIR='{}' '{}' lm-step --compile-only --json {}", cache, self, shape));
+  if (out.empty()) throw Error(fmt::format("[bench] zephyr lm-step {} failed", shape));
+  return nlohmann::json::parse(out);
+}
+
+void compile_rows(Bench& bench, const std::filesystem::path& caches) {
+  auto fresh = [&](const char* name) {
+    std::filesystem::remove_all(caches / name);
+    return (caches / name).string();
+  };
+  auto seconds_of = [](const nlohmann::json& j) { return j["trace_s"].get<double>() + j["compile_s"].get<double>(); };
+  auto add = [&](const std::string& name, const std::string& unit, double value, double budget) {
+    bench.add({name, compiler::default_threads(), unit, {value, value, value}, budget, "budget", 1.0});
+  };
+  // The Kernels issue's model: d_model 128, 4 heads, batch 8, context 64, Adam.
+  const std::string lm = "--model-dim 128 --heads 4 --context 64 --batch 8";
+  const nlohmann::json one = lm_compile(fresh("lm1"), "--blocks 1 " + lm);
+  const std::string eight_cache = fresh("lm8");
+  const nlohmann::json eight = lm_compile(eight_cache, "--blocks 8 " + lm);
+  const nlohmann::json warm = lm_compile(eight_cache, "--blocks 8 " + lm);
+  fmt::print("lm: 1 block {} distinct kernels in {} calls; 8 blocks {} in {}; warm: {} compiled\n",
+             one["distinct"].get<int>(), one["kernel_calls"].get<int>(), eight["distinct"].get<int>(),
+             eight["kernel_calls"].get<int>(), warm["compiled"].get<int>());
+  add("compile_lm_1block_cold", "s", seconds_of(one), 2.0);
+  add("compile_lm_8block_cold", "s", seconds_of(eight), 2.0);
+  add("compile_lm_8block_over_1block", "x", seconds_of(eight) / seconds_of(one), 1.3);
+  add("compile_lm_8block_warm", "s", seconds_of(warm), 0.25);
+  if (bench.options().quick) return;
+  // GPT-2 small's shape: 12 blocks, d_model 768, 12 heads, context 128, batch 4 (85.5M parameters).
+  const nlohmann::json gpt2 = lm_compile(fresh("gpt2"), "--blocks 12 --model-dim 768 --heads 12 --context 128 --batch 4");
+  add("compile_gpt2_small_cold", "s", seconds_of(gpt2), 10.0);
+  add("compile_gpt2_small_memory", "MB", gpt2["compile_memory_mb"].get<double>(), 1000.0);
 }
 
 // ---- the main job: five epochs of the Fashion-MNIST MLP with Adam, compile included ----
@@ -320,6 +362,14 @@ void write_json(const std::vector<Row>& rows, const std::string& path) {
 }  // namespace
 
 void bench(const BenchOptions& o) {
+  // Compile rows are cold: an empty compile cache of the bench's own, removed at the end.
+  const std::filesystem::path caches = std::filesystem::temp_directory_path() / fmt::format("zephyr-bench-{}", getpid());
+  std::filesystem::remove_all(caches);
+  setenv("ZEPHYR_CACHE_DIR", (caches / "bench").c_str(), 1);
+  struct Cleanup {
+    std::filesystem::path path;
+    ~Cleanup() { std::filesystem::remove_all(path); }
+  } cleanup{caches};
   Bench bench(o);
   bench.measure_peaks();
   fmt::print("FMA peak before: {:.0f} GFLOP/s on 1 core, {:.0f} on 2\n", bench.peak(1), bench.peak(2));
@@ -330,14 +380,15 @@ void bench(const BenchOptions& o) {
   const double forward_flop = 2.0 * 128 * (784 * 512 + 512 * 512 + 512 * 10);
   const double mlp_flop = 2 * forward_flop + 2.0 * 128 * (512 * 512 + 512 * 10);
   if (bench.wants("memory")) memory_rows(bench);  // first, before other rows' buffers are pooled
+  if (bench.wants("compile")) compile_rows(bench, caches);
   const Blas blas;
   if (bench.wants("matmul")) report_kernel("openblas", blas.kernel());
   for (int threads : {1, 2}) {
     if (bench.wants("matmul")) matmul_rows(bench, blas, threads);
     if (bench.wants("step")) {
       auto torch_mlp = torch_rows(o, 1, threads), torch_cnn = torch_rows(o, threads, 1);
-      train_step_rows(bench, "mlp_train_step", classifier, classifier_loss, 128, 50, 0.5, torch_mlp, threads, mlp_flop);
-      train_step_rows(bench, "cnn_train_step", cnn, cnn_loss, 64, 20, 1.0, torch_cnn, threads, 0);
+      train_step_rows(bench, "mlp_train_step", classifier, classifier_loss, 128, 50, 0.3, torch_mlp, threads, mlp_flop);
+      train_step_rows(bench, "cnn_train_step", cnn, cnn_loss, 64, 20, 0.5, torch_cnn, threads, 0);
     }
     if (bench.wants("main") && !o.quick) main_job_rows(bench, threads);
   }

@@ -149,13 +149,19 @@ void Blas::sgemm(bool trans_a, bool trans_b, int m, int n, int k, const float* a
          trans_b ? k : n, 0.0f, c, n);
 }
 
-BaselineRows json_rows_of(const std::string& command) {
+std::string output_of(const std::string& command) {
   std::FILE* pipe = popen((command + " 2>/dev/null").c_str(), "r");
   if (!pipe) return {};
   std::string out;
   char buffer[4096];
   while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-  if (pclose(pipe) != 0 || out.empty()) return {};
+  if (pclose(pipe) != 0) return {};
+  return out;
+}
+
+BaselineRows json_rows_of(const std::string& command) {
+  const std::string out = output_of(command);
+  if (out.empty()) return {};
   BaselineRows rows;
   const nlohmann::json parsed = nlohmann::json::parse(out);  // items() refers to it: keep it alive
   for (const auto& [key, value] : parsed.items()) {

@@ -72,6 +72,9 @@ struct BaselineRows {
   std::string kernel;  // empty when the baseline did not say
 };
 
+/// Runs `command` (through the shell) and returns its stdout; empty when it fails.
+std::string output_of(const std::string& command);
+
 /// Runs `command` and parses its stdout as one JSON object of numbers, plus an optional string
 /// "openblas_kernel"; empty when the command fails (baseline not installed).
 BaselineRows json_rows_of(const std::string& command);

@@ -10,6 +10,7 @@
 #include <zephyr/zephyr.h>
 
 #include "bench.h"
+#include "lm_step.h"
 #include "models.h"
 #include "run.h"
 #include "weights.h"
@@ -204,11 +205,24 @@ int main(int argc, char** argv) {
   auto* bench = app.add_subcommand("bench", "Time every performance goal against OpenBLAS, PyTorch, LibTorch or a budget");
   bench->add_option("--json", bench_options.json, "Also write the rows as JSON to this file");
   bench->add_flag("--quick", bench_options.quick, "Fewer repetitions; skip the 2048^3 matmul and the 5-epoch main job");
-  bench->add_option("--only", bench_options.only, "Run only these groups: matmul, step, main, infer, memory");
+  bench->add_option("--only", bench_options.only, "Run only these groups: matmul, step, main, infer, memory, compile");
   bench->add_option("--data", bench_options.data_dir, "Fashion-MNIST directory (main job, memory rows)")->capture_default_str();
   bench->add_option("--torch-script", bench_options.torch_script, "The PyTorch baseline script")->capture_default_str();
   bench->add_option("--libtorch", bench_options.libtorch_baseline, "The LibTorch baseline executable")->capture_default_str();
   bench->callback([&] { z::cli::bench(bench_options); });
+
+  z::cli::LmStepOptions lm_options;
+  auto* lm = app.add_subcommand("lm-step", "Compile and time a transformer LM's training step (value_and_grad + Adam)");
+  lm->add_option("--blocks", lm_options.blocks, "Transformer blocks")->capture_default_str();
+  lm->add_option("--model-dim", lm_options.model_dim, "Model width")->capture_default_str();
+  lm->add_option("--heads", lm_options.heads, "Attention heads")->capture_default_str();
+  lm->add_option("--context", lm_options.context, "Tokens per sequence")->capture_default_str();
+  lm->add_option("--batch", lm_options.batch, "Sequences per step")->capture_default_str();
+  lm->add_option("--steps", lm_options.steps, "Steps timed after the first")->capture_default_str();
+  lm->add_option("--threads", lm_options.threads, "Threads (default: ZEPHYR_NUM_THREADS, else every core)");
+  lm->add_flag("--json", lm_options.json, "Print one JSON object");
+  lm->add_flag("--compile-only", lm_options.compile_only, "Trace and compile only: time and memory of the compile");
+  lm->callback([&] { z::cli::lm_step(lm_options); });
 
   try {
     CLI11_PARSE(app, argc, argv);

@@ -1,0 +1,176 @@
+#include "partition.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <unordered_map>
+
+namespace zephyr::compiler {
+namespace {
+
+bool elementwise(OpKind op) {
+  switch (op) {
+    case OpKind::Neg: case OpKind::Abs: case OpKind::Exp: case OpKind::Log: case OpKind::Tanh:
+    case OpKind::Sqrt: case OpKind::Rsqrt: case OpKind::Sin: case OpKind::Cos:
+    case OpKind::Add: case OpKind::Sub: case OpKind::Mul: case OpKind::Div: case OpKind::Pow:
+    case OpKind::Maximum: case OpKind::Minimum:
+    case OpKind::BitXor: case OpKind::BitOr: case OpKind::ShiftLeft: case OpKind::ShiftRightLogical:
+    case OpKind::Equal: case OpKind::NotEqual: case OpKind::Less: case OpKind::LessEqual:
+    case OpKind::Greater: case OpKind::GreaterEqual:
+    case OpKind::Select: case OpKind::Cast: case OpKind::BroadcastTo:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// FNV-1a: a stable 64-bit name for a key (the compile cache compares whole keys, so a collision
+// could at worst clash two symbol names in one link, which the linker reports).
+uint64_t fnv1a(const std::string& bytes) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+void put(std::string& out, int64_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); }
+void put(std::string& out, const std::vector<int64_t>& v) {
+  put(out, static_cast<int64_t>(v.size()));
+  out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(int64_t));
+}
+
+class Partitioner {
+ public:
+  explicit Partitioner(const Function& fn) : fn_(fn), order_(topological_order(fn.results)) {
+    for (const Node* n : order_)
+      for (const NodePtr& in : n->inputs) ++users_[in.get()];
+    for (const NodePtr& r : fn.results) ++users_[r.get()];  // a result is one more use
+    for (const NodePtr& r : fn.results) result_.insert({r.get(), true});
+    for (const Node* n : order_) materialized_[n] = decide(n);
+  }
+
+  Schedule run() {
+    Schedule s;
+    s.arguments = fn_.arguments.size();
+    for (const NodePtr& a : fn_.arguments) value_of(s, a.get());
+    std::unordered_map<std::string, size_t> kernel_of_key;
+    for (const Node* n : order_) {
+      if (n->op == OpKind::Argument || !materialized_.at(n)) continue;
+      KernelCall call;
+      Function kernel = kernel_rooted_at(s, n, call.inputs);
+      std::string key = structural_key(kernel);
+      auto [it, fresh] = kernel_of_key.try_emplace(key, s.kernels.size());
+      if (fresh) {
+        kernel.name = fmt::format("zk_{:016x}", fnv1a(key));
+        s.kernels.push_back(std::move(kernel));
+        s.keys.push_back(std::move(key));
+      }
+      call.kernel = it->second;
+      call.output = value_of(s, n);
+      s.calls.push_back(std::move(call));
+    }
+    for (const NodePtr& r : fn_.results) s.results.push_back(value_of(s, r.get()));
+    return s;
+  }
+
+ private:
+  // Whether `n` is a kernel's output (read by its users' kernels) or lives inside its users'.
+  bool decide(const Node* n) const {
+    if (n->op == OpKind::Argument || result_.count(n)) return true;
+    // Copied into each user's kernel: literals; comparisons, which the pipeline also recomputes
+    // in each user rather than store as bytes; and views (reshapes) of values that are stored anyway.
+    if (n->op == OpKind::Constant) return false;
+    if (elementwise(n->op) && n->dtype == DType::bool_) return false;
+    if (n->op == OpKind::Reshape && materialized_.at(n->inputs[0].get())) return false;
+    return users_.at(n) > 1;
+  }
+
+  size_t value_of(Schedule& s, const Node* n) {
+    auto [it, fresh] = values_.try_emplace(n, s.values.size());
+    if (fresh) s.values.push_back({n->shape, n->dtype});
+    return it->second;
+  }
+
+  // `root` and the nodes only it uses, as a Function whose arguments are the materialized values
+  // it reads (their value ids go to `inputs`, in argument order).
+  Function kernel_rooted_at(Schedule& s, const Node* root, std::vector<size_t>& inputs) {
+    Function kernel;
+    std::unordered_map<const Node*, NodePtr> clone;
+    std::vector<std::pair<const Node*, size_t>> stack{{root, 0}};
+    while (!stack.empty()) {
+      auto& [node, next] = stack.back();
+      if (node != root && materialized_.at(node)) {  // read from another kernel or the caller
+        if (!clone.count(node)) {
+          Attrs attrs;
+          attrs.name = fmt::format("k{}", kernel.arguments.size());
+          clone[node] = make_node(OpKind::Argument, node->dtype, node->shape, {}, std::move(attrs), {});
+          kernel.arguments.push_back(clone[node]);
+          inputs.push_back(value_of(s, node));
+        }
+        stack.pop_back();
+        continue;
+      }
+      if (next < node->inputs.size()) {
+        const Node* child = node->inputs[next++].get();
+        if (!clone.count(child)) stack.push_back({child, 0});
+        continue;
+      }
+      if (!clone.count(node)) {
+        std::vector<NodePtr> operands;
+        for (const NodePtr& in : node->inputs) operands.push_back(clone.at(in.get()));
+        // No source location: a kernel is shared by every place that computes the same thing.
+        clone[node] = make_node(node->op, node->dtype, node->shape, std::move(operands), node->attrs, {});
+      }
+      stack.pop_back();
+    }
+    kernel.results.push_back(clone.at(root));
+    return kernel;
+  }
+
+  const Function& fn_;
+  std::vector<const Node*> order_;
+  std::unordered_map<const Node*, int> users_;
+  std::unordered_map<const Node*, bool> result_;
+  std::unordered_map<const Node*, bool> materialized_;
+  std::unordered_map<const Node*, size_t> values_;
+};
+
+}  // namespace
+
+Schedule partition(const Function& function) { return Partitioner(function).run(); }
+
+std::string structural_key(const Function& kernel) {
+  std::unordered_map<const Node*, int64_t> index;
+  for (size_t i = 0; i < kernel.arguments.size(); ++i) index[kernel.arguments[i].get()] = -1 - static_cast<int64_t>(i);
+  std::string key;
+  int64_t next = 0;
+  for (const Node* n : topological_order(kernel.results)) {
+    if (index.count(n)) continue;
+    index[n] = next++;
+    put(key, static_cast<int64_t>(n->op));
+    put(key, static_cast<int64_t>(n->dtype));
+    put(key, n->shape);
+    std::vector<int64_t> operands;
+    for (const NodePtr& in : n->inputs) operands.push_back(index.at(in.get()));
+    put(key, operands);
+    const Attrs& a = n->attrs;
+    for (const auto* field : {&a.axes, &a.starts, &a.strides, &a.low, &a.high, &a.interior}) put(key, *field);
+    put(key, a.axis);
+    if (a.value.defined()) {
+      put(key, static_cast<int64_t>(a.value.dtype()));
+      put(key, a.value.shape());
+      key.append(static_cast<const char*>(a.value.raw()), static_cast<size_t>(a.value.nbytes()));
+    } else {
+      put(key, -1);
+    }
+  }
+  for (const NodePtr& a : kernel.arguments) {  // argument types, by position
+    put(key, static_cast<int64_t>(a->dtype));
+    put(key, a->shape);
+  }
+  std::vector<int64_t> results;
+  for (const NodePtr& r : kernel.results) results.push_back(index.at(r.get()));
+  put(key, results);
+  return key;
+}
+
+}  // namespace zephyr::compiler

@@ -1,0 +1,50 @@
+// Graph -> kernels and a schedule: the compile unit becomes the kernel, not the model.
+// Plain C++ (no MLIR): the partition is decided on our graph, and each kernel is an ordinary
+// Function that the lowering pipeline compiles on its own.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "zephyr/graph.h"
+
+namespace zephyr::compiler {
+
+/// One call of the schedule: kernel `kernel` reads values `inputs` and writes value `output`.
+struct KernelCall {
+  size_t kernel;
+  std::vector<size_t> inputs;
+  size_t output;
+};
+
+/// A function as a flat list of kernel calls over values. Values 0..arguments-1 are the
+/// function's arguments; every other value is the output of exactly one call.
+struct Schedule {
+  struct Value {
+    Shape shape;
+    DType dtype;
+  };
+  size_t arguments = 0;
+  std::vector<Value> values;
+  /// The distinct kernels: structurally equal ones (same ops, shapes, dtypes, attributes) are one
+  /// entry, whichever nodes, parameters or source lines they came from. Each is named
+  /// "zk_<hash of its key>" and takes its inputs, then its one output, as pointers.
+  std::vector<Function> kernels;
+  std::vector<std::string> keys;  // per kernel: its structural key (what the compile cache keys on)
+  std::vector<KernelCall> calls;  // in an order that respects dependencies
+  std::vector<size_t> results;    // per function result: the value it is
+};
+
+/// Splits `function` into kernels at the values that today's fusion materializes anyway: values
+/// with several users, and the function's results. Everything else (a single-use producer) stays
+/// in its consumer's kernel, where the pipeline fuses it as before; constants, comparisons (fused
+/// into each user, as the pipeline recomputes them) and views of materialized values are copied
+/// into every kernel that uses them. So each fusion group lies inside one kernel.
+Schedule partition(const Function& function);
+
+/// What a kernel computes, as bytes: ops, dtypes, shapes, attributes and the wiring between them,
+/// arguments by position. Node identities, argument names and source locations are left out.
+std::string structural_key(const Function& kernel);
+
+}  // namespace zephyr::compiler

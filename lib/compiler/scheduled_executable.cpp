@@ -1,0 +1,258 @@
+// The JIT as kernels: partition, look each distinct kernel up in the compile cache (this
+// process, then disk), compile the misses on every core, link the objects with ORC, and run the
+// schedule over buffers freed after their last use.
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "../core/buffer_pool.h"
+#include "../core/env.h"
+#include "compiler_fingerprint.h"
+#include "kernel_cache.h"
+#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "native_code.h"
+#include "partition.h"
+#include "scheduled_executable.h"
+
+namespace zephyr::compiler {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+constexpr const char* kOpenMpRuntime = "/usr/lib/llvm-19/lib/libomp.so";
+
+std::string error_text(llvm::Error error) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << error;
+  return text;
+}
+
+// Kernel objects compiled or loaded by this process, by full key: a second function (or a second
+// signature of the same one) that shares kernels compiles and reads nothing.
+class ObjectMemo {
+ public:
+  std::shared_ptr<const std::string> find(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    auto it = objects_.find(key);
+    return it == objects_.end() ? nullptr : it->second;
+  }
+  void insert(const std::string& key, std::shared_ptr<const std::string> object) {
+    std::lock_guard lock(mutex_);
+    objects_.emplace(key, std::move(object));
+  }
+  void clear() {
+    std::lock_guard lock(mutex_);
+    objects_.clear();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::shared_ptr<const std::string>> objects_;
+};
+
+ObjectMemo& memo() {
+  static ObjectMemo instance;
+  return instance;
+}
+
+// What else a kernel's object code depends on: this zephyr's compiler (its version and a hash of
+// its sources, so a changed pipeline never reuses old code), LLVM and the CPU, and the options.
+std::string key_prefix(const Options& options) {
+  static const std::string target = target_description();
+  return fmt::format("zephyr {} | {} | threads {} vectorize {} |", ZEPHYR_COMPILER_FINGERPRINT, target,
+                     options.threads, options.vectorize);
+}
+
+class ScheduledExecutable final : public Executable {
+ public:
+  ScheduledExecutable(const Function& function, const Options& options) {
+    const auto start = Clock::now();
+    schedule_ = partition(function);
+    stats_.kernel_calls = schedule_.calls.size();
+    stats_.distinct = schedule_.kernels.size();
+    stats_.partition_seconds = since(start);
+
+    const auto compile_start = Clock::now();
+    std::vector<std::shared_ptr<const std::string>> objects = objects_for(options);
+    stats_.compile_seconds = since(compile_start);
+
+    const auto link_start = Clock::now();
+    link(objects, options);
+    plan_buffers();
+    stats_.link_seconds = since(link_start);
+    seconds_ = since(start);
+    if (detail::env_flag("ZEPHYR_LOG_COMPILES"))
+      fmt::print(stderr,
+                 "[zephyr] {}: {} kernel calls, {} distinct kernels: {} from the cache, {} compiled on {} "
+                 "threads; partition {:.0f} ms, compile {:.0f} ms, link {:.0f} ms\n",
+                 function.name, stats_.kernel_calls, stats_.distinct, stats_.from_cache, stats_.compiled,
+                 stats_.workers, stats_.partition_seconds * 1e3, stats_.compile_seconds * 1e3,
+                 stats_.link_seconds * 1e3);
+  }
+
+  void run(void* const* arguments, void* const* results) const override {
+    thread_local std::vector<void*> at, packed;  // run() never nests
+    at.assign(schedule_.values.size(), nullptr);
+    for (size_t i = 0; i < schedule_.arguments; ++i) at[i] = arguments[i];
+    for (size_t c = 0; c < schedule_.calls.size(); ++c) {
+      const KernelCall& call = schedule_.calls[c];
+      int direct = direct_result_[call.output];
+      at[call.output] = direct >= 0 ? results[direct] : buffer_pool::allocate(bytes_[call.output]);
+      packed.clear();
+      for (size_t in : call.inputs) packed.push_back(at[in]);
+      packed.push_back(at[call.output]);
+      entries_[call.kernel](packed.data());
+      for (size_t v : release_after_[c]) buffer_pool::release(at[v]);
+    }
+    for (size_t r = 0; r < schedule_.results.size(); ++r) {
+      size_t v = schedule_.results[r];
+      if (direct_result_[v] != static_cast<int>(r)) std::memcpy(results[r], at[v], bytes_[v]);
+    }
+    for (size_t v : release_at_end_) buffer_pool::release(at[v]);
+  }
+
+  double compile_seconds() const override { return seconds_; }
+  CompileStats stats() const override { return stats_; }
+
+ private:
+  // Each distinct kernel's object: from this process, the disk cache, or compiled now, the misses
+  // in parallel (one MLIR and LLVM context per kernel, so workers share nothing).
+  std::vector<std::shared_ptr<const std::string>> objects_for(const Options& options) {
+    const std::string prefix = key_prefix(options);
+    const size_t n = schedule_.kernels.size();
+    std::vector<std::shared_ptr<const std::string>> objects(n);
+    std::vector<std::string> keys(n);
+    std::vector<size_t> missing;
+    for (size_t k = 0; k < n; ++k) {
+      keys[k] = prefix + schedule_.keys[k];
+      if ((objects[k] = memo().find(keys[k]))) continue;
+      if (auto cached = kernel_cache::load(keys[k])) {
+        objects[k] = std::make_shared<const std::string>(std::move(*cached));
+        memo().insert(keys[k], objects[k]);
+        continue;
+      }
+      missing.push_back(k);
+    }
+    stats_.from_cache = n - missing.size();
+    stats_.compiled = missing.size();
+    const int workers = static_cast<int>(std::min<size_t>(missing.size(), std::max(1u, std::thread::hardware_concurrency())));
+    stats_.workers = workers;
+    std::atomic<size_t> next{0};
+    std::exception_ptr failure;
+    std::mutex failure_mutex;
+    auto work = [&] {
+      for (size_t i; (i = next++) < missing.size();) {
+        size_t k = missing[i];
+        try {
+          auto object = std::make_shared<const std::string>(kernel_object(schedule_.kernels[k], options));
+          kernel_cache::store(keys[k], *object);
+          memo().insert(keys[k], object);
+          objects[k] = std::move(object);
+        } catch (...) {
+          std::lock_guard lock(failure_mutex);
+          if (!failure) failure = std::current_exception();
+        }
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int w = 1; w < workers; ++w) pool.emplace_back(work);
+    if (workers > 0) work();
+    for (std::thread& t : pool) t.join();
+    if (failure) std::rethrow_exception(failure);
+    return objects;
+  }
+
+  void link(const std::vector<std::shared_ptr<const std::string>>& objects, const Options& options) {
+    auto jit = llvm::orc::LLJITBuilder().create();
+    if (!jit) throw Error("[compile] cannot start the JIT linker: " + error_text(jit.takeError()));
+    jit_ = std::move(*jit);
+    llvm::orc::JITDylib& library = jit_->getMainJITDylib();
+    // Intermediate buffers inside kernels come from the same pool as the schedule's (buffer_pool.h).
+    llvm::orc::SymbolMap pool;
+    pool[jit_->mangleAndIntern("malloc")] = {llvm::orc::ExecutorAddr::fromPtr(&buffer_pool::allocate),
+                                             llvm::JITSymbolFlags::Exported};
+    pool[jit_->mangleAndIntern("free")] = {llvm::orc::ExecutorAddr::fromPtr(&buffer_pool::release),
+                                           llvm::JITSymbolFlags::Exported};
+    if (auto error = library.define(llvm::orc::absoluteSymbols(std::move(pool))))
+      throw Error("[compile] JIT linking failed: " + error_text(std::move(error)));
+    const char prefix = jit_->getDataLayout().getGlobalPrefix();
+    // libm, memset/memcpy from this process; OpenMP (__kmpc_*) from LLVM's libomp when threaded.
+    auto process = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(prefix);
+    if (!process) throw Error("[compile] JIT linking failed: " + error_text(process.takeError()));
+    library.addGenerator(std::move(*process));
+    if (options.threads > 1) {
+      auto omp = llvm::orc::DynamicLibrarySearchGenerator::Load(kOpenMpRuntime, prefix);
+      if (!omp) throw Error(fmt::format("[compile] cannot load {}: {}", kOpenMpRuntime, error_text(omp.takeError())));
+      library.addGenerator(std::move(*omp));
+    }
+    for (size_t k = 0; k < objects.size(); ++k) {
+      auto buffer = llvm::MemoryBuffer::getMemBuffer(*objects[k], schedule_.kernels[k].name, false);
+      if (auto error = jit_->addObjectFile(std::move(buffer)))
+        throw Error("[compile] JIT linking failed: " + error_text(std::move(error)));
+    }
+    objects_ = objects;  // the JIT links from these bytes lazily: keep them alive
+    for (const Function& kernel : schedule_.kernels) {
+      auto address = jit_->lookup(kernel.name + "_packed");
+      if (!address) throw Error("[compile] kernel entry not found: " + error_text(address.takeError()));
+      entries_.push_back(address->toPtr<void (*)(void**)>());
+    }
+  }
+
+  // Results are written in place where they can be; every other value is a pool buffer released
+  // after the last call that reads it.
+  void plan_buffers() {
+    const size_t n = schedule_.values.size();
+    bytes_.resize(n);
+    for (size_t v = 0; v < n; ++v)
+      bytes_[v] = static_cast<size_t>(numel(schedule_.values[v].shape)) * itemsize(schedule_.values[v].dtype);
+    direct_result_.assign(n, -1);
+    for (size_t r = 0; r < schedule_.results.size(); ++r) {
+      size_t v = schedule_.results[r];
+      if (v >= schedule_.arguments && direct_result_[v] < 0) direct_result_[v] = static_cast<int>(r);
+    }
+    std::vector<long> last_use(n, -1);
+    for (size_t c = 0; c < schedule_.calls.size(); ++c)
+      for (size_t in : schedule_.calls[c].inputs) last_use[in] = static_cast<long>(c);
+    std::vector<bool> copied_at_end(n, false);
+    for (size_t r = 0; r < schedule_.results.size(); ++r)
+      if (direct_result_[schedule_.results[r]] != static_cast<int>(r)) copied_at_end[schedule_.results[r]] = true;
+    release_after_.assign(schedule_.calls.size(), {});
+    for (size_t c = 0; c < schedule_.calls.size(); ++c) {
+      size_t v = schedule_.calls[c].output;
+      if (direct_result_[v] >= 0) continue;  // the caller's memory
+      if (copied_at_end[v]) release_at_end_.push_back(v);
+      else release_after_[std::max(last_use[v], static_cast<long>(c))].push_back(v);  // unread: freed at once
+    }
+  }
+
+  Schedule schedule_;
+  std::unique_ptr<llvm::orc::LLJIT> jit_;
+  std::vector<std::shared_ptr<const std::string>> objects_;
+  std::vector<void (*)(void**)> entries_;
+  std::vector<size_t> bytes_;
+  std::vector<int> direct_result_;                 // per value: the result it is written into, or -1
+  std::vector<std::vector<size_t>> release_after_;  // per call
+  std::vector<size_t> release_at_end_;
+  CompileStats stats_;
+  double seconds_ = 0;
+};
+
+}  // namespace
+
+void forget_compiled_kernels() { memo().clear(); }
+
+std::shared_ptr<Executable> compile_scheduled(const Function& function, const Options& options) {
+  return std::make_shared<ScheduledExecutable>(function, options);
+}
+
+}  // namespace zephyr::compiler
