@@ -43,7 +43,8 @@ struct CompileStats {
   size_t from_cache = 0;    // of those, found compiled (this process or the disk cache)
   size_t compiled = 0;      // of those, compiled now
   int workers = 0;          // threads that compiled them
-  double partition_seconds = 0, compile_seconds = 0, link_seconds = 0;
+  double partition_seconds = 0, compile_seconds = 0, link_seconds = 0;  // wall time
+  double mlir_seconds = 0, llvm_seconds = 0, codegen_seconds = 0;       // summed over workers
 };
 
 /// The thread count 0 stands for in the JIT: ZEPHYR_NUM_THREADS if set, else every core.
@@ -59,7 +60,7 @@ class Executable {
   /// Wall time spent building, optimizing and JIT-compiling, in seconds.
   virtual double compile_seconds() const = 0;
   /// Kernel counts and stage times; one kernel and no cache for a whole-graph executable.
-  virtual CompileStats stats() const { return {1, 1, 0, 1, 1, 0, compile_seconds(), 0}; }
+  virtual CompileStats stats() const { return {1, 1, 0, 1, 1, 0, compile_seconds(), 0, 0, 0, 0}; }
 };
 
 /// Forgets the kernels this process compiled or loaded (the disk cache keeps them): the next

@@ -538,8 +538,12 @@ class Emitter {
 }  // namespace
 
 mlir::OwningOpRef<mlir::ModuleOp> emit_module(mlir::MLIRContext& context, const Function& function) {
+  return emit_module(context, std::span<const Function>(&function, 1));
+}
+
+mlir::OwningOpRef<mlir::ModuleOp> emit_module(mlir::MLIRContext& context, std::span<const Function> functions) {
   mlir::OwningOpRef<mlir::ModuleOp> module = mlir::ModuleOp::create(mlir::UnknownLoc::get(&context));
-  Emitter(context, *module).emit(function);
+  for (const Function& function : functions) Emitter(context, *module).emit(function);
   if (mlir::failed(mlir::verify(*module)))
     throw Error("[compile] internal error: the emitted MLIR does not verify:\n" + print_module(*module, true));
   return module;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 
 #include "mlir/IR/BuiltinOps.h"
@@ -16,6 +17,8 @@ std::unique_ptr<mlir::MLIRContext> make_context();
 
 /// Our graph as func + linalg/tensor/arith/math on tensors (emit_linalg.cpp).
 mlir::OwningOpRef<mlir::ModuleOp> emit_module(mlir::MLIRContext& context, const Function& function);
+/// Several functions (kernels compiled together) in one module.
+mlir::OwningOpRef<mlir::ModuleOp> emit_module(mlir::MLIRContext& context, std::span<const Function> functions);
 
 /// Runs the pipeline in place up to and including `stage` (pipeline.cpp). Stages past
 /// llvm_dialect are produced by native_code.cpp from the LLVM dialect.

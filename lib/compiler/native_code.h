@@ -2,16 +2,23 @@
 // C++: the schedule and the compile cache use it without MLIR.
 #pragma once
 
+#include <span>
 #include <string>
 
 #include "zephyr/compiler.h"
 
 namespace zephyr::compiler {
 
-/// An object file for the host CPU defining `void <kernel.name>(inputs..., outputs...)` and
-/// `void <kernel.name>_packed(void** pointers)`, which calls it with pointers[0..n). `options`
-/// must have its thread count decided (not 0).
-std::string kernel_object(const Function& kernel, const Options& options);
+/// An object file for the host CPU defining, for each kernel, `void <kernel.name>(inputs...,
+/// outputs...)` and `void <kernel.name>_packed(void** pointers)`, which calls it with
+/// pointers[0..n). Kernels are compiled together to share the fixed cost of a compile (a
+/// pipeline, an LLVM module, a code generator), which is most of a small kernel's. `options` must
+/// have its thread count decided (not 0).
+struct KernelObject {
+  std::string object;
+  double mlir_seconds = 0, llvm_seconds = 0, codegen_seconds = 0;  // lowering, LLVM IR + O2, object
+};
+KernelObject kernel_object(std::span<const Function> kernels, const Options& options);
 
 /// Everything besides the kernel that its object code depends on: LLVM's version, the target
 /// triple, CPU and features, and the optimization level. Part of every compile-cache key.

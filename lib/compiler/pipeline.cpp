@@ -574,7 +574,9 @@ std::unique_ptr<mlir::MLIRContext> make_context() {
   mlir::registerBuiltinDialectTranslation(registry);
   mlir::registerLLVMDialectTranslation(registry);
   mlir::registerOpenMPDialectTranslation(registry);
-  auto context = std::make_unique<mlir::MLIRContext>(registry);
+  // No thread pool: a module holds one function, and a pool per context (one per kernel) costs
+  // thread start-ups for nothing; kernels compile in parallel one level up.
+  auto context = std::make_unique<mlir::MLIRContext>(registry, mlir::MLIRContext::Threading::DISABLED);
   context->loadAllAvailableDialects();
   return context;
 }

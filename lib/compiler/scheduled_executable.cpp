@@ -3,6 +3,7 @@
 // schedule over buffers freed after their last use.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -29,6 +30,7 @@ using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 constexpr const char* kOpenMpRuntime = "/usr/lib/llvm-19/lib/libomp.so";
+constexpr size_t kMaxBatch = 8;  // kernels compiled together at most
 
 std::string error_text(llvm::Error error) {
   std::string text;
@@ -94,9 +96,11 @@ class ScheduledExecutable final : public Executable {
     if (detail::env_flag("ZEPHYR_LOG_COMPILES"))
       fmt::print(stderr,
                  "[zephyr] {}: {} kernel calls, {} distinct kernels: {} from the cache, {} compiled on {} "
-                 "threads; partition {:.0f} ms, compile {:.0f} ms, link {:.0f} ms\n",
+                 "threads; partition {:.0f} ms, compile {:.0f} ms (summed over threads: MLIR {:.0f} ms, LLVM IR "
+                 "and O2 {:.0f} ms, object code {:.0f} ms), link {:.0f} ms\n",
                  function.name, stats_.kernel_calls, stats_.distinct, stats_.from_cache, stats_.compiled,
                  stats_.workers, stats_.partition_seconds * 1e3, stats_.compile_seconds * 1e3,
+                 stats_.mlir_seconds * 1e3, stats_.llvm_seconds * 1e3, stats_.codegen_seconds * 1e3,
                  stats_.link_seconds * 1e3);
   }
 
@@ -125,8 +129,10 @@ class ScheduledExecutable final : public Executable {
   CompileStats stats() const override { return stats_; }
 
  private:
-  // Each distinct kernel's object: from this process, the disk cache, or compiled now, the misses
-  // in parallel (one MLIR and LLVM context per kernel, so workers share nothing).
+  // Each distinct kernel's object: from this process, the disk cache, or compiled now. The misses
+  // are compiled in batches (a small kernel's compile is mostly fixed cost: a pipeline, an LLVM
+  // module, a code generator), the batches in parallel, with an MLIR and LLVM context per worker.
+  // A batch's object is stored under each of its kernels' keys.
   std::vector<std::shared_ptr<const std::string>> objects_for(const Options& options) {
     const std::string prefix = key_prefix(options);
     const size_t n = schedule_.kernels.size();
@@ -145,21 +151,35 @@ class ScheduledExecutable final : public Executable {
     }
     stats_.from_cache = n - missing.size();
     stats_.compiled = missing.size();
-    const int workers = static_cast<int>(std::min<size_t>(missing.size(), std::max(1u, std::thread::hardware_concurrency())));
+    const size_t cores = std::max(1u, std::thread::hardware_concurrency());
+    // Enough batches per worker that one large kernel does not leave the other cores idle.
+    const size_t per_batch = std::clamp<size_t>(missing.size() / (4 * cores), 1, kMaxBatch);
+    std::vector<std::vector<size_t>> batches;
+    for (size_t i = 0; i < missing.size(); i += per_batch)
+      batches.emplace_back(missing.begin() + i, missing.begin() + std::min(i + per_batch, missing.size()));
+    const int workers = static_cast<int>(std::min(batches.size(), cores));
     stats_.workers = workers;
     std::atomic<size_t> next{0};
     std::exception_ptr failure;
-    std::mutex failure_mutex;
+    std::mutex mutex;  // guards `failure` and the stage times
     auto work = [&] {
-      for (size_t i; (i = next++) < missing.size();) {
-        size_t k = missing[i];
+      for (size_t b; (b = next++) < batches.size();) {
         try {
-          auto object = std::make_shared<const std::string>(kernel_object(schedule_.kernels[k], options));
-          kernel_cache::store(keys[k], *object);
-          memo().insert(keys[k], object);
-          objects[k] = std::move(object);
+          std::vector<Function> kernels;
+          for (size_t k : batches[b]) kernels.push_back(schedule_.kernels[k]);
+          KernelObject compiled = kernel_object(kernels, options);
+          auto object = std::make_shared<const std::string>(std::move(compiled.object));
+          for (size_t k : batches[b]) {
+            kernel_cache::store(keys[k], *object);
+            memo().insert(keys[k], object);
+            objects[k] = object;
+          }
+          std::lock_guard lock(mutex);
+          stats_.mlir_seconds += compiled.mlir_seconds;
+          stats_.llvm_seconds += compiled.llvm_seconds;
+          stats_.codegen_seconds += compiled.codegen_seconds;
         } catch (...) {
-          std::lock_guard lock(failure_mutex);
+          std::lock_guard lock(mutex);
           if (!failure) failure = std::current_exception();
         }
       }
@@ -172,40 +192,46 @@ class ScheduledExecutable final : public Executable {
     return objects;
   }
 
+  // Each distinct object goes into a JITDylib of its own: objects from different batches may both
+  // define a kernel (batched differently by earlier runs), and separate dylibs keep them apart.
   void link(const std::vector<std::shared_ptr<const std::string>>& objects, const Options& options) {
     auto jit = llvm::orc::LLJITBuilder().create();
     if (!jit) throw Error("[compile] cannot start the JIT linker: " + error_text(jit.takeError()));
     jit_ = std::move(*jit);
-    llvm::orc::JITDylib& library = jit_->getMainJITDylib();
-    // Intermediate buffers inside kernels come from the same pool as the schedule's (buffer_pool.h).
+    std::unordered_map<std::string_view, llvm::orc::JITDylib*> dylib_of;
+    for (size_t k = 0; k < objects.size(); ++k) {
+      auto [it, fresh] = dylib_of.try_emplace(std::string_view(*objects[k]), nullptr);
+      if (fresh) {
+        it->second = &new_dylib(fmt::format("kernels{}", dylib_of.size()), options);
+        auto buffer = llvm::MemoryBuffer::getMemBuffer(*objects[k], schedule_.kernels[k].name, false);
+        if (auto error = jit_->addObjectFile(*it->second, std::move(buffer)))
+          throw Error("[compile] JIT linking failed: " + error_text(std::move(error)));
+      }
+      auto address = jit_->lookup(*it->second, schedule_.kernels[k].name + "_packed");
+      if (!address) throw Error("[compile] kernel entry not found: " + error_text(address.takeError()));
+      entries_.push_back(address->toPtr<void (*)(void**)>());
+    }
+    objects_ = objects;  // the linked code was copied out, but keep the bytes for as long as the JIT
+  }
+
+  // A dylib whose malloc/free are the buffer pool (buffer_pool.h), with OpenMP (__kmpc_*) from
+  // LLVM's libomp when threaded; libm and memset come from the process (LLJIT's default links).
+  llvm::orc::JITDylib& new_dylib(const std::string& name, const Options& options) {
+    auto dylib = jit_->createJITDylib(name);
+    if (!dylib) throw Error("[compile] JIT linking failed: " + error_text(dylib.takeError()));
     llvm::orc::SymbolMap pool;
     pool[jit_->mangleAndIntern("malloc")] = {llvm::orc::ExecutorAddr::fromPtr(&buffer_pool::allocate),
                                              llvm::JITSymbolFlags::Exported};
     pool[jit_->mangleAndIntern("free")] = {llvm::orc::ExecutorAddr::fromPtr(&buffer_pool::release),
                                            llvm::JITSymbolFlags::Exported};
-    if (auto error = library.define(llvm::orc::absoluteSymbols(std::move(pool))))
+    if (auto error = dylib->define(llvm::orc::absoluteSymbols(std::move(pool))))
       throw Error("[compile] JIT linking failed: " + error_text(std::move(error)));
-    const char prefix = jit_->getDataLayout().getGlobalPrefix();
-    // libm, memset/memcpy from this process; OpenMP (__kmpc_*) from LLVM's libomp when threaded.
-    auto process = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(prefix);
-    if (!process) throw Error("[compile] JIT linking failed: " + error_text(process.takeError()));
-    library.addGenerator(std::move(*process));
     if (options.threads > 1) {
-      auto omp = llvm::orc::DynamicLibrarySearchGenerator::Load(kOpenMpRuntime, prefix);
+      auto omp = llvm::orc::DynamicLibrarySearchGenerator::Load(kOpenMpRuntime, jit_->getDataLayout().getGlobalPrefix());
       if (!omp) throw Error(fmt::format("[compile] cannot load {}: {}", kOpenMpRuntime, error_text(omp.takeError())));
-      library.addGenerator(std::move(*omp));
+      dylib->addGenerator(std::move(*omp));
     }
-    for (size_t k = 0; k < objects.size(); ++k) {
-      auto buffer = llvm::MemoryBuffer::getMemBuffer(*objects[k], schedule_.kernels[k].name, false);
-      if (auto error = jit_->addObjectFile(std::move(buffer)))
-        throw Error("[compile] JIT linking failed: " + error_text(std::move(error)));
-    }
-    objects_ = objects;  // the JIT links from these bytes lazily: keep them alive
-    for (const Function& kernel : schedule_.kernels) {
-      auto address = jit_->lookup(kernel.name + "_packed");
-      if (!address) throw Error("[compile] kernel entry not found: " + error_text(address.takeError()));
-      entries_.push_back(address->toPtr<void (*)(void**)>());
-    }
+    return *dylib;
   }
 
   // Results are written in place where they can be; every other value is a pool buffer released
