@@ -12,6 +12,7 @@ namespace zephyr::compiler {
 /// Where to stop lowering, for IR dumps (`zephyr ir --stage`).
 enum class Stage {
   graph,         // our own graph (print_graph)
+  kernels,       // the schedule of kernel calls, and each distinct kernel's graph
   mlir,          // func + linalg/tensor/arith/math on tensors, as emitted
   linalg,        // after fusion, tiling and vectorization (transform script)
   bufferized,    // on memrefs, results turned into out-parameters
@@ -30,9 +31,10 @@ struct Options {
   /// Matmuls of at least 64 rows are split over this many threads (OpenMP). 0: the JIT uses
   /// ZEPHYR_NUM_THREADS, or every core; IR dumps and ahead-of-time objects (libc only) use 1.
   int threads = 0;
-  /// JIT: compile the function as kernels, one per fusion group, deduplicated, compiled in
-  /// parallel, cached on disk, and run by a schedule (ZEPHYR_KERNELS=0 turns it off). false:
-  /// one function for the whole graph, as IR dumps and ahead-of-time objects still are.
+  /// Compile the function as kernels, one per fusion group, deduplicated, and a schedule of
+  /// calls to them: in the JIT (compiled in parallel, cached on disk; ZEPHYR_KERNELS=0 turns it
+  /// off), in ahead-of-time objects and in IR dumps from `mlir` on. false: one function for the
+  /// whole graph.
   bool kernels = true;
 };
 
@@ -73,7 +75,10 @@ std::shared_ptr<Executable> compile(const Function& function, const Options& opt
 std::string lower_to(const Function& function, Stage stage, const Options& options = {});
 
 /// Ahead of time: an object file for the host CPU (PIC) defining `void <function.name>(...)`
-/// with one pointer per argument, then one per result (see c_header). It needs only libc.
+/// with one pointer per argument, then one per result (see c_header). It needs only libc (and
+/// libm): each distinct kernel once, and the schedule as a C function calling them.
+std::string object_file(const Function& function, const Options& options = {});
+/// object_file written to `path` atomically.
 void compile_to_object(const Function& function, const std::string& path, const Options& options = {});
 /// A C header declaring that entry point, with each argument's path, shape and dtype.
 /// `parameter_paths`: the arguments that are model parameters (in traced order); the header

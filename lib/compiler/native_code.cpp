@@ -20,6 +20,7 @@
 #include "../core/env.h"
 #include "../core/buffer_pool.h"
 #include "mlir_internal.h"
+#include "llvm_support.h"
 #include "native_code.h"
 #include "scheduled_executable.h"
 
@@ -42,36 +43,10 @@ constexpr unsigned kLlvmOptLevel = 2;
 
 constexpr const char* kOpenMpRuntime = "/usr/lib/llvm-19/lib/libomp.so";
 
-std::string error_text(llvm::Error error) {
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  os << error;
-  return text;
-}
-
-// The host CPU with all its features (znver4 with AVX-512 here), position-independent code.
-std::unique_ptr<llvm::TargetMachine> host_target_machine() {
-  initialize_llvm();
-  auto builder = llvm::orc::JITTargetMachineBuilder::detectHost();
-  if (!builder) throw Error("[compile] cannot detect the host CPU: " + error_text(builder.takeError()));
-  builder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
-  builder->setRelocationModel(llvm::Reloc::PIC_);
-  auto machine = builder->createTargetMachine();
-  if (!machine) throw Error("[compile] cannot create a target machine: " + error_text(machine.takeError()));
-  return std::move(*machine);
-}
-
 struct LoweredModule {
   std::unique_ptr<mlir::MLIRContext> context;
   mlir::OwningOpRef<mlir::ModuleOp> module;
 };
-
-// Options with the thread count decided: 0 means every core in the JIT, and one thread for IR
-// dumps and ahead-of-time objects (which must not need an OpenMP runtime).
-Options resolved(Options options, bool jit) {
-  if (options.threads <= 0) options.threads = jit ? default_threads() : 1;
-  return options;
-}
 
 LoweredModule lower(const Function& function, Stage stage, const Options& options) {
   LoweredModule out;
@@ -139,17 +114,6 @@ class JitExecutable final : public Executable {
   double seconds_ = 0;
 };
 
-// `module` as an object file for `machine`, in memory.
-std::string object_code(llvm::Module& module, llvm::TargetMachine& machine) {
-  llvm::SmallVector<char, 0> buffer;
-  llvm::raw_svector_ostream os(buffer);
-  llvm::legacy::PassManager pm;
-  if (machine.addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::ObjectFile))
-    throw Error("[compile] the target cannot emit object files");
-  pm.run(module);
-  return std::string(buffer.begin(), buffer.end());
-}
-
 // `void <name>_packed(void** pointers)`: calls <name> with pointers[0..n), so that the schedule
 // can call any kernel through one C signature.
 void add_packed_entry(llvm::Module& module, const std::string& name) {
@@ -167,40 +131,63 @@ void add_packed_entry(llvm::Module& module, const std::string& name) {
   b.CreateRetVoid();
 }
 
-std::string llvm_ir(mlir::ModuleOp module, llvm::LLVMContext& context, llvm::TargetMachine& machine,
-                    std::unique_ptr<llvm::Module>& out) {
-  out = mlir::translateModuleToLLVMIR(module, context);
-  if (!out) throw Error("[compile] internal error: translation to LLVM IR failed");
-  out->setTargetTriple(machine.getTargetTriple().str());
-  out->setDataLayout(machine.createDataLayout());
-  if (auto err = mlir::makeOptimizingTransformer(kLlvmOptLevel, 0, &machine)(out.get()))
-    throw Error("[compile] LLVM optimization failed: " + error_text(std::move(err)));
+}  // namespace
+
+Options resolved(Options options, bool jit) {
+  if (options.threads <= 0) options.threads = jit ? default_threads() : 1;
+  return options;
+}
+
+std::string error_text(llvm::Error error) {
   std::string text;
   llvm::raw_string_ostream os(text);
-  out->print(os, nullptr);
+  os << error;
   return text;
 }
 
-}  // namespace
-
-const char* stage_name(Stage stage) {
-  switch (stage) {
-    case Stage::graph: return "graph";
-    case Stage::mlir: return "mlir";
-    case Stage::linalg: return "linalg";
-    case Stage::bufferized: return "bufferized";
-    case Stage::llvm_dialect: return "llvm-dialect";
-    case Stage::llvm_ir: return "llvm-ir";
-    case Stage::assembly: return "asm";
-  }
-  return "?";
+std::unique_ptr<llvm::TargetMachine> host_target_machine() {
+  initialize_llvm();
+  auto builder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!builder) throw Error("[compile] cannot detect the host CPU: " + error_text(builder.takeError()));
+  builder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  builder->setRelocationModel(llvm::Reloc::PIC_);
+  auto machine = builder->createTargetMachine();
+  if (!machine) throw Error("[compile] cannot create a target machine: " + error_text(machine.takeError()));
+  return std::move(*machine);
 }
 
-Stage parse_stage(const std::string& text) {
-  for (Stage s : {Stage::graph, Stage::mlir, Stage::linalg, Stage::bufferized, Stage::llvm_dialect, Stage::llvm_ir,
-                  Stage::assembly})
-    if (text == stage_name(s)) return s;
-  throw Error(fmt::format("unknown stage '{}' (valid: graph, mlir, linalg, bufferized, llvm-dialect, llvm-ir, asm)", text));
+std::unique_ptr<llvm::Module> translate(mlir::ModuleOp module, llvm::LLVMContext& context,
+                                        llvm::TargetMachine& machine) {
+  std::unique_ptr<llvm::Module> out = mlir::translateModuleToLLVMIR(module, context);
+  if (!out) throw Error("[compile] internal error: translation to LLVM IR failed");
+  out->setTargetTriple(machine.getTargetTriple().str());
+  out->setDataLayout(machine.createDataLayout());
+  return out;
+}
+
+void optimize(llvm::Module& module, llvm::TargetMachine& machine) {
+  if (auto err = mlir::makeOptimizingTransformer(kLlvmOptLevel, 0, &machine)(&module))
+    throw Error("[compile] LLVM optimization failed: " + error_text(std::move(err)));
+}
+
+std::string object_code(llvm::Module& module, llvm::TargetMachine& machine) {
+  llvm::SmallVector<char, 0> buffer;
+  llvm::raw_svector_ostream os(buffer);
+  llvm::legacy::PassManager pm;
+  if (machine.addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::ObjectFile))
+    throw Error("[compile] the target cannot emit object files");
+  pm.run(module);
+  return std::string(buffer.begin(), buffer.end());
+}
+
+std::string assembly(llvm::Module& module, llvm::TargetMachine& machine) {
+  llvm::SmallString<0> text;
+  llvm::raw_svector_ostream os(text);
+  llvm::legacy::PassManager pm;
+  if (machine.addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::AssemblyFile))
+    throw Error("[compile] the target cannot emit assembly");
+  pm.run(module);
+  return std::string(text.str());
 }
 
 std::shared_ptr<Executable> compile(const Function& function, const Options& options) {
@@ -212,52 +199,6 @@ std::shared_ptr<Executable> compile(const Function& function, const Options& opt
   if (options.kernels && !kernels_off && !detail::env_flag("ZEPHYR_PERF"))
     return compile_scheduled(function, resolved(options, true));
   return std::make_shared<JitExecutable>(function, options);
-}
-
-std::string lower_to(const Function& function, Stage stage, const Options& requested) {
-  const Options options = resolved(requested, false);
-  if (stage == Stage::graph) return print_graph(function, options.locations);
-  LoweredModule lowered = lower(function, std::min(stage, Stage::llvm_dialect), options);
-  if (stage <= Stage::llvm_dialect) return print_module(*lowered.module, options.locations);
-  std::unique_ptr<llvm::TargetMachine> machine = host_target_machine();
-  llvm::LLVMContext context;
-  std::unique_ptr<llvm::Module> module;
-  std::string ir = llvm_ir(*lowered.module, context, *machine, module);
-  if (stage == Stage::llvm_ir) return ir;
-  llvm::SmallString<0> assembly;
-  llvm::raw_svector_ostream os(assembly);
-  llvm::legacy::PassManager pm;
-  if (machine->addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::AssemblyFile))
-    throw Error("[compile] the target cannot emit assembly");
-  pm.run(*module);
-  return std::string(assembly.str());
-}
-
-void compile_to_object(const Function& function, const std::string& path, const Options& requested) {
-  const Options options = resolved(requested, false);
-  LoweredModule lowered = lower(function, Stage::llvm_dialect, options);
-  std::unique_ptr<llvm::TargetMachine> machine = host_target_machine();
-  llvm::LLVMContext context;
-  std::unique_ptr<llvm::Module> module;
-  llvm_ir(*lowered.module, context, *machine, module);
-  std::string object = object_code(*module, *machine);
-  // Written next to its destination and renamed over it: a failed write never leaves half an object.
-  std::string temporary = path + ".tmp";
-  {
-    std::error_code error;
-    llvm::raw_fd_ostream os(temporary, error, llvm::sys::fs::OF_None);
-    if (error) throw Error(fmt::format("[compile] cannot write '{}': {}", path, error.message()));
-    os << object;
-    os.close();
-    if (os.has_error()) {
-      llvm::sys::fs::remove(temporary);
-      throw Error(fmt::format("[compile] writing '{}' failed", path));
-    }
-  }
-  if (std::error_code error = llvm::sys::fs::rename(temporary, path)) {
-    llvm::sys::fs::remove(temporary);
-    throw Error(fmt::format("[compile] cannot write '{}': {}", path, error.message()));
-  }
 }
 
 KernelObject kernel_object(std::span<const Function> kernels, const Options& options) {
@@ -274,8 +215,8 @@ KernelObject kernel_object(std::span<const Function> kernels, const Options& opt
   out.mlir_seconds = since(t);
   t = Clock::now();
   llvm::LLVMContext context;
-  std::unique_ptr<llvm::Module> module;
-  llvm_ir(*lowered, context, *machine, module);
+  std::unique_ptr<llvm::Module> module = translate(*lowered, context, *machine);
+  optimize(*module, *machine);
   for (const Function& kernel : kernels) add_packed_entry(*module, kernel.name);
   out.llvm_seconds = since(t);
   t = Clock::now();

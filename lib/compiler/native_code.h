@@ -20,6 +20,10 @@ struct KernelObject {
 };
 KernelObject kernel_object(std::span<const Function> kernels, const Options& options);
 
+/// Options with the thread count decided: 0 means every core in the JIT (`jit`), and one thread
+/// for IR dumps and ahead-of-time objects, which must not need an OpenMP runtime.
+Options resolved(Options options, bool jit);
+
 /// Everything besides the kernel that its object code depends on: LLVM's version, the target
 /// triple, CPU and features, and the optimization level. Part of every compile-cache key.
 std::string target_description();

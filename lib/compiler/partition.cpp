@@ -40,7 +40,8 @@ void put(std::string& out, const std::vector<int64_t>& v) {
 
 class Partitioner {
  public:
-  explicit Partitioner(const Function& fn) : fn_(fn), order_(topological_order(fn.results)) {
+  Partitioner(const Function& fn, bool locations)
+      : fn_(fn), order_(topological_order(fn.results)), locations_(locations) {
     for (const Node* n : order_)
       for (const NodePtr& in : n->inputs) ++users_[in.get()];
     for (const NodePtr& r : fn.results) ++users_[r.get()];  // a result is one more use
@@ -117,8 +118,10 @@ class Partitioner {
       if (!clone.count(node)) {
         std::vector<NodePtr> operands;
         for (const NodePtr& in : node->inputs) operands.push_back(clone.at(in.get()));
-        // No source location: a kernel is shared by every place that computes the same thing.
-        clone[node] = make_node(node->op, node->dtype, node->shape, std::move(operands), node->attrs, {});
+        // A kernel is shared by every place that computes the same thing, so it has no source
+        // location of its own; IR dumps may show its first instance's.
+        clone[node] = make_node(node->op, node->dtype, node->shape, std::move(operands), node->attrs,
+                                locations_ ? node->loc : SourceLoc{});
       }
       stack.pop_back();
     }
@@ -128,6 +131,7 @@ class Partitioner {
 
   const Function& fn_;
   std::vector<const Node*> order_;
+  bool locations_;
   std::unordered_map<const Node*, int> users_;
   std::unordered_map<const Node*, bool> result_;
   std::unordered_map<const Node*, bool> materialized_;
@@ -136,7 +140,7 @@ class Partitioner {
 
 }  // namespace
 
-Schedule partition(const Function& function) { return Partitioner(function).run(); }
+Schedule partition(const Function& function, bool locations) { return Partitioner(function, locations).run(); }
 
 std::string structural_key(const Function& kernel) {
   std::unordered_map<const Node*, int64_t> index;

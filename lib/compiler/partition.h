@@ -41,7 +41,8 @@ struct Schedule {
 /// in its consumer's kernel, where the pipeline fuses it as before; constants, comparisons (fused
 /// into each user, as the pipeline recomputes them) and views of materialized values are copied
 /// into every kernel that uses them. So each fusion group lies inside one kernel.
-Schedule partition(const Function& function);
+/// `locations`: give each kernel the source locations of its first instance (for IR dumps).
+Schedule partition(const Function& function, bool locations = false);
 
 /// What a kernel computes, as bytes: ops, dtypes, shapes, attributes and the wiring between them,
 /// arguments by position. Node identities, argument names and source locations are left out.

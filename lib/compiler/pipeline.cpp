@@ -590,7 +590,7 @@ int default_threads() {
 }
 
 void lower_module(mlir::ModuleOp module, Stage stage, const Options& options) {
-  if (stage == Stage::graph || stage == Stage::mlir) return;
+  if (stage <= Stage::mlir) return;
   to_linalg(module, options);
   if (stage == Stage::linalg) return;
   to_buffers(module, options);

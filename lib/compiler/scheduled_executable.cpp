@@ -14,6 +14,7 @@
 
 #include "../core/buffer_pool.h"
 #include "../core/env.h"
+#include "buffer_plan.h"
 #include "compiler_fingerprint.h"
 #include "kernel_cache.h"
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
@@ -90,7 +91,7 @@ class ScheduledExecutable final : public Executable {
 
     const auto link_start = Clock::now();
     link(objects, options);
-    plan_buffers();
+    plan_ = plan_buffers(schedule_);
     stats_.link_seconds = since(link_start);
     seconds_ = since(start);
     if (detail::env_flag("ZEPHYR_LOG_COMPILES"))
@@ -110,19 +111,17 @@ class ScheduledExecutable final : public Executable {
     for (size_t i = 0; i < schedule_.arguments; ++i) at[i] = arguments[i];
     for (size_t c = 0; c < schedule_.calls.size(); ++c) {
       const KernelCall& call = schedule_.calls[c];
-      int direct = direct_result_[call.output];
-      at[call.output] = direct >= 0 ? results[direct] : buffer_pool::allocate(bytes_[call.output]);
+      int direct = plan_.direct_result[call.output];
+      at[call.output] = direct >= 0 ? results[direct] : buffer_pool::allocate(plan_.bytes[call.output]);
       packed.clear();
       for (size_t in : call.inputs) packed.push_back(at[in]);
       packed.push_back(at[call.output]);
       entries_[call.kernel](packed.data());
-      for (size_t v : release_after_[c]) buffer_pool::release(at[v]);
+      for (size_t v : plan_.release_after[c]) buffer_pool::release(at[v]);
     }
-    for (size_t r = 0; r < schedule_.results.size(); ++r) {
-      size_t v = schedule_.results[r];
-      if (direct_result_[v] != static_cast<int>(r)) std::memcpy(results[r], at[v], bytes_[v]);
-    }
-    for (size_t v : release_at_end_) buffer_pool::release(at[v]);
+    for (size_t r = 0; r < schedule_.results.size(); ++r)
+      if (plan_.copied[r]) std::memcpy(results[r], at[schedule_.results[r]], plan_.bytes[schedule_.results[r]]);
+    for (size_t v : plan_.release_at_end) buffer_pool::release(at[v]);
   }
 
   double compile_seconds() const override { return seconds_; }
@@ -234,41 +233,11 @@ class ScheduledExecutable final : public Executable {
     return *dylib;
   }
 
-  // Results are written in place where they can be; every other value is a pool buffer released
-  // after the last call that reads it.
-  void plan_buffers() {
-    const size_t n = schedule_.values.size();
-    bytes_.resize(n);
-    for (size_t v = 0; v < n; ++v)
-      bytes_[v] = static_cast<size_t>(numel(schedule_.values[v].shape)) * itemsize(schedule_.values[v].dtype);
-    direct_result_.assign(n, -1);
-    for (size_t r = 0; r < schedule_.results.size(); ++r) {
-      size_t v = schedule_.results[r];
-      if (v >= schedule_.arguments && direct_result_[v] < 0) direct_result_[v] = static_cast<int>(r);
-    }
-    std::vector<long> last_use(n, -1);
-    for (size_t c = 0; c < schedule_.calls.size(); ++c)
-      for (size_t in : schedule_.calls[c].inputs) last_use[in] = static_cast<long>(c);
-    std::vector<bool> copied_at_end(n, false);
-    for (size_t r = 0; r < schedule_.results.size(); ++r)
-      if (direct_result_[schedule_.results[r]] != static_cast<int>(r)) copied_at_end[schedule_.results[r]] = true;
-    release_after_.assign(schedule_.calls.size(), {});
-    for (size_t c = 0; c < schedule_.calls.size(); ++c) {
-      size_t v = schedule_.calls[c].output;
-      if (direct_result_[v] >= 0) continue;  // the caller's memory
-      if (copied_at_end[v]) release_at_end_.push_back(v);
-      else release_after_[std::max(last_use[v], static_cast<long>(c))].push_back(v);  // unread: freed at once
-    }
-  }
-
   Schedule schedule_;
   std::unique_ptr<llvm::orc::LLJIT> jit_;
   std::vector<std::shared_ptr<const std::string>> objects_;
   std::vector<void (*)(void**)> entries_;
-  std::vector<size_t> bytes_;
-  std::vector<int> direct_result_;                 // per value: the result it is written into, or -1
-  std::vector<std::vector<size_t>> release_after_;  // per call
-  std::vector<size_t> release_at_end_;
+  BufferPlan plan_;
   CompileStats stats_;
   double seconds_ = 0;
 };

@@ -2,6 +2,8 @@
 // ({"name": {"dtype", "shape", "data_offsets"}, "__metadata__": {...}}), then the raw data.
 #include "zephyr/io/safetensors.h"
 
+#include "zephyr/io/atomic_file.h"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -263,43 +265,17 @@ std::string make_header(const std::string& path, const NamedArrays& tensors,
   return text;
 }
 
-// Makes a completed rename survive a crash; without it the directory entry may be lost.
-void sync_directory(const std::string& path) {
-  std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return;  // best effort: the file itself is already complete and durable
-  ::fsync(fd);
-  ::close(fd);
-}
-
 }  // namespace
 
 void save_safetensors(const std::string& path, const NamedArrays& tensors,
                       const std::map<std::string, std::string>& metadata) {
   const std::string header = make_header(path, tensors, metadata);  // validates before touching disk
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) fail(path, fmt::format("cannot create {}: {}", tmp, os_error()));
-  auto write = [&](const void* p, size_t n) {
-    if (n > 0 && std::fwrite(p, 1, n, f) != n) fail(path, fmt::format("cannot write {}: {}", tmp, os_error()));
-  };
-  try {
-    uint64_t n = header.size();
-    write(&n, 8);
-    write(header.data(), header.size());
-    for (const auto& [name, array] : tensors) write(array.raw(), array.nbytes());
-    if (std::fflush(f) != 0 || ::fsync(fileno(f)) != 0) fail(path, fmt::format("cannot flush {}: {}", tmp, os_error()));
-    std::FILE* closing = f;
-    f = nullptr;
-    if (std::fclose(closing) != 0) fail(path, fmt::format("cannot close {}: {}", tmp, os_error()));
-    if (std::rename(tmp.c_str(), path.c_str()) != 0)
-      fail(path, fmt::format("cannot rename {} over it: {}", tmp, os_error()));
-  } catch (...) {
-    if (f) std::fclose(f);
-    std::remove(tmp.c_str());
-    throw;
-  }
-  sync_directory(path);
+  AtomicFile file(path);
+  uint64_t n = header.size();
+  file.write(&n, 8);
+  file.write(header);
+  for (const auto& [name, array] : tensors) file.write(array.raw(), static_cast<size_t>(array.nbytes()));
+  file.commit();
 }
 
 NamedArrays load_safetensors(const std::string& path) {

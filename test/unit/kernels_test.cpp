@@ -4,7 +4,15 @@
 #include <doctest/doctest.h>
 #include <zephyr/zephyr.h>
 
+#include <fmt/format.h>
+#include <unistd.h>
+#include <zephyr/io/atomic_file.h>
+
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 
 #include "reference.h"
 
@@ -138,4 +146,116 @@ TEST_CASE("kernels: identical blocks compile once: 1, 2, 4 and 8 blocks have the
   // Every kernel of the 8-block step was compiled by the smaller ones already (this process).
   CHECK(stats[3].compiled == 0);
   CHECK(stats[3].from_cache == stats[3].distinct);
+}
+
+namespace {
+
+// Deterministic bytes for an argument: positive floats (Adam's second moments go under a square
+// root) and small integers (token ids below the vocabulary, the step count).
+z::Array filled_like(const z::NodePtr& argument, int salt) {
+  z::Array a(argument->shape, argument->dtype);
+  for (int64_t i = 0; i < a.size(); ++i) {
+    if (a.dtype() == z::DType::i32) a.data<int32_t>()[i] = static_cast<int32_t>((i * 37 + salt) % 64);
+    else a.data<float>()[i] = 0.05f * std::fabs(std::sin(0.37f * static_cast<float>(i) + static_cast<float>(salt)));
+  }
+  return a;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+int64_t bytes_of(const z::NodePtr& node) { return z::numel(node->shape) * z::itemsize(node->dtype); }
+
+// A C program that reads every argument from one file, calls `entry` through its generated
+// header, and writes every result to another file.
+std::string c_driver(const z::Function& fn, const std::string& header) {
+  std::vector<std::string> in, out, pointers;
+  for (size_t i = 0; i < fn.arguments.size(); ++i) {
+    in.push_back(std::to_string(bytes_of(fn.arguments[i])));
+    pointers.push_back(fmt::format("a[{}]", i));
+  }
+  for (size_t i = 0; i < fn.results.size(); ++i) {
+    out.push_back(std::to_string(bytes_of(fn.results[i])));
+    pointers.push_back(fmt::format("r[{}]", i));
+  }
+  return fmt::format(R"(#include <stdio.h>
+#include <stdlib.h>
+#include "{0}"
+static const size_t in_bytes[] = {{{1}}}, out_bytes[] = {{{2}}};
+enum {{ IN = {3}, OUT = {4} }};
+int main(int argc, char** argv) {{
+  void *a[IN], *r[OUT];
+  FILE* f = fopen(argv[1], "rb");
+  for (int i = 0; i < IN; ++i) {{ a[i] = malloc(in_bytes[i] + 1); if (fread(a[i], 1, in_bytes[i], f) != in_bytes[i]) return 2; }}
+  fclose(f);
+  for (int i = 0; i < OUT; ++i) r[i] = malloc(out_bytes[i] + 1);
+  {5}({6});
+  f = fopen(argv[2], "wb");
+  for (int i = 0; i < OUT; ++i) fwrite(r[i], 1, out_bytes[i], f);
+  return fclose(f) == 0 ? 0 : 3;
+}}
+)",
+                     header, fmt::join(in, ", "), fmt::join(out, ", "), in.size(), out.size(), fn.name,
+                     fmt::join(pointers, ", "));
+}
+
+}  // namespace
+
+TEST_CASE("kernels: an 8-block LM's Adam step compiled ahead of time links into a C program and gives the JIT's bits") {
+  namespace fs = std::filesystem;
+  const z::Array tokens = lm_tokens(2, 16);
+  const int blocks = 8;
+  const z::ParamTree params = z::trace(lm_loss, z::random::key(0), tokens, blocks);
+  const z::optim::Optimizer adam = z::optim::adam(1e-3);
+  z::Function fn = z::make_function(adam_step(adam), params, adam.init(params), tokens, blocks);
+  fn.name = "lm8_step";
+
+  std::vector<z::Array> arguments;
+  std::string input_bytes;
+  for (size_t i = 0; i < fn.arguments.size(); ++i) {
+    arguments.push_back(filled_like(fn.arguments[i], static_cast<int>(i)));
+    input_bytes.append(static_cast<const char*>(arguments.back().raw()), static_cast<size_t>(arguments.back().nbytes()));
+  }
+  std::vector<z::Array> results;
+  std::vector<void*> argument_pointers, result_pointers;
+  for (z::Array& a : arguments) argument_pointers.push_back(a.raw());
+  for (const z::NodePtr& r : fn.results) {
+    results.emplace_back(r->shape, r->dtype);
+    result_pointers.push_back(results.back().raw());
+  }
+  const std::shared_ptr<z::compiler::Executable> jitted = z::compiler::compile(fn, as_kernels(1));
+  jitted->run(argument_pointers.data(), result_pointers.data());
+
+  const fs::path dir = fs::temp_directory_path() / fmt::format("zephyr-aot-test-{}", ::getpid());
+  fs::create_directories(dir);
+  z::compiler::compile_to_object(fn, (dir / "lm8.o").string());
+  z::io::write_file_atomically((dir / "lm8.h").string(), z::compiler::c_header(fn));
+  z::io::write_file_atomically((dir / "driver.c").string(), c_driver(fn, "lm8.h"));
+  z::io::write_file_atomically((dir / "in.bin").string(), input_bytes);
+  const std::string build = fmt::format("cd '{}' && '{}' -O1 driver.c lm8.o -lm -o driver && ./driver in.bin out.bin",
+                                        dir.string(), ZEPHYR_TEST_C_COMPILER);
+  REQUIRE(std::system(build.c_str()) == 0);
+
+  // The object holds each distinct kernel once: the 8 blocks share theirs.
+  const std::string symbols = fmt::format("nm '{}' > '{}'", (dir / "lm8.o").string(), (dir / "nm.txt").string());
+  REQUIRE(std::system(symbols.c_str()) == 0);
+  const std::string table = read_file(dir / "nm.txt");
+  size_t kernels_in_object = 0;
+  for (size_t at = 0; (at = table.find(" t zk_", at)) != std::string::npos; ++at) ++kernels_in_object;
+  CHECK(kernels_in_object == jitted->stats().distinct);
+  CHECK(jitted->stats().kernel_calls > 3 * jitted->stats().distinct / 2);
+
+  const std::string out = read_file(dir / "out.bin");
+  size_t offset = 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const size_t n = static_cast<size_t>(results[i].nbytes());
+    INFO("result " << i);
+    REQUIRE(offset + n <= out.size());
+    CHECK(std::memcmp(out.data() + offset, results[i].raw(), n) == 0);
+    offset += n;
+  }
+  CHECK(offset == out.size());
+  fs::remove_all(dir);
 }

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <dlfcn.h>
+#include <optional>
 
+#include <zephyr/io/atomic_file.h>
 #include <zephyr/registry.h>
 #include <zephyr/zephyr.h>
 
@@ -107,22 +109,25 @@ void dump_ir(const std::string& name, std::string stage, bool grad, bool train_s
 }
 
 void compile_model(const std::string& name, const std::string& object, const std::string& header,
-                   std::string symbol, const std::string& weights, bool grad, bool train_step) {
+                   std::string symbol, const std::string& weights, bool grad, bool train_step,
+                   const z::compiler::Options& options) {
   z::ParamTree params;
   z::Function fn = model_graph(name, grad, train_step, &params);
   if (!weights.empty()) fn = z::bind_constants(fn, z::cli::load_weights(weights, params).leaves());
   fn.name = symbol.empty() ? "zephyr_" + name : symbol;
-  z::compiler::compile_to_object(fn, object);
+  // Both files are written in full before either replaces its old version: a failure (an
+  // unwritable header, say) leaves the object that was there.
+  z::io::AtomicFile object_file(object);
+  std::optional<z::io::AtomicFile> header_file;
   if (!header.empty()) {
-    std::FILE* f = std::fopen(header.c_str(), "w");
-    if (f == nullptr) throw z::Error("cannot write '" + header + "'");
+    header_file.emplace(header);
     std::vector<std::string> parameter_paths;
     for (const auto& [path, leaf] : params) parameter_paths.push_back(path);
-    std::string text = z::compiler::c_header(fn, parameter_paths);
-    bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-    ok = std::fclose(f) == 0 && ok;
-    if (!ok) throw z::Error("writing '" + header + "' failed");
+    header_file->write(z::compiler::c_header(fn, parameter_paths));
   }
+  object_file.write(z::compiler::object_file(fn, options));
+  if (header_file) header_file->commit();
+  object_file.commit();
   fmt::print("wrote {}{}{}: void {}(...)\n", object, header.empty() ? "" : " and ", header, fn.name);
 }
 
@@ -152,7 +157,11 @@ int main(int argc, char** argv) {
   z::compiler::Options options;
   auto* ir = app.add_subcommand("ir", "Print a model's IR at one stage of the pipeline");
   ir->add_option("model", model, "Model name (see `zephyr models`)")->required();
-  ir->add_option("--stage", stage, "graph|grad|mlir|linalg|bufferized|llvm-dialect|llvm-ir|asm (grad: the gradient's graph)")->capture_default_str();
+  ir->add_option("--stage", stage,
+                 "graph|grad|kernels|mlir|linalg|bufferized|llvm-dialect|llvm-ir|asm (grad: the gradient's graph; "
+                 "kernels: the schedule and each distinct kernel)")
+      ->capture_default_str();
+  ir->add_flag("!--whole-graph", options.kernels, "One function for the whole graph instead of kernels and a schedule");
   ir->add_flag("--locations", options.locations, "Print each op's source location (the model's file:line)");
   ir->add_flag("--print-after-all", options.print_after_all, "Print the IR after every pass (to stderr)");
   ir->add_flag("!--no-vectorize", options.vectorize, "Lower contractions as scalar loops (to compare)");
@@ -173,7 +182,8 @@ int main(int argc, char** argv) {
   compile->add_flag("--grad", grad, "Compile the gradient function");
   compile->add_flag("--train-step", train_step, "Compile a whole Adam training step");
   compile->add_option("--input-shape", input_shapes, "Input shape to compile for, one per input in order (e.g. 1,784)");
-  compile->callback([&] { compile_model(model, object, header, symbol, weights, grad, train_step); });
+  compile->add_flag("!--whole-graph", options.kernels, "One function for the whole graph instead of kernels and a schedule");
+  compile->callback([&] { compile_model(model, object, header, symbol, weights, grad, train_step, options); });
 
   z::cli::RunOptions run_options;
   auto* run = app.add_subcommand("run", "Run a model's compiled function on arrays from safetensors files");
