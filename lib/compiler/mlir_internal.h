@@ -6,13 +6,16 @@
 #include <string>
 
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OwningOpRef.h"
 #include "zephyr/compiler.h"
 
 namespace zephyr::compiler {
 
-/// A context with exactly the dialects and translations the pipeline uses.
+/// The dialects, interfaces and translations the pipeline uses.
+mlir::DialectRegistry dialect_registry();
+/// A context with exactly those.
 std::unique_ptr<mlir::MLIRContext> make_context();
 
 /// Our graph as func + linalg/tensor/arith/math on tensors (emit_linalg.cpp).
@@ -23,6 +26,10 @@ mlir::OwningOpRef<mlir::ModuleOp> emit_module(mlir::MLIRContext& context, std::s
 /// Runs the pipeline in place up to and including `stage` (pipeline.cpp). Stages past
 /// llvm_dialect are produced by native_code.cpp from the LLVM dialect.
 void lower_module(mlir::ModuleOp module, Stage stage, const Options& options);
+
+/// Makes the stages known to MLIR's pass parser as pipelines: zephyr-to-linalg{threads, vectorize},
+/// zephyr-to-buffers, zephyr-to-llvm{threads} (zephyr-opt).
+void register_pipelines();
 
 /// Prints a module; `locations` adds loc(...) annotations.
 std::string print_module(mlir::ModuleOp module, bool locations);

@@ -77,158 +77,10 @@
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Transforms/Passes.h"
 #include "mlir_internal.h"
+#include "passes.h"
 
 namespace zephyr::compiler {
 namespace {
-
-// Matmul tiling, after the recipe measured in shared/toolchain.md: cache tiles (32, 512, 256),
-// register tiles (8, 32, 1), then contractions as broadcast + FMA. Remainders are peeled at both
-// levels (N before M: peeling consumes the handle), so that after canonicalization every tile
-// has a static shape and is vectorized: no remainder falls back to scalar loops.
-constexpr const char* kTransformScript = R"mlir(
-module attributes {transform.with_named_sequence} {
-  transform.named_sequence @peel(%loop: !transform.any_op {transform.consumed}) {
-    transform.sequence %loop : !transform.any_op failures(suppress) {
-    ^bb0(%l: !transform.any_op):
-      %for = transform.cast %l : !transform.any_op to !transform.op<"scf.for">
-      %main, %rest = transform.loop.peel %for : (!transform.op<"scf.for">) -> (!transform.any_op, !transform.any_op)
-    }
-    transform.yield
-  }
-  transform.named_sequence @tile_cache(%mm: !transform.any_op {transform.consumed}) {
-    %cache, %c0, %c1, %c2 = transform.structured.tile_using_for %mm tile_sizes [32, 512, 256]
-        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
-    transform.include @peel failures(propagate) (%c1) : (!transform.any_op) -> ()
-    transform.include @peel failures(propagate) (%c0) : (!transform.any_op) -> ()
-    transform.yield
-  }
-  transform.named_sequence @tile_registers(%mm: !transform.any_op {transform.consumed}) {
-    %reg, %r0, %r1, %r2 = transform.structured.tile_using_for %mm tile_sizes [8, 32, 1]
-        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
-    transform.include @peel failures(propagate) (%r1) : (!transform.any_op) -> ()
-    transform.include @peel failures(propagate) (%r0) : (!transform.any_op) -> ()
-    transform.yield
-  }
-  // Matmuls and elementwise nests marked in to_linalg (enough rows and work to share) are first
-  // split into one row block per thread; each matmul block is then tiled like any other matmul.
-  transform.named_sequence @split_rows(%mm: !transform.any_op {transform.consumed}) {
-    %block, %forall = transform.structured.tile_using_forall %mm num_threads [THREADS]
-        : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
-    transform.yield
-  }
-  // Transposes (of a matrix, marked zephyr.tile_transpose in to_linalg) move 16x16 blocks
-  // through registers instead of striding through memory element by element; the edges are
-  // peeled into static smaller blocks.
-  transform.named_sequence @tile_transpose(%t: !transform.any_op {transform.consumed}) {
-    %tile, %l0, %l1 = transform.structured.tile_using_for %t tile_sizes [16, 16]
-        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op)
-    transform.include @peel failures(propagate) (%l1) : (!transform.any_op) -> ()
-    transform.include @peel failures(propagate) (%l0) : (!transform.any_op) -> ()
-    transform.yield
-  }
-ELEMENTWISE_SEQUENCES
-  transform.named_sequence @vectorize_one(%op: !transform.any_op {transform.consumed}) {
-    transform.sequence %op : !transform.any_op failures(suppress) {
-    ^bb0(%target: !transform.any_op):
-      transform.structured.vectorize %target : !transform.any_op
-    }
-    transform.yield
-  }
-  transform.named_sequence @tile_and_vectorize(%root: !transform.any_op {transform.readonly}) {
-    %shared = transform.structured.match attributes {zephyr.parallel} in %root
-        : (!transform.any_op) -> !transform.any_op
-    transform.foreach %shared : !transform.any_op {
-    ^bb0(%mm: !transform.any_op):
-      transform.include @split_rows failures(propagate) (%mm) : (!transform.any_op) -> ()
-    }
-    %transposes = transform.structured.match attributes {zephyr.tile_transpose} in %root
-        : (!transform.any_op) -> !transform.any_op
-    transform.foreach %transposes : !transform.any_op {
-    ^bb0(%t: !transform.any_op):
-      transform.include @tile_transpose failures(propagate) (%t) : (!transform.any_op) -> ()
-    }
-ELEMENTWISE_TILING
-    %mms = transform.structured.match ops{["linalg.matmul"]} in %root : (!transform.any_op) -> !transform.any_op
-    transform.foreach %mms : !transform.any_op {
-    ^bb0(%mm: !transform.any_op):
-      transform.include @tile_cache failures(propagate) (%mm) : (!transform.any_op) -> ()
-    }
-    // Folds the affine.min of tiles that now divide (and single-iteration peeled loops), so that
-    // tile shapes become static.
-    %funcs0 = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
-    transform.apply_patterns to %funcs0 {
-      transform.apply_patterns.canonicalization
-    } : !transform.any_op
-    %cache_tiles = transform.structured.match ops{["linalg.matmul"]} in %root : (!transform.any_op) -> !transform.any_op
-    transform.foreach %cache_tiles : !transform.any_op {
-    ^bb0(%mm: !transform.any_op):
-      transform.include @tile_registers failures(propagate) (%mm) : (!transform.any_op) -> ()
-    }
-    transform.apply_patterns to %funcs0 {
-      transform.apply_patterns.canonicalization
-    } : !transform.any_op
-    %tiles = transform.structured.match ops{["linalg.matmul"]} in %root : (!transform.any_op) -> !transform.any_op
-    transform.foreach %tiles : !transform.any_op {
-    ^bb0(%t: !transform.any_op):
-      transform.include @vectorize_one failures(suppress) (%t) : (!transform.any_op) -> ()
-    }
-    %elementwise_tiles = transform.structured.match attributes {zephyr.elementwise} in %root
-        : (!transform.any_op) -> !transform.any_op
-    transform.foreach %elementwise_tiles : !transform.any_op {
-    ^bb0(%t: !transform.any_op):
-      transform.include @vectorize_one failures(suppress) (%t) : (!transform.any_op) -> ()
-    }
-    %transpose_tiles = transform.structured.match attributes {zephyr.tile_transpose} in %root
-        : (!transform.any_op) -> !transform.any_op
-    transform.foreach %transpose_tiles : !transform.any_op {
-    ^bb0(%t: !transform.any_op):
-      transform.include @vectorize_one failures(suppress) (%t) : (!transform.any_op) -> ()
-    }
-    %funcs = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
-    transform.apply_patterns to %funcs {
-      transform.apply_patterns.vector.transfer_permutation_patterns
-    } : !transform.any_op
-    // Separately: together with canonicalization, the k=1 reduction gets scalarized (half speed).
-    transform.apply_patterns to %funcs {
-      transform.apply_patterns.vector.reduction_to_contract
-    } : !transform.any_op
-    transform.apply_patterns to %funcs {
-      transform.apply_patterns.tensor.fold_tensor_subset_ops_into_vector_transfers
-      transform.apply_patterns.canonicalization
-    } : !transform.any_op
-    transform.yield
-  }
-  // After loop-invariant subset hoisting: vector ops down to what LLVM lowers well.
-  transform.named_sequence @lower_vectors(%root: !transform.any_op {transform.readonly}) {
-    %funcs = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
-    transform.apply_patterns to %funcs {
-      transform.apply_patterns.vector.lower_contraction lowering_strategy = "outerproduct"
-      transform.apply_patterns.vector.lower_masks
-      transform.apply_patterns.vector.rank_reducing_subview_patterns
-      transform.apply_patterns.vector.cast_away_vector_leading_one_dim
-    } : !transform.any_op
-    transform.apply_patterns to %funcs {
-      transform.apply_patterns.vector.transfer_permutation_patterns
-    } : !transform.any_op
-    transform.apply_patterns to %funcs {
-      transform.apply_patterns.vector.lower_transpose lowering_strategy = "shuffle_16x16"
-    } : !transform.any_op
-    transform.apply_patterns to %funcs {
-      transform.apply_patterns.vector.lower_transfer max_transfer_rank = 1
-      transform.apply_patterns.vector.lower_transpose lowering_strategy = "shuffle_1d"
-      transform.apply_patterns.vector.lower_shape_cast
-      transform.apply_patterns.vector.lower_outerproduct
-      transform.apply_patterns.canonicalization
-    } : !transform.any_op
-    transform.yield
-  }
-}
-)mlir";
-
-void run(mlir::PassManager& pm, mlir::ModuleOp module, const char* what) {
-  if (mlir::failed(pm.run(module)))
-    throw Error(fmt::format("[compile] internal error: the {} passes failed", what));
-}
 
 void configure(mlir::PassManager& pm, mlir::ModuleOp module, const Options& options) {
   if (options.print_after_all) {
@@ -239,210 +91,19 @@ void configure(mlir::PassManager& pm, mlir::ModuleOp module, const Options& opti
   }
 }
 
-// Elementwise nests (marked zephyr.elementwise_<rank> in to_linalg) are vectorized 16 lanes
-// along the innermost axis, the remainder peeled into a smaller static vector, instead of leaving
-// scalar loops for LLVM's loop vectorizer (runtime alias checks, epilogues, and most of a training
-// step's compile time). Tile sizes depend on the rank, so the script gets one sequence per rank
-// (@tile_elementwise_<rank>), and the part of @tile_and_vectorize that applies them.
-constexpr int kMaxElementwiseRank = 4;
-
-std::string elementwise_sequences() {
-  std::string out;
-  for (int rank = 1; rank <= kMaxElementwiseRank; ++rank) {
-    std::string sizes, loops, types;
-    for (int d = 0; d < rank; ++d) {
-      sizes += d + 1 < rank ? "1, " : "16";
-      loops += fmt::format(", %l{}", d);
-      types += ", !transform.any_op";
-    }
-    out += fmt::format(R"(  transform.named_sequence @tile_elementwise_{0}(%op: !transform.any_op {{transform.consumed}}) {{
-    %tile{1} = transform.structured.tile_using_for %op tile_sizes [{2}]
-        : (!transform.any_op) -> (!transform.any_op{3})
-    transform.include @peel failures(propagate) (%l{4}) : (!transform.any_op) -> ()
-    transform.yield
-  }}
-)",
-                       rank, loops, sizes, types, rank - 1);
-  }
-  return out;
-}
-
-std::string elementwise_tiling() {
-  std::string out;
-  for (int rank = 1; rank <= kMaxElementwiseRank; ++rank)
-    out += fmt::format(R"(    %ew{0} = transform.structured.match attributes {{zephyr.elementwise_{0}}} in %root : (!transform.any_op) -> !transform.any_op
-    transform.foreach %ew{0} : !transform.any_op {{
-    ^bb0(%op: !transform.any_op):
-      transform.include @tile_elementwise_{0} failures(propagate) (%op) : (!transform.any_op) -> ()
-    }}
-)",
-                       rank);
-  return out;
-}
-
-void replace_once(std::string& text, const std::string& placeholder, const std::string& with) {
-  text.replace(text.find(placeholder), placeholder.size(), with);
-}
-
-void apply_script(mlir::ModuleOp module, const char* entry, int threads = 1) {
-  mlir::MLIRContext* ctx = module.getContext();
-  std::string text = kTransformScript;
-  replace_once(text, "THREADS", std::to_string(std::max(threads, 1)));
-  replace_once(text, "ELEMENTWISE_SEQUENCES\n", elementwise_sequences());
-  replace_once(text, "ELEMENTWISE_TILING\n", elementwise_tiling());
-  mlir::OwningOpRef<mlir::ModuleOp> script = mlir::parseSourceString<mlir::ModuleOp>(text, ctx);
-  if (!script) throw Error("[compile] internal error: the transform script does not parse");
-  mlir::Operation* sequence = script->lookupSymbol(entry);
-  if (mlir::failed(mlir::transform::applyTransformNamedSequence(module, sequence, *script,
-                                                                mlir::transform::TransformOptions())))
-    throw Error(fmt::format("[compile] internal error: transform sequence @{} failed", entry));
-}
-
-// f32 tanh, exp, log... as inline polynomials: vectorizable, and no libm calls in AOT objects.
-// What has no approximation (f64 tanh, say) calls libm.
-void approximate_math(mlir::ModuleOp module) {
-  mlir::RewritePatternSet patterns(module.getContext());
-  mlir::populateMathPolynomialApproximationPatterns(patterns);
-  if (mlir::failed(mlir::applyPatternsAndFoldGreedily(module, std::move(patterns))))
-    throw Error("[compile] internal error: math approximation did not converge");
-}
-
-void math_to_libm(mlir::ModuleOp module) {
-  mlir::RewritePatternSet patterns(module.getContext());
-  mlir::populateMathToLibmConversionPatterns(patterns);
-  mlir::ConversionTarget target(*module.getContext());
-  target.addLegalDialect<mlir::func::FuncDialect, mlir::arith::ArithDialect, mlir::vector::VectorDialect,
-                         mlir::scf::SCFDialect, mlir::LLVM::LLVMDialect>();
-  // Only what LLVM cannot lower by itself goes to libm.
-  target.addIllegalOp<mlir::math::TanhOp, mlir::math::ErfOp, mlir::math::Atan2Op>();
-  // sin/cos lower to LLVM intrinsics (libm calls) on their own.
-  target.markUnknownOpDynamicallyLegal([](mlir::Operation*) { return true; });
-  if (mlir::failed(mlir::applyPartialConversion(module, target, std::move(patterns))))
-    throw Error("[compile] internal error: math-to-libm conversion failed");
-}
-
-// linalg's elementwise fusion (what -linalg-fuse-elementwise-ops does), except that reshapes
-// are only propagated through linalg.generic: a linalg.matmul whose result is reshaped (a
-// convolution's im2col product) must stay a matmul, or the transform script cannot tile it.
-void fuse_elementwise(mlir::ModuleOp module) {
-  mlir::MLIRContext* ctx = module.getContext();
-  mlir::RewritePatternSet patterns(ctx);
-  // A comparison with several users is fused into each of them (recomputed): materialized, it
-  // would be an i1 buffer, which LLVM vectorizes slowly and compiles slower still. Other
-  // multi-use producers stay: recomputing chains (threefry's rounds) can grow exponentially.
-  auto single_use = [](mlir::OpOperand* operand) {
-    mlir::Operation* producer = operand->get().getDefiningOp();
-    if (!producer) return false;
-    // A scalar (Adam's bias correction 1 - b1^t) stays computed once: fused, it would run in
-    // every iteration of its consumer, whose stores keep LLVM from hoisting it (a powf per weight).
-    if (auto shaped = mlir::dyn_cast<mlir::RankedTensorType>(operand->get().getType());
-        shaped && shaped.getRank() == 0 && mlir::isa<mlir::linalg::GenericOp>(producer))
-      return false;
-    if (producer->hasOneUse()) return true;
-    auto generic = mlir::dyn_cast<mlir::linalg::GenericOp>(producer);
-    return generic && generic.getNumReductionLoops() == 0 && generic->getNumResults() == 1 &&
-           mlir::getElementTypeOrSelf(generic->getResult(0).getType()).isInteger(1);
-  };
-  auto generic_only = [single_use](mlir::OpOperand* operand) {
-    mlir::Operation* owner = operand->getOwner();
-    mlir::Operation* producer = operand->get().getDefiningOp();
-    mlir::Operation* linalg = mlir::isa<mlir::linalg::LinalgOp>(owner) ? owner : producer;
-    return linalg && mlir::isa<mlir::linalg::GenericOp>(linalg) && single_use(operand);
-  };
-  mlir::linalg::populateElementwiseOpsFusionPatterns(patterns, single_use);
-  mlir::linalg::populateFoldReshapeOpsByExpansionPatterns(patterns, generic_only);
-  mlir::linalg::populateEraseUnusedOperandsAndResultsPatterns(patterns);
-  mlir::tensor::populateFoldTensorEmptyPatterns(patterns);
-  mlir::affine::AffineApplyOp::getCanonicalizationPatterns(patterns, ctx);
-  mlir::linalg::GenericOp::getCanonicalizationPatterns(patterns, ctx);
-  mlir::tensor::ExpandShapeOp::getCanonicalizationPatterns(patterns, ctx);
-  mlir::tensor::CollapseShapeOp::getCanonicalizationPatterns(patterns, ctx);
-  if (mlir::failed(mlir::applyPatternsAndFoldGreedily(module, std::move(patterns))))
-    throw Error("[compile] internal error: elementwise fusion did not converge");
-}
-
-// Marks what the transform script splits into one row block per thread (zephyr.parallel).
-void mark_for_threads(mlir::ModuleOp module, int threads) {
-  auto unit = mlir::UnitAttr::get(module.getContext());
-  // Only matmuls with rows and work to share are split: a fork/join costs microseconds, more
-  // than a batch-1 product or (128x512)·(512x10) takes (measured: 0.6x OpenBLAS when split).
-  module.walk([&](mlir::linalg::MatmulOp mm) {
-    auto a = mlir::cast<mlir::RankedTensorType>(mm.getInputs()[0].getType());
-    auto c = mlir::cast<mlir::RankedTensorType>(mm.getResult(0).getType());
-    int64_t rows = c.getDimSize(0), multiply_adds = rows * c.getDimSize(1) * a.getDimSize(1);
-    if (rows >= 64 && multiply_adds >= (int64_t{1} << 21)) mm->setAttr("zephyr.parallel", unit);
-  });
-  // Matrix transposes (the backward pass's A^T and B^T) and elementwise nests (the optimizer
-  // update, bias + activation) are memory-bound: split once a block's share outweighs the
-  // fork/join, about 2^16 elements.
-  module.walk([&](mlir::linalg::TransposeOp t) {
-    auto out = mlir::cast<mlir::RankedTensorType>(t.getInit().getType());
-    if (out.getRank() == 2 && out.hasStaticShape() && out.getNumElements() >= (int64_t{1} << 16))
-      t->setAttr("zephyr.parallel", unit);
-  });
-  module.walk([&](mlir::linalg::GenericOp generic) {
-    if (generic.getNumReductionLoops() != 0 || generic->getNumResults() == 0) return;
-    auto out = mlir::cast<mlir::RankedTensorType>(generic->getResult(0).getType());
-    if (out.getRank() >= 1 && out.hasStaticShape() && out.getDimSize(0) >= threads &&
-        out.getNumElements() >= (int64_t{1} << 16))
-      generic->setAttr("zephyr.parallel", unit);
-  });
-}
-
-// An elementwise nest the script can vectorize: no reductions, static rank 1-4, index maps that
-// are projected permutations (reversals and strided reads stay loops), and floats throughout: a
-// vector of i1 is bit-packed in memory where a memref of i1 holds bytes, and the integer nests
-// (threefry's bit mixing) measured wrong when vectorized.
-bool vectorizable_elementwise(mlir::linalg::GenericOp generic) {
-  if (generic.getNumReductionLoops() != 0 || generic->getNumResults() == 0) return false;
-  auto out = mlir::dyn_cast<mlir::RankedTensorType>(generic->getResult(0).getType());
-  if (!out || !out.hasStaticShape() || out.getRank() < 1 || out.getRank() > kMaxElementwiseRank) return false;
-  for (mlir::AffineMap map : generic.getIndexingMapsArray())
-    if (!map.isProjectedPermutation()) return false;
-  for (mlir::Value operand : generic->getOperands())
-    if (!mlir::isa<mlir::FloatType>(mlir::getElementTypeOrSelf(operand.getType()))) return false;
-  bool float_body = true;
-  generic.getBody()->walk([&](mlir::Operation* op) {
-    for (mlir::Type t : op->getResultTypes()) float_body &= mlir::isa<mlir::FloatType>(t);
-  });
-  return float_body;
-}
-
-// Marks the matrix transposes and elementwise nests the script tiles and vectorizes.
-void mark_for_vectorization(mlir::ModuleOp module) {
-  auto unit = mlir::UnitAttr::get(module.getContext());
-  module.walk([&](mlir::linalg::TransposeOp t) {
-    if (t.getPermutation() == llvm::ArrayRef<int64_t>{1, 0}) t->setAttr("zephyr.tile_transpose", unit);
-  });
-  module.walk([&](mlir::linalg::GenericOp generic) {
-    if (!vectorizable_elementwise(generic)) return;
-    auto rank = mlir::cast<mlir::RankedTensorType>(generic->getResult(0).getType()).getRank();
-    generic->setAttr("zephyr.elementwise", unit);
-    generic->setAttr(fmt::format("zephyr.elementwise_{}", rank), unit);
-  });
-}
-
-void to_linalg(mlir::ModuleOp module, const Options& options) {
-  mlir::PassManager pm(module.getContext());
-  configure(pm, module, options);
+// Fusion, then tiling and vectorization (transforms.mlir). Stops after fusion without `vectorize`.
+void add_linalg_passes(mlir::OpPassManager& pm, const Options& options) {
   pm.addPass(mlir::createCanonicalizerPass());
-  run(pm, module, "canonicalize");
-  fuse_elementwise(module);  // bias + activation: one loop nest
-  mlir::PassManager cleanup(module.getContext());
-  configure(cleanup, module, options);
-  cleanup.addPass(mlir::createCanonicalizerPass());
-  cleanup.addPass(mlir::createCSEPass());
-  run(cleanup, module, "fusion");
-  approximate_math(module);
+  pm.addPass(create_fuse_elementwise_pass());  // bias + activation: one loop nest
+  pm.addPass(mlir::createCanonicalizerPass());
+  pm.addPass(mlir::createCSEPass());
+  pm.addPass(create_approximate_math_pass());
   if (!options.vectorize) return;
-  if (options.threads > 1) mark_for_threads(module, options.threads);
-  mark_for_vectorization(module);
-  apply_script(module, "tile_and_vectorize", options.threads);
-  mlir::PassManager hoist(module.getContext());
-  configure(hoist, module, options);
-  hoist.addPass(mlir::createLoopInvariantSubsetHoistingPass());  // accumulators stay in registers
-  run(hoist, module, "hoisting");
-  apply_script(module, "lower_vectors");
+  if (options.threads > 1) pm.addPass(create_mark_threads_pass(options.threads));
+  pm.addPass(create_mark_vectorization_pass());
+  pm.addPass(create_tile_and_vectorize_pass(options.threads));
+  pm.addPass(mlir::createLoopInvariantSubsetHoistingPass());  // accumulators stay in registers
+  pm.addPass(create_lower_vectors_pass());
 }
 
 mlir::LogicalResult copy_as_loops(mlir::OpBuilder& b, mlir::Location loc, mlir::Value from, mlir::Value to) {
@@ -450,9 +111,8 @@ mlir::LogicalResult copy_as_loops(mlir::OpBuilder& b, mlir::Location loc, mlir::
   return mlir::success();
 }
 
-void bufferize(mlir::ModuleOp module, const Options& options) {
-  mlir::PassManager pm(module.getContext());
-  configure(pm, module, options);
+// Tensors to memrefs; results become out-parameters; intermediates are freed.
+void add_buffer_passes(mlir::OpPassManager& pm) {
   mlir::bufferization::OneShotBufferizationOptions bufferization;
   bufferization.bufferizeFunctionBoundaries = true;
   bufferization.setFunctionBoundaryTypeConversion(mlir::bufferization::LayoutMapOption::IdentityLayoutMap);
@@ -464,35 +124,7 @@ void bufferize(mlir::ModuleOp module, const Options& options) {
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
   pm.addPass(mlir::createCanonicalizerPass());
-  run(pm, module, "bufferization");
-}
-
-// Every returned buffer must be fresh before results become out-parameters: a returned
-// argument, or a buffer returned twice (`return {y, y}`, two results merged by CSE, two equal
-// gradients) crashes buffer-results-to-out-params. Such results are copied here, on buffers,
-// where no tensor canonicalization can fold the copy away.
-void separate_returned_buffers(mlir::ModuleOp module) {
-  module.walk([](mlir::func::ReturnOp ret) {
-    mlir::OpBuilder b(ret);
-    llvm::SmallVector<mlir::Value> seen;
-    for (mlir::OpOperand& operand : ret->getOpOperands()) {
-      mlir::Value v = operand.get();
-      auto type = mlir::dyn_cast<mlir::MemRefType>(v.getType());
-      bool shared = mlir::isa<mlir::BlockArgument>(v) || llvm::is_contained(seen, v);
-      seen.push_back(v);
-      if (!type || !shared) continue;
-      mlir::Value fresh = b.create<mlir::memref::AllocOp>(ret.getLoc(), type);
-      b.create<mlir::linalg::CopyOp>(ret.getLoc(), v, fresh);
-      operand.set(fresh);
-    }
-  });
-}
-
-void to_buffers(mlir::ModuleOp module, const Options& options) {
-  bufferize(module, options);
-  separate_returned_buffers(module);
-  mlir::PassManager pm(module.getContext());
-  configure(pm, module, options);
+  pm.addPass(create_separate_returned_buffers_pass());
   mlir::bufferization::BufferResultsToOutParamsOpts out_params;
   out_params.hoistStaticAllocs = true;
   out_params.memCpyFn = copy_as_loops;
@@ -502,13 +134,10 @@ void to_buffers(mlir::ModuleOp module, const Options& options) {
   mlir::bufferization::BufferDeallocationPipelineOptions dealloc;
   mlir::bufferization::buildBufferDeallocationPipeline(pm, dealloc);
   pm.addPass(mlir::createCanonicalizerPass());
-  run(pm, module, "out-parameter and deallocation");
 }
 
-void to_llvm_dialect(mlir::ModuleOp module, const Options& options) {
-  math_to_libm(module);
-  mlir::PassManager pm(module.getContext());
-  configure(pm, module, options);
+void add_llvm_passes(mlir::OpPassManager& pm, const Options& options) {
+  pm.addPass(create_math_to_libm_pass());
   if (options.threads > 1) {
     // Row blocks run on OpenMP threads; the canonicalization merges the blocks that
     // memref.alloca_scope would otherwise leave (and fail verification).
@@ -536,12 +165,23 @@ void to_llvm_dialect(mlir::ModuleOp module, const Options& options) {
   pm.addPass(mlir::createUBToLLVMConversionPass());
   pm.addPass(mlir::createReconcileUnrealizedCastsPass());
   pm.addPass(mlir::createCanonicalizerPass());
-  run(pm, module, "LLVM conversion");
 }
+
+// zephyr-opt's spelling of the stages: --zephyr-to-linalg="threads=2", and so on.
+struct PipelineOptions : mlir::PassPipelineOptions<PipelineOptions> {
+  Option<int> threads{*this, "threads", llvm::cl::desc("Thread count"), llvm::cl::init(1)};
+  Option<bool> vectorize{*this, "vectorize", llvm::cl::desc("Tile and vectorize"), llvm::cl::init(true)};
+  Options options() const {
+    Options o;
+    o.threads = threads;
+    o.vectorize = vectorize;
+    return o;
+  }
+};
 
 }  // namespace
 
-std::unique_ptr<mlir::MLIRContext> make_context() {
+mlir::DialectRegistry dialect_registry() {
   mlir::DialectRegistry registry;
   registry.insert<mlir::affine::AffineDialect, mlir::arith::ArithDialect, mlir::bufferization::BufferizationDialect,
                   mlir::cf::ControlFlowDialect, mlir::func::FuncDialect, mlir::linalg::LinalgDialect,
@@ -574,6 +214,11 @@ std::unique_ptr<mlir::MLIRContext> make_context() {
   mlir::registerBuiltinDialectTranslation(registry);
   mlir::registerLLVMDialectTranslation(registry);
   mlir::registerOpenMPDialectTranslation(registry);
+  return registry;
+}
+
+std::unique_ptr<mlir::MLIRContext> make_context() {
+  mlir::DialectRegistry registry = dialect_registry();
   // No thread pool: a module holds one function, and a pool per context (one per kernel) costs
   // thread start-ups for nothing; kernels compile in parallel one level up.
   auto context = std::make_unique<mlir::MLIRContext>(registry, mlir::MLIRContext::Threading::DISABLED);
@@ -591,11 +236,24 @@ int default_threads() {
 
 void lower_module(mlir::ModuleOp module, Stage stage, const Options& options) {
   if (stage <= Stage::mlir) return;
-  to_linalg(module, options);
-  if (stage == Stage::linalg) return;
-  to_buffers(module, options);
-  if (stage == Stage::bufferized) return;
-  to_llvm_dialect(module, options);
+  mlir::PassManager pm(module.getContext());
+  configure(pm, module, options);
+  add_linalg_passes(pm, options);
+  if (stage >= Stage::bufferized) add_buffer_passes(pm);
+  if (stage >= Stage::llvm_dialect) add_llvm_passes(pm, options);
+  if (mlir::failed(pm.run(module)))
+    throw Error(fmt::format("[compile] internal error: the passes up to stage '{}' failed", stage_name(stage)));
+}
+
+void register_pipelines() {
+  mlir::PassPipelineRegistration<PipelineOptions>(
+      "zephyr-to-linalg", "zephyr's lowering up to the linalg stage: fusion, tiling, vectorization",
+      [](mlir::OpPassManager& pm, const PipelineOptions& o) { add_linalg_passes(pm, o.options()); });
+  mlir::PassPipelineRegistration<>("zephyr-to-buffers", "zephyr's bufferization: results as out-parameters",
+                                   [](mlir::OpPassManager& pm) { add_buffer_passes(pm); });
+  mlir::PassPipelineRegistration<PipelineOptions>(
+      "zephyr-to-llvm", "zephyr's lowering of buffers to the LLVM dialect (bare-pointer calls)",
+      [](mlir::OpPassManager& pm, const PipelineOptions& o) { add_llvm_passes(pm, o.options()); });
 }
 
 std::string print_module(mlir::ModuleOp module, bool locations) {

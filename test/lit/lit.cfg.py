@@ -1,16 +1,19 @@
-# lit configuration for zephyr's IR-dump tests: `zephyr ir ... | FileCheck`, as MLIR projects do.
+# lit configuration for zephyr's IR tests, as MLIR projects do: `zephyr ir ... | FileCheck` on
+# models, and `zephyr-opt --<pass> %s | FileCheck %s` on hand-written IR (passes/).
 import os
 import sys
 import lit.formats
 
 config.name = "zephyr"
 config.test_format = lit.formats.ShTest(execute_external=True)
-config.suffixes = [".test"]
+config.suffixes = [".test", ".mlir"]  # .mlir: hand-written IR through zephyr-opt
 config.test_source_root = os.path.join(config.zephyr_source_dir, "test", "lit")
 config.test_exec_root = os.path.join(config.zephyr_binary_dir, "test", "lit")
 
 tools = "/usr/lib/llvm-19/bin"
 config.substitutions.append(("%python", sys.executable))
+# %zephyr-opt first: %zephyr is a prefix of it.
+config.substitutions.append(("%zephyr-opt", os.path.join(config.zephyr_binary_dir, "bin", "zephyr-opt")))
 config.substitutions.append(("%zephyr", os.path.join(config.zephyr_binary_dir, "bin", "zephyr")))
 config.substitutions.append(("FileCheck", os.path.join(tools, "FileCheck")))
 config.substitutions.append(("mlir-opt", os.path.join(tools, "mlir-opt")))

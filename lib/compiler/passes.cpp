@@ -1,0 +1,316 @@
+// zephyr's own rewrites as named, registered MLIR passes: the lowering pipeline (pipeline.cpp)
+// runs them, and so can `zephyr-opt` on any .mlir file (test/lit/passes/).
+#include "passes.h"
+
+#include "mlir_internal.h"
+
+#include <fmt/format.h>
+
+#include "mlir/Conversion/MathToLibm/MathToLibm.h"
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Math/Transforms/Approximation.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tensor/Transforms/Transforms.h"
+#include "mlir/Dialect/Transform/IR/TransformOps.h"
+#include "mlir/Dialect/Transform/Transforms/TransformInterpreterUtils.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Transforms/DialectConversion.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "transforms_mlir.h"  // kTransformsMlir: lib/compiler/transforms.mlir, embedded at build time
+
+namespace zephyr::compiler {
+namespace {
+
+constexpr int kMaxElementwiseRank = 4;  // transforms.mlir has @tile_elementwise_1 to _4
+
+// linalg's elementwise fusion (what -linalg-fuse-elementwise-ops does), except that reshapes
+// are only propagated through linalg.generic: a linalg.matmul whose result is reshaped (a
+// convolution's im2col product) must stay a matmul, or the transform script cannot tile it.
+mlir::LogicalResult fuse_elementwise(mlir::ModuleOp module) {
+  mlir::MLIRContext* ctx = module.getContext();
+  mlir::RewritePatternSet patterns(ctx);
+  // A comparison with several users is fused into each of them (recomputed): materialized, it
+  // would be an i1 buffer, which LLVM vectorizes slowly and compiles slower still. Other
+  // multi-use producers stay: recomputing chains (threefry's rounds) can grow exponentially.
+  auto single_use = [](mlir::OpOperand* operand) {
+    mlir::Operation* producer = operand->get().getDefiningOp();
+    if (!producer) return false;
+    // A scalar (Adam's bias correction 1 - b1^t) stays computed once: fused, it would run in
+    // every iteration of its consumer, whose stores keep LLVM from hoisting it (a powf per weight).
+    if (auto shaped = mlir::dyn_cast<mlir::RankedTensorType>(operand->get().getType());
+        shaped && shaped.getRank() == 0 && mlir::isa<mlir::linalg::GenericOp>(producer))
+      return false;
+    if (producer->hasOneUse()) return true;
+    auto generic = mlir::dyn_cast<mlir::linalg::GenericOp>(producer);
+    return generic && generic.getNumReductionLoops() == 0 && generic->getNumResults() == 1 &&
+           mlir::getElementTypeOrSelf(generic->getResult(0).getType()).isInteger(1);
+  };
+  auto generic_only = [single_use](mlir::OpOperand* operand) {
+    mlir::Operation* owner = operand->getOwner();
+    mlir::Operation* producer = operand->get().getDefiningOp();
+    mlir::Operation* linalg = mlir::isa<mlir::linalg::LinalgOp>(owner) ? owner : producer;
+    return linalg && mlir::isa<mlir::linalg::GenericOp>(linalg) && single_use(operand);
+  };
+  mlir::linalg::populateElementwiseOpsFusionPatterns(patterns, single_use);
+  mlir::linalg::populateFoldReshapeOpsByExpansionPatterns(patterns, generic_only);
+  mlir::linalg::populateEraseUnusedOperandsAndResultsPatterns(patterns);
+  mlir::tensor::populateFoldTensorEmptyPatterns(patterns);
+  mlir::affine::AffineApplyOp::getCanonicalizationPatterns(patterns, ctx);
+  mlir::linalg::GenericOp::getCanonicalizationPatterns(patterns, ctx);
+  mlir::tensor::ExpandShapeOp::getCanonicalizationPatterns(patterns, ctx);
+  mlir::tensor::CollapseShapeOp::getCanonicalizationPatterns(patterns, ctx);
+  return mlir::applyPatternsAndFoldGreedily(module, std::move(patterns));
+}
+
+// Marks what the transform script splits into one row block per thread (zephyr.parallel).
+void mark_for_threads(mlir::ModuleOp module, int threads) {
+  auto unit = mlir::UnitAttr::get(module.getContext());
+  // Only matmuls with rows and work to share are split: a fork/join costs microseconds, more
+  // than a batch-1 product or (128x512)·(512x10) takes (measured: 0.6x OpenBLAS when split).
+  module.walk([&](mlir::linalg::MatmulOp mm) {
+    auto a = mlir::cast<mlir::RankedTensorType>(mm.getInputs()[0].getType());
+    auto c = mlir::cast<mlir::RankedTensorType>(mm.getResult(0).getType());
+    int64_t rows = c.getDimSize(0), multiply_adds = rows * c.getDimSize(1) * a.getDimSize(1);
+    if (rows >= 64 && multiply_adds >= (int64_t{1} << 21)) mm->setAttr("zephyr.parallel", unit);
+  });
+  // Matrix transposes (the backward pass's A^T and B^T) and elementwise nests (the optimizer
+  // update, bias + activation) are memory-bound: split once a block's share outweighs the
+  // fork/join, about 2^16 elements.
+  module.walk([&](mlir::linalg::TransposeOp t) {
+    auto out = mlir::cast<mlir::RankedTensorType>(t.getInit().getType());
+    if (out.getRank() == 2 && out.hasStaticShape() && out.getNumElements() >= (int64_t{1} << 16))
+      t->setAttr("zephyr.parallel", unit);
+  });
+  module.walk([&](mlir::linalg::GenericOp generic) {
+    if (generic.getNumReductionLoops() != 0 || generic->getNumResults() == 0) return;
+    auto out = mlir::cast<mlir::RankedTensorType>(generic->getResult(0).getType());
+    if (out.getRank() >= 1 && out.hasStaticShape() && out.getDimSize(0) >= threads &&
+        out.getNumElements() >= (int64_t{1} << 16))
+      generic->setAttr("zephyr.parallel", unit);
+  });
+}
+
+// An elementwise nest the script can vectorize: no reductions, static rank 1-4, index maps that
+// are projected permutations (reversals and strided reads stay loops), and floats throughout: a
+// vector of i1 is bit-packed in memory where a memref of i1 holds bytes, and the integer nests
+// (threefry's bit mixing) measured wrong when vectorized.
+bool vectorizable_elementwise(mlir::linalg::GenericOp generic) {
+  if (generic.getNumReductionLoops() != 0 || generic->getNumResults() == 0) return false;
+  auto out = mlir::dyn_cast<mlir::RankedTensorType>(generic->getResult(0).getType());
+  if (!out || !out.hasStaticShape() || out.getRank() < 1 || out.getRank() > kMaxElementwiseRank) return false;
+  for (mlir::AffineMap map : generic.getIndexingMapsArray())
+    if (!map.isProjectedPermutation()) return false;
+  for (mlir::Value operand : generic->getOperands())
+    if (!mlir::isa<mlir::FloatType>(mlir::getElementTypeOrSelf(operand.getType()))) return false;
+  bool float_body = true;
+  generic.getBody()->walk([&](mlir::Operation* op) {
+    for (mlir::Type t : op->getResultTypes()) float_body &= mlir::isa<mlir::FloatType>(t);
+  });
+  return float_body;
+}
+
+// Marks the matrix transposes and elementwise nests the script tiles and vectorizes.
+void mark_for_vectorization(mlir::ModuleOp module) {
+  auto unit = mlir::UnitAttr::get(module.getContext());
+  module.walk([&](mlir::linalg::TransposeOp t) {
+    if (t.getPermutation() == llvm::ArrayRef<int64_t>{1, 0}) t->setAttr("zephyr.tile_transpose", unit);
+  });
+  module.walk([&](mlir::linalg::GenericOp generic) {
+    if (!vectorizable_elementwise(generic)) return;
+    auto rank = mlir::cast<mlir::RankedTensorType>(generic->getResult(0).getType()).getRank();
+    generic->setAttr("zephyr.elementwise", unit);
+    generic->setAttr(fmt::format("zephyr.elementwise_{}", rank), unit);
+  });
+}
+
+// f32 tanh, exp, log... as inline polynomials: vectorizable, and no libm calls in AOT objects.
+// What has no approximation (f64 tanh, say) calls libm.
+mlir::LogicalResult approximate_math(mlir::ModuleOp module) {
+  mlir::RewritePatternSet patterns(module.getContext());
+  mlir::populateMathPolynomialApproximationPatterns(patterns);
+  return mlir::applyPatternsAndFoldGreedily(module, std::move(patterns));
+}
+
+mlir::LogicalResult math_to_libm(mlir::ModuleOp module) {
+  mlir::RewritePatternSet patterns(module.getContext());
+  mlir::populateMathToLibmConversionPatterns(patterns);
+  mlir::ConversionTarget target(*module.getContext());
+  target.addLegalDialect<mlir::func::FuncDialect, mlir::arith::ArithDialect, mlir::vector::VectorDialect,
+                         mlir::scf::SCFDialect, mlir::LLVM::LLVMDialect>();
+  // Only what LLVM cannot lower by itself goes to libm.
+  target.addIllegalOp<mlir::math::TanhOp, mlir::math::ErfOp, mlir::math::Atan2Op>();
+  // sin/cos lower to LLVM intrinsics (libm calls) on their own.
+  target.markUnknownOpDynamicallyLegal([](mlir::Operation*) { return true; });
+  return mlir::applyPartialConversion(module, target, std::move(patterns));
+}
+
+// Every returned buffer must be fresh before results become out-parameters: a returned
+// argument, or a buffer returned twice (`return {y, y}`, two results merged by CSE, two equal
+// gradients) crashes buffer-results-to-out-params. Such results are copied here, on buffers,
+// where no tensor canonicalization can fold the copy away.
+void separate_returned_buffers(mlir::ModuleOp module) {
+  module.walk([](mlir::func::ReturnOp ret) {
+    mlir::OpBuilder b(ret);
+    llvm::SmallVector<mlir::Value> seen;
+    for (mlir::OpOperand& operand : ret->getOpOperands()) {
+      mlir::Value v = operand.get();
+      auto type = mlir::dyn_cast<mlir::MemRefType>(v.getType());
+      bool shared = mlir::isa<mlir::BlockArgument>(v) || llvm::is_contained(seen, v);
+      seen.push_back(v);
+      if (!type || !shared) continue;
+      mlir::Value fresh = b.create<mlir::memref::AllocOp>(ret.getLoc(), type);
+      b.create<mlir::linalg::CopyOp>(ret.getLoc(), v, fresh);
+      operand.set(fresh);
+    }
+  });
+}
+
+// Applies the named sequence `entry` of transforms.mlir to `module`; `threads`, if given, is
+// passed as the sequence's thread-count parameter.
+mlir::LogicalResult apply_script(mlir::ModuleOp module, llvm::StringRef entry, std::optional<int> threads) {
+  mlir::MLIRContext* context = module.getContext();
+  mlir::OwningOpRef<mlir::ModuleOp> script =
+      mlir::parseSourceString<mlir::ModuleOp>(kTransformsMlir, mlir::ParserConfig(context), "transforms.mlir");
+  if (!script) return module.emitError("the embedded transforms.mlir does not parse");
+  auto sequence = mlir::dyn_cast_or_null<mlir::transform::TransformOpInterface>(script->lookupSymbol(entry));
+  if (!sequence) return module.emitError(fmt::format("transforms.mlir has no sequence @{}", entry.str()));
+  mlir::RaggedArray<mlir::transform::MappedValue> bindings;
+  bindings.push_back(llvm::ArrayRef<mlir::Operation*>{module.getOperation()});
+  if (threads) {
+    mlir::Attribute count = mlir::IntegerAttr::get(mlir::IntegerType::get(context, 64), std::max(*threads, 1));
+    bindings.push_back(llvm::ArrayRef<mlir::transform::Param>{count});
+  }
+  return mlir::transform::applyTransformNamedSequence(bindings, sequence, *script,
+                                                      mlir::transform::TransformOptions());
+}
+
+// The shape every zephyr pass has: it works on a whole module, and fails when its rewrite did.
+template <class Derived>
+struct ModulePass : mlir::PassWrapper<Derived, mlir::OperationPass<mlir::ModuleOp>> {
+  mlir::ModuleOp module() { return this->getOperation(); }
+  // The rewrites create linalg, memref, vector, scf... ops and run transform scripts: a context
+  // that loaded only what the input uses (zephyr-opt's) must load the pipeline's dialects too.
+  void getDependentDialects(mlir::DialectRegistry& registry) const override { dialect_registry().appendTo(registry); }
+  void fail_unless(mlir::LogicalResult result) {
+    if (mlir::failed(result)) this->signalPassFailure();
+  }
+};
+
+struct FuseElementwise : ModulePass<FuseElementwise> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(FuseElementwise)
+  llvm::StringRef getArgument() const final { return "zephyr-fuse-elementwise"; }
+  llvm::StringRef getDescription() const final {
+    return "Fuse elementwise producers into consumers (bias + activation: one nest); reshapes propagate "
+           "through linalg.generic only, so matmuls stay matmuls";
+  }
+  void runOnOperation() final { fail_unless(fuse_elementwise(module())); }
+};
+
+struct ApproximateMath : ModulePass<ApproximateMath> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(ApproximateMath)
+  llvm::StringRef getArgument() const final { return "zephyr-approximate-math"; }
+  llvm::StringRef getDescription() const final { return "f32 tanh, exp, log... as inline polynomials"; }
+  void runOnOperation() final { fail_unless(approximate_math(module())); }
+};
+
+struct MarkThreads : ModulePass<MarkThreads> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(MarkThreads)
+  MarkThreads() = default;
+  MarkThreads(const MarkThreads& other) : ModulePass(other) {}
+  llvm::StringRef getArgument() const final { return "zephyr-mark-threads"; }
+  llvm::StringRef getDescription() const final {
+    return "Mark the matmuls, transposes and elementwise nests worth splitting over threads (zephyr.parallel)";
+  }
+  void runOnOperation() final { mark_for_threads(module(), threads); }
+  Option<int> threads{*this, "threads", llvm::cl::desc("Thread count"), llvm::cl::init(2)};
+};
+
+struct MarkVectorization : ModulePass<MarkVectorization> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(MarkVectorization)
+  llvm::StringRef getArgument() const final { return "zephyr-mark-vectorization"; }
+  llvm::StringRef getDescription() const final {
+    return "Mark the transposes (zephyr.tile_transpose) and elementwise nests (zephyr.elementwise_<rank>) "
+           "that transforms.mlir tiles and vectorizes";
+  }
+  void runOnOperation() final { mark_for_vectorization(module()); }
+};
+
+struct TileAndVectorize : ModulePass<TileAndVectorize> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(TileAndVectorize)
+  TileAndVectorize() = default;
+  TileAndVectorize(const TileAndVectorize& other) : ModulePass(other) {}
+  llvm::StringRef getArgument() const final { return "zephyr-tile-and-vectorize"; }
+  llvm::StringRef getDescription() const final {
+    return "transforms.mlir @tile_and_vectorize: split marked ops over threads, tile, vectorize";
+  }
+  void runOnOperation() final { fail_unless(apply_script(module(), "tile_and_vectorize", threads.getValue())); }
+  Option<int> threads{*this, "threads", llvm::cl::desc("Row blocks for ops marked zephyr.parallel"), llvm::cl::init(1)};
+};
+
+struct LowerVectors : ModulePass<LowerVectors> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(LowerVectors)
+  llvm::StringRef getArgument() const final { return "zephyr-lower-vectors"; }
+  llvm::StringRef getDescription() const final {
+    return "transforms.mlir @lower_vectors: contractions, transposes and transfers down to what LLVM lowers well";
+  }
+  void runOnOperation() final { fail_unless(apply_script(module(), "lower_vectors", std::nullopt)); }
+};
+
+struct SeparateReturnedBuffers : ModulePass<SeparateReturnedBuffers> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(SeparateReturnedBuffers)
+  llvm::StringRef getArgument() const final { return "zephyr-separate-returned-buffers"; }
+  llvm::StringRef getDescription() const final {
+    return "Copy returned memrefs that are arguments or returned twice, so each result is a fresh buffer";
+  }
+  void runOnOperation() final { separate_returned_buffers(module()); }
+};
+
+struct MathToLibm : ModulePass<MathToLibm> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(MathToLibm)
+  llvm::StringRef getArgument() const final { return "zephyr-math-to-libm"; }
+  llvm::StringRef getDescription() const final { return "The math ops LLVM cannot lower itself (f64 tanh, erf) as libm calls"; }
+  void runOnOperation() final { fail_unless(math_to_libm(module())); }
+};
+
+}  // namespace
+
+std::unique_ptr<mlir::Pass> create_fuse_elementwise_pass() { return std::make_unique<FuseElementwise>(); }
+std::unique_ptr<mlir::Pass> create_approximate_math_pass() { return std::make_unique<ApproximateMath>(); }
+std::unique_ptr<mlir::Pass> create_mark_threads_pass(int threads) {
+  auto pass = std::make_unique<MarkThreads>();
+  pass->threads = threads;
+  return pass;
+}
+std::unique_ptr<mlir::Pass> create_mark_vectorization_pass() { return std::make_unique<MarkVectorization>(); }
+std::unique_ptr<mlir::Pass> create_tile_and_vectorize_pass(int threads) {
+  auto pass = std::make_unique<TileAndVectorize>();
+  pass->threads = threads;
+  return pass;
+}
+std::unique_ptr<mlir::Pass> create_lower_vectors_pass() { return std::make_unique<LowerVectors>(); }
+std::unique_ptr<mlir::Pass> create_separate_returned_buffers_pass() { return std::make_unique<SeparateReturnedBuffers>(); }
+std::unique_ptr<mlir::Pass> create_math_to_libm_pass() { return std::make_unique<MathToLibm>(); }
+
+void register_passes() {
+  mlir::PassRegistration<FuseElementwise>();
+  mlir::PassRegistration<ApproximateMath>();
+  mlir::PassRegistration<MarkThreads>();
+  mlir::PassRegistration<MarkVectorization>();
+  mlir::PassRegistration<TileAndVectorize>();
+  mlir::PassRegistration<LowerVectors>();
+  mlir::PassRegistration<SeparateReturnedBuffers>();
+  mlir::PassRegistration<MathToLibm>();
+}
+
+}  // namespace zephyr::compiler

@@ -1,0 +1,196 @@
+// zephyr's schedule for the transform dialect: how matmuls, transposes and elementwise nests are
+// split over threads, tiled for cache and registers, and vectorized. Embedded into the compiler at
+// build time (lib/CMakeLists.txt) and applied by the passes zephyr-tile-and-vectorize (entry
+// @tile_and_vectorize, given the thread count) and zephyr-lower-vectors (@lower_vectors). The ops
+// it acts on were marked by zephyr-mark-threads and zephyr-mark-vectorization.
+//
+// Matmul tiling follows the recipe measured in shared/toolchain.md: cache tiles (32, 512, 256),
+// register tiles (8, 32, 1), then contractions as broadcast + FMA. Remainders are peeled at both
+// levels (N before M: peeling consumes the handle), so that after canonicalization every tile has
+// a static shape and is vectorized: no remainder falls back to scalar loops.
+//
+// Elementwise nests (marked zephyr.elementwise_<rank>) are vectorized 16 lanes along the innermost
+// axis, the remainder peeled into a smaller static vector, instead of leaving scalar loops for
+// LLVM's loop vectorizer (runtime alias checks, epilogues, and most of a training step's compile
+// time). Their tile sizes depend on the rank: one sequence per rank, 1 to 4.
+module attributes {transform.with_named_sequence} {
+  transform.named_sequence @peel(%loop: !transform.any_op {transform.consumed}) {
+    transform.sequence %loop : !transform.any_op failures(suppress) {
+    ^bb0(%l: !transform.any_op):
+      %for = transform.cast %l : !transform.any_op to !transform.op<"scf.for">
+      %main, %rest = transform.loop.peel %for : (!transform.op<"scf.for">) -> (!transform.any_op, !transform.any_op)
+    }
+    transform.yield
+  }
+  transform.named_sequence @tile_cache(%mm: !transform.any_op {transform.consumed}) {
+    %cache, %c0, %c1, %c2 = transform.structured.tile_using_for %mm tile_sizes [32, 512, 256]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    transform.include @peel failures(propagate) (%c1) : (!transform.any_op) -> ()
+    transform.include @peel failures(propagate) (%c0) : (!transform.any_op) -> ()
+    transform.yield
+  }
+  transform.named_sequence @tile_registers(%mm: !transform.any_op {transform.consumed}) {
+    %reg, %r0, %r1, %r2 = transform.structured.tile_using_for %mm tile_sizes [8, 32, 1]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    transform.include @peel failures(propagate) (%r1) : (!transform.any_op) -> ()
+    transform.include @peel failures(propagate) (%r0) : (!transform.any_op) -> ()
+    transform.yield
+  }
+  // Matmuls and elementwise nests marked in to_linalg (enough rows and work to share) are first
+  // split into one row block per thread; each matmul block is then tiled like any other matmul.
+  transform.named_sequence @split_rows(%mm: !transform.any_op {transform.consumed},
+                                       %threads: !transform.param<i64> {transform.readonly}) {
+    %block, %forall = transform.structured.tile_using_forall %mm num_threads [%threads]
+        : (!transform.any_op, !transform.param<i64>) -> (!transform.any_op, !transform.any_op)
+    transform.yield
+  }
+  // Transposes (of a matrix, marked zephyr.tile_transpose in to_linalg) move 16x16 blocks
+  // through registers instead of striding through memory element by element; the edges are
+  // peeled into static smaller blocks.
+  transform.named_sequence @tile_transpose(%t: !transform.any_op {transform.consumed}) {
+    %tile, %l0, %l1 = transform.structured.tile_using_for %t tile_sizes [16, 16]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op)
+    transform.include @peel failures(propagate) (%l1) : (!transform.any_op) -> ()
+    transform.include @peel failures(propagate) (%l0) : (!transform.any_op) -> ()
+    transform.yield
+  }
+  transform.named_sequence @tile_elementwise_1(%op: !transform.any_op {transform.consumed}) {
+    %tile, %l0 = transform.structured.tile_using_for %op tile_sizes [16]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
+    transform.include @peel failures(propagate) (%l0) : (!transform.any_op) -> ()
+    transform.yield
+  }
+  transform.named_sequence @tile_elementwise_2(%op: !transform.any_op {transform.consumed}) {
+    %tile, %l0, %l1 = transform.structured.tile_using_for %op tile_sizes [1, 16]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op)
+    transform.include @peel failures(propagate) (%l1) : (!transform.any_op) -> ()
+    transform.yield
+  }
+  transform.named_sequence @tile_elementwise_3(%op: !transform.any_op {transform.consumed}) {
+    %tile, %l0, %l1, %l2 = transform.structured.tile_using_for %op tile_sizes [1, 1, 16]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    transform.include @peel failures(propagate) (%l2) : (!transform.any_op) -> ()
+    transform.yield
+  }
+  transform.named_sequence @tile_elementwise_4(%op: !transform.any_op {transform.consumed}) {
+    %tile, %l0, %l1, %l2, %l3 = transform.structured.tile_using_for %op tile_sizes [1, 1, 1, 16]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    transform.include @peel failures(propagate) (%l3) : (!transform.any_op) -> ()
+    transform.yield
+  }
+  transform.named_sequence @vectorize_one(%op: !transform.any_op {transform.consumed}) {
+    transform.sequence %op : !transform.any_op failures(suppress) {
+    ^bb0(%target: !transform.any_op):
+      transform.structured.vectorize %target : !transform.any_op
+    }
+    transform.yield
+  }
+  transform.named_sequence @tile_and_vectorize(%root: !transform.any_op {transform.readonly},
+                                               %threads: !transform.param<i64> {transform.readonly}) {
+    %shared = transform.structured.match attributes {zephyr.parallel} in %root
+        : (!transform.any_op) -> !transform.any_op
+    transform.foreach %shared : !transform.any_op {
+    ^bb0(%mm: !transform.any_op):
+      transform.include @split_rows failures(propagate) (%mm, %threads) : (!transform.any_op, !transform.param<i64>) -> ()
+    }
+    %transposes = transform.structured.match attributes {zephyr.tile_transpose} in %root
+        : (!transform.any_op) -> !transform.any_op
+    transform.foreach %transposes : !transform.any_op {
+    ^bb0(%t: !transform.any_op):
+      transform.include @tile_transpose failures(propagate) (%t) : (!transform.any_op) -> ()
+    }
+    %ew1 = transform.structured.match attributes {zephyr.elementwise_1} in %root : (!transform.any_op) -> !transform.any_op
+    transform.foreach %ew1 : !transform.any_op {
+    ^bb0(%op: !transform.any_op):
+      transform.include @tile_elementwise_1 failures(propagate) (%op) : (!transform.any_op) -> ()
+    }
+    %ew2 = transform.structured.match attributes {zephyr.elementwise_2} in %root : (!transform.any_op) -> !transform.any_op
+    transform.foreach %ew2 : !transform.any_op {
+    ^bb0(%op: !transform.any_op):
+      transform.include @tile_elementwise_2 failures(propagate) (%op) : (!transform.any_op) -> ()
+    }
+    %ew3 = transform.structured.match attributes {zephyr.elementwise_3} in %root : (!transform.any_op) -> !transform.any_op
+    transform.foreach %ew3 : !transform.any_op {
+    ^bb0(%op: !transform.any_op):
+      transform.include @tile_elementwise_3 failures(propagate) (%op) : (!transform.any_op) -> ()
+    }
+    %ew4 = transform.structured.match attributes {zephyr.elementwise_4} in %root : (!transform.any_op) -> !transform.any_op
+    transform.foreach %ew4 : !transform.any_op {
+    ^bb0(%op: !transform.any_op):
+      transform.include @tile_elementwise_4 failures(propagate) (%op) : (!transform.any_op) -> ()
+    }
+    %mms = transform.structured.match ops{["linalg.matmul"]} in %root : (!transform.any_op) -> !transform.any_op
+    transform.foreach %mms : !transform.any_op {
+    ^bb0(%mm: !transform.any_op):
+      transform.include @tile_cache failures(propagate) (%mm) : (!transform.any_op) -> ()
+    }
+    // Folds the affine.min of tiles that now divide (and single-iteration peeled loops), so that
+    // tile shapes become static.
+    %funcs0 = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
+    transform.apply_patterns to %funcs0 {
+      transform.apply_patterns.canonicalization
+    } : !transform.any_op
+    %cache_tiles = transform.structured.match ops{["linalg.matmul"]} in %root : (!transform.any_op) -> !transform.any_op
+    transform.foreach %cache_tiles : !transform.any_op {
+    ^bb0(%mm: !transform.any_op):
+      transform.include @tile_registers failures(propagate) (%mm) : (!transform.any_op) -> ()
+    }
+    transform.apply_patterns to %funcs0 {
+      transform.apply_patterns.canonicalization
+    } : !transform.any_op
+    %tiles = transform.structured.match ops{["linalg.matmul"]} in %root : (!transform.any_op) -> !transform.any_op
+    transform.foreach %tiles : !transform.any_op {
+    ^bb0(%t: !transform.any_op):
+      transform.include @vectorize_one failures(suppress) (%t) : (!transform.any_op) -> ()
+    }
+    %elementwise_tiles = transform.structured.match attributes {zephyr.elementwise} in %root
+        : (!transform.any_op) -> !transform.any_op
+    transform.foreach %elementwise_tiles : !transform.any_op {
+    ^bb0(%t: !transform.any_op):
+      transform.include @vectorize_one failures(suppress) (%t) : (!transform.any_op) -> ()
+    }
+    %transpose_tiles = transform.structured.match attributes {zephyr.tile_transpose} in %root
+        : (!transform.any_op) -> !transform.any_op
+    transform.foreach %transpose_tiles : !transform.any_op {
+    ^bb0(%t: !transform.any_op):
+      transform.include @vectorize_one failures(suppress) (%t) : (!transform.any_op) -> ()
+    }
+    %funcs = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
+    transform.apply_patterns to %funcs {
+      transform.apply_patterns.vector.transfer_permutation_patterns
+    } : !transform.any_op
+    // Separately: together with canonicalization, the k=1 reduction gets scalarized (half speed).
+    transform.apply_patterns to %funcs {
+      transform.apply_patterns.vector.reduction_to_contract
+    } : !transform.any_op
+    transform.apply_patterns to %funcs {
+      transform.apply_patterns.tensor.fold_tensor_subset_ops_into_vector_transfers
+      transform.apply_patterns.canonicalization
+    } : !transform.any_op
+    transform.yield
+  }
+  // After loop-invariant subset hoisting: vector ops down to what LLVM lowers well.
+  transform.named_sequence @lower_vectors(%root: !transform.any_op {transform.readonly}) {
+    %funcs = transform.structured.match ops{["func.func"]} in %root : (!transform.any_op) -> !transform.any_op
+    transform.apply_patterns to %funcs {
+      transform.apply_patterns.vector.lower_contraction lowering_strategy = "outerproduct"
+      transform.apply_patterns.vector.lower_masks
+      transform.apply_patterns.vector.rank_reducing_subview_patterns
+      transform.apply_patterns.vector.cast_away_vector_leading_one_dim
+    } : !transform.any_op
+    transform.apply_patterns to %funcs {
+      transform.apply_patterns.vector.transfer_permutation_patterns
+    } : !transform.any_op
+    transform.apply_patterns to %funcs {
+      transform.apply_patterns.vector.lower_transpose lowering_strategy = "shuffle_16x16"
+    } : !transform.any_op
+    transform.apply_patterns to %funcs {
+      transform.apply_patterns.vector.lower_transfer max_transfer_rank = 1
+      transform.apply_patterns.vector.lower_transpose lowering_strategy = "shuffle_1d"
+      transform.apply_patterns.vector.lower_shape_cast
+      transform.apply_patterns.vector.lower_outerproduct
+      transform.apply_patterns.canonicalization
+    } : !transform.any_op
+    transform.yield
+  }
+}

@@ -1,0 +1,43 @@
+// RUN: %zephyr-opt --zephyr-mark-vectorization %s | FileCheck %s
+// Float elementwise nests are marked with their rank, matrix transposes for 16x16 tiles; integer
+// nests (vectorized, they measured wrong) and reductions are left alone.
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#reduce = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func.func @marks
+func.func @marks(%a: tensor<8x32xf32>, %i: tensor<8x32xi32>) -> (tensor<8x32xf32>, tensor<32x8xf32>, tensor<8x32xi32>, tensor<8xf32>) {
+  %e = tensor.empty() : tensor<8x32xf32>
+  // CHECK: linalg.generic
+  // CHECK-SAME: zephyr.elementwise, zephyr.elementwise_2
+  %exp = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%a : tensor<8x32xf32>) outs(%e : tensor<8x32xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %r = math.exp %v : f32
+    linalg.yield %r : f32
+  } -> tensor<8x32xf32>
+  // CHECK: linalg.transpose
+  // CHECK-SAME: zephyr.tile_transpose
+  %te = tensor.empty() : tensor<32x8xf32>
+  %t = linalg.transpose ins(%a : tensor<8x32xf32>) outs(%te : tensor<32x8xf32>) permutation = [1, 0]
+  // CHECK: linalg.generic
+  // CHECK-NOT: zephyr.elementwise
+  // CHECK: arith.addi
+  %ie = tensor.empty() : tensor<8x32xi32>
+  %sum = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%i : tensor<8x32xi32>) outs(%ie : tensor<8x32xi32>) {
+  ^bb0(%v: i32, %o: i32):
+    %r = arith.addi %v, %v : i32
+    linalg.yield %r : i32
+  } -> tensor<8x32xi32>
+  // CHECK: linalg.generic
+  // CHECK-NOT: zephyr.elementwise
+  // CHECK: arith.addf
+  %re = tensor.empty() : tensor<8xf32>
+  %row = linalg.generic {indexing_maps = [#id, #reduce], iterator_types = ["parallel", "reduction"]}
+      ins(%a : tensor<8x32xf32>) outs(%re : tensor<8xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %r = arith.addf %v, %o : f32
+    linalg.yield %r : f32
+  } -> tensor<8xf32>
+  return %exp, %t, %sum, %row : tensor<8x32xf32>, tensor<32x8xf32>, tensor<8x32xi32>, tensor<8xf32>
+}
