@@ -201,7 +201,10 @@ struct ModulePass : mlir::PassWrapper<Derived, mlir::OperationPass<mlir::ModuleO
   mlir::ModuleOp module() { return this->getOperation(); }
   // The rewrites create linalg, memref, vector, scf... ops and run transform scripts: a context
   // that loaded only what the input uses (zephyr-opt's) must load the pipeline's dialects too.
-  void getDependentDialects(mlir::DialectRegistry& registry) const override { dialect_registry().appendTo(registry); }
+  void getDependentDialects(mlir::DialectRegistry& registry) const override {
+    static const mlir::DialectRegistry pipeline = dialect_registry();  // built once: it is not cheap
+    pipeline.appendTo(registry);
+  }
   void fail_unless(mlir::LogicalResult result) {
     if (mlir::failed(result)) this->signalPassFailure();
   }
