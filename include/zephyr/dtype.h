@@ -20,8 +20,11 @@ size_t itemsize(DType dtype);
 const char* name(DType dtype);
 bool is_float(DType dtype);
 
-/// Product of the extents (1 for a scalar).
+/// Product of the extents (1 for a scalar). Throws Error naming the shape when an extent is
+/// negative or the product does not fit in 63 bits.
 int64_t numel(const Shape& shape);
+/// Bytes of a dense array of `shape`: numel times itemsize, checked the same way.
+size_t nbytes(const Shape& shape, DType dtype);
 /// "[8, 64]": the one spelling used in every message.
 std::string to_string(const Shape& shape);
 /// "f32[8, 64]".

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <span>
@@ -202,30 +203,53 @@ class Jitted {
     key.reserve(256);
     (detail::append_key(key, args), ...);
 
-    std::shared_ptr<const detail::Compiled> entry;
+    // Single flight: the first call of a signature compiles it; concurrent calls of the same
+    // signature wait for that compile instead of repeating it. A failed compile is forgotten, so
+    // the next call tries again (and the waiting ones see the same error).
+    using Entry = std::shared_ptr<const detail::Compiled>;
+    std::shared_future<Entry> pending;
+    std::promise<Entry> promise;
+    bool mine = false;
     {
       std::lock_guard lock(state_->mutex);
-      auto it = state_->cache.find(key);
-      if (it != state_->cache.end()) entry = it->second;
-    }
-    if (!entry) {
-      detail::Binder binder;
-      detail::Flat outputs;
-      detail::CheckScope checks;
-      try {
-        auto traced = invoke_bound(binder, std::index_sequence_for<Args...>{}, args...);
-        detail::Results<R>::flatten(traced, outputs);
-      } catch (const Error& e) {
-        detail::rethrow_with_arguments(e, refs);
+      auto [it, fresh] = state_->cache.try_emplace(key);
+      if (fresh) {
+        it->second = promise.get_future().share();
+        mine = true;
       }
-      entry = std::make_shared<const detail::Compiled>(binder.finish(outputs, checks.checks(), options_));
-      std::string readable;
-      ((readable += detail::signature_of(args) + ";"), ...);
-      detail::log_compile(refs, readable, entry->executable->compile_seconds());
-      std::lock_guard lock(state_->mutex);
-      state_->cache.emplace(key, entry);
-      state_->last_compile = entry->executable->stats();
+      pending = it->second;
     }
+    if (mine) {
+      try {
+        detail::Binder binder;
+        detail::Flat outputs;
+        detail::CheckScope checks;
+        try {
+          auto traced = invoke_bound(binder, std::index_sequence_for<Args...>{}, args...);
+          detail::Results<R>::flatten(traced, outputs);
+        } catch (const Error& e) {
+          detail::rethrow_with_arguments(e, refs);
+        }
+        auto entry = std::make_shared<const detail::Compiled>(binder.finish(outputs, checks.checks(), options_));
+        std::string readable;
+        ((readable += detail::signature_of(args) + ";"), ...);
+        detail::log_compile(refs, readable, entry->executable->compile_seconds());
+        {
+          std::lock_guard lock(state_->mutex);
+          state_->last_compile = entry->executable->stats();
+          ++state_->compiles;
+        }
+        promise.set_value(std::move(entry));
+      } catch (...) {
+        {
+          std::lock_guard lock(state_->mutex);
+          state_->cache.erase(key);
+        }
+        promise.set_exception(std::current_exception());
+        throw;
+      }
+    }
+    const Entry entry = pending.get();
     std::vector<Array> arrays = entry->run(refs);
     entry->verify(arrays);
     size_t i = 0;
@@ -238,10 +262,17 @@ class Jitted {
     return state_->last_compile;
   }
 
-  /// Number of distinct signatures compiled so far.
+  /// Number of distinct signatures compiled (or being compiled) so far.
   size_t cache_size() const {
     std::lock_guard lock(state_->mutex);
     return state_->cache.size();
+  }
+
+  /// Number of compiles this function has done: one per signature, however many threads made
+  /// its first call at once.
+  size_t compiles() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->compiles;
   }
 
  private:
@@ -258,8 +289,9 @@ class Jitted {
 
   struct State {
     mutable std::mutex mutex;
-    std::unordered_map<std::string, std::shared_ptr<const detail::Compiled>> cache;
+    std::unordered_map<std::string, std::shared_future<std::shared_ptr<const detail::Compiled>>> cache;
     compiler::CompileStats last_compile;
+    size_t compiles = 0;
   };
   F f_;
   compiler::Options options_;

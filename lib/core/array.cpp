@@ -12,9 +12,10 @@ namespace {
 
 // 64-byte aligned (full-width vector loads), and pooled: a training loop's outputs have the same
 // sizes every step, so their blocks are reused instead of faulted in afresh (buffer_pool.h).
-std::shared_ptr<std::byte[]> allocate(size_t nbytes) {
+std::shared_ptr<std::byte[]> allocate(size_t nbytes, DType dtype, const Shape& shape) {
   void* p = buffer_pool::allocate(std::max<size_t>(nbytes, 1));
-  if (p == nullptr) throw std::bad_alloc();
+  if (p == nullptr)
+    throw Error(fmt::format("[Array] out of memory: cannot allocate {} bytes for {}", nbytes, describe(dtype, shape)));
   return std::shared_ptr<std::byte[]>(static_cast<std::byte*>(p), [](std::byte* q) { buffer_pool::release(q); });
 }
 
@@ -34,7 +35,7 @@ void store_each(Array& a, F value_at) {
 Array::Array(Shape shape, DType dtype) : shape_(std::move(shape)), dtype_(dtype) {
   for (int64_t d : shape_)
     if (d < 0) throw Error("[Array] negative extent in shape " + to_string(shape_));
-  storage_ = allocate(nbytes());
+  storage_ = allocate(zephyr::nbytes(shape_, dtype_), dtype_, shape_);  // checked: throws on overflow
 }
 
 Array Array::zeros(Shape shape, DType dtype) { return full(std::move(shape), 0.0, dtype); }

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <mutex>
 #include <unordered_map>
@@ -43,6 +44,8 @@ Pool& pool() {
 }  // namespace
 
 void* allocate(size_t bytes) {
+  // Room for the rounding, the header and a huge page: beyond that the sums below would wrap.
+  if (bytes > SIZE_MAX / 2) return nullptr;
   bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
   Pool& p = pool();
   {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
+
 #include "zephyr/error.h"
 
 namespace zephyr {
@@ -30,8 +32,20 @@ bool is_float(DType dtype) { return dtype == DType::f32 || dtype == DType::f64; 
 
 int64_t numel(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    if (d < 0) throw Error(fmt::format("shape {} has a negative extent", to_string(shape)));
+    if (__builtin_mul_overflow(n, d, &n))
+      throw Error(fmt::format("shape {} has more elements than fit in 64 bits", to_string(shape)));
+  }
   return n;
+}
+
+size_t nbytes(const Shape& shape, DType dtype) {
+  size_t bytes = 0;
+  if (__builtin_mul_overflow(static_cast<size_t>(numel(shape)), itemsize(dtype), &bytes) ||
+      bytes > static_cast<size_t>(INT64_MAX))
+    throw Error(fmt::format("{} needs more bytes than fit in 64 bits", describe(dtype, shape)));
+  return bytes;
 }
 
 std::string to_string(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }

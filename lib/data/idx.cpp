@@ -2,6 +2,8 @@
 // file), then parsed with every access checked against its size.
 #include "zephyr/data/idx.h"
 
+#include "../io/regular_file.h"
+
 #include <fmt/format.h>
 #include <zlib.h>
 
@@ -35,7 +37,8 @@ const char* type_name(uint8_t type) {
 }
 
 // A gzip file ends with its uncompressed size mod 2^32 (ISIZE): reserving it saves growing the
-// buffer (copies, page faults) through a 47 MB inflate. Only a hint: a wrong one costs nothing.
+// buffer (copies, page faults) through a 47 MB inflate. Only a hint, and never trusted beyond what
+// the file can hold: deflate expands at most 1032 times, so an 18-byte file cannot claim 3 GB.
 size_t size_hint(const std::string& path) {
   std::ifstream file(path, std::ios::binary | std::ios::ate);
   const std::streamoff size = file ? static_cast<std::streamoff>(file.tellg()) : 0;
@@ -47,7 +50,8 @@ size_t size_hint(const std::string& path) {
   file.read(reinterpret_cast<char*>(trailer), 4);
   if (!file) return 0;
   if (magic[0] != 0x1f || magic[1] != 0x8b) return static_cast<size_t>(size);  // a plain file
-  return trailer[0] | trailer[1] << 8 | trailer[2] << 16 | size_t{trailer[3]} << 24;
+  const size_t claimed = trailer[0] | trailer[1] << 8 | trailer[2] << 16 | size_t{trailer[3]} << 24;
+  return std::min(claimed, static_cast<size_t>(size) * 1032);
 }
 
 // gzread also passes plain files through, so one path serves both; `was_gzip` tells which.
@@ -57,8 +61,15 @@ std::vector<uint8_t> read_all(const std::string& path, bool& was_gzip) {
     fail(path,
          std::string("no such file") + (debian ? "; install it with: apt-get install dataset-fashion-mnist" : ""));
   }
-  std::unique_ptr<gzFile_s, int (*)(gzFile)> gz(gzopen(path.c_str(), "rb"), &gzclose);
-  if (!gz) fail(path, fmt::format("cannot open: {}", std::strerror(errno)));
+  uint64_t file_size = 0;
+  std::string error;
+  int fd = io::open_regular_file(path, file_size, error);
+  if (fd < 0) fail(path, error);
+  std::unique_ptr<gzFile_s, int (*)(gzFile)> gz(gzdopen(fd, "rb"), &gzclose);
+  if (!gz) {
+    ::close(fd);
+    fail(path, fmt::format("cannot open: {}", std::strerror(errno)));
+  }
   constexpr unsigned kChunk = 1u << 20;
   std::vector<uint8_t> out;
   out.reserve(size_hint(path) + kChunk);  // + kChunk: the last read asks for a whole chunk

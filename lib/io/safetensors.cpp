@@ -3,6 +3,7 @@
 #include "zephyr/io/safetensors.h"
 
 #include "zephyr/io/atomic_file.h"
+#include "regular_file.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -129,6 +130,13 @@ Entry parse_entry(const std::string& path, const std::string& name, const Json& 
     fail(path, fmt::format("tensor '{}': {} needs {} bytes but data_offsets [{}, {}] hold {} (file offset {})", name,
                            describe(e.dtype, e.shape), overflow ? "more than 2^64" : std::to_string(bytes), e.begin,
                            e.end, e.end - e.begin, data_start + e.begin));
+  // A zero extent makes the byte count 0 however large the others are: their product must still
+  // fit, or every later size computation would overflow.
+  try {
+    (void)numel(e.shape);
+  } catch (const Error& error) {
+    fail(path, fmt::format("tensor '{}': {}", name, error.what()));
+  }
   return e;
 }
 
@@ -140,12 +148,14 @@ std::string json_reason(const std::string& what) {
 }
 
 FilePtr open_for_reading(const std::string& path, uint64_t& size) {
-  FilePtr f(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!f) fail(path, "cannot open: " + os_error());
-  struct stat st {};
-  if (fstat(fileno(f.get()), &st) != 0) fail(path, "cannot stat: " + os_error());
-  if (!S_ISREG(st.st_mode)) fail(path, "not a regular file");
-  size = static_cast<uint64_t>(st.st_size);
+  std::string error;
+  int fd = open_regular_file(path, size, error);
+  if (fd < 0) fail(path, error);
+  FilePtr f(::fdopen(fd, "rb"), &std::fclose);
+  if (!f) {
+    ::close(fd);
+    fail(path, "cannot open: " + os_error());
+  }
   return f;
 }
 
@@ -179,6 +189,8 @@ Header read_header(const std::string& path, std::FILE* f, uint64_t size) {
   } catch (const Json::parse_error& e) {
     fail(path, fmt::format("header is not valid JSON (at offset {}): {}", 8 + std::max<size_t>(e.byte, 1) - 1,
                            json_reason(e.what())));
+  } catch (const Json::exception& e) {  // a number out of range (1e400), say
+    fail(path, fmt::format("header at offset 8 cannot be read: {}", json_reason(e.what())));
   }
   if (!j.is_object()) fail(path, fmt::format("header at offset 8 is not a JSON object but {}", j.type_name()));
   if (!duplicate.empty()) fail(path, fmt::format("duplicate tensor name '{}' in the header", duplicate));

@@ -46,6 +46,10 @@ z::Shape parse_shape(const std::string& text) {
     shape.push_back(extent);
     begin = end + 1;
   }
+  // An array of this shape must have a byte count that fits in 64 bits, whatever its dtype.
+  int64_t bytes = 0;
+  if (__builtin_mul_overflow(z::numel(shape), int64_t{8}, &bytes))
+    throw z::Error(fmt::format("--input-shape {}: too many elements ({} bytes or more)", text, "2^63"));
   return shape;
 }
 
@@ -203,6 +207,7 @@ int main(int argc, char** argv) {
   train->add_option("--seed", train_options.seed, "Root PRNG seed")->capture_default_str();
   train->add_option("--checkpoint", train_options.checkpoint, "Checkpoint file (default zephyr-MODEL.safetensors)");
   train->add_flag("--resume", train_options.resume, "Continue from the checkpoint, bit for bit");
+  train->add_flag("--force", train_options.force, "With --resume: continue even if the checkpoint's run had other flags");
   train->add_option("--limit", train_options.limit, "Use only the first N training examples");
   train->add_option("--stop-after", train_options.stop_after, "Stop after this epoch (to test --resume)");
   train->add_option("--data", train_options.data_dir, "Directory of the gzipped IDX files")->capture_default_str();
@@ -234,9 +239,23 @@ int main(int argc, char** argv) {
   lm->add_flag("--compile-only", lm_options.compile_only, "Trace and compile only: time and memory of the compile");
   lm->callback([&] { z::cli::lm_step(lm_options); });
 
+  // Every failure is one line and exit code 1, whatever threw it: no abort, no core dump.
   try {
-    CLI11_PARSE(app, argc, argv);
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+      if (e.get_exit_code() == 0) return app.exit(e);  // --help
+      fmt::print(stderr, "zephyr: error: {} (see --help)\n", e.what());
+      return 1;
+    }
   } catch (const z::Error& e) {
+    fmt::print(stderr, "zephyr: error: {}\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr, "zephyr: error: out of memory (a container of the tool's own could not grow; "
+                       "try smaller shapes or batches)\n");
+    return 1;
+  } catch (const std::exception& e) {
     fmt::print(stderr, "zephyr: error: {}\n", e.what());
     return 1;
   }

@@ -5,8 +5,12 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
+#include <cmath>
+#include <map>
 #include <cstdio>
+#include <zephyr/io/atomic_file.h>
 #include <zephyr/zephyr.h>
 
 namespace zephyr::cli {
@@ -70,9 +74,62 @@ class Progress {
   Clock::time_point start_ = Clock::now();
 };
 
+// Flags that would train nothing, or something other than asked, are refused before any work.
+void validate(const TrainOptions& o) {
+  auto bad = [](const std::string& what) { throw Error("[train] " + what); };
+  if (o.epochs < 1 || o.epochs > 100000) bad(fmt::format("--epochs {} is out of range: give 1 to 100000", o.epochs));
+  if (o.batch_size < 0 || o.batch_size > 60000)
+    bad(fmt::format("--batch-size {} is out of range: give 1 to 60000 (0: the model's default)", o.batch_size));
+  if (!std::isfinite(o.learning_rate) || o.learning_rate <= 0 || o.learning_rate > 10)
+    bad(fmt::format("--lr {} is not a learning rate: give a number in (0, 10]", o.learning_rate));
+  if (o.limit < 0) bad(fmt::format("--limit {} is negative (0: every example)", o.limit));
+  if (o.stop_after < 0 || o.stop_after > o.epochs)
+    bad(fmt::format("--stop-after {} is out of range: give 1 to --epochs ({}), or 0", o.stop_after, o.epochs));
+  if (o.threads < 0 || o.threads > 1024) bad(fmt::format("--threads {} is out of range: give 1 to 1024 (0: every core)", o.threads));
+}
+
+// What a checkpoint records of the run that wrote it: resuming under anything else would train
+// something else (the schedule, the batches and the bits all depend on these).
+std::map<std::string, std::string> run_config(const TrainOptions& o, int64_t examples, int threads) {
+  return {{"model", o.model},
+          {"seed", std::to_string(o.seed)},
+          {"batch_size", std::to_string(o.batch_size)},
+          {"learning_rate", fmt::format("{}", o.learning_rate)},
+          {"epochs", std::to_string(o.epochs)},
+          {"examples", std::to_string(examples)},
+          {"data", o.data_dir},
+          {"threads", std::to_string(threads)}};
+}
+
+// The epoch a checkpoint was written after, once its run is known to be this one.
+int resumed_epoch(const TrainOptions& o, const std::map<std::string, std::string>& metadata,
+                  const std::map<std::string, std::string>& config) {
+  auto it = metadata.find("epoch");
+  if (it == metadata.end())
+    throw Error(fmt::format("[train] {}: not a zephyr train checkpoint (no 'epoch' in its metadata)", o.checkpoint));
+  int epoch = -1;
+  auto [end, error] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), epoch);
+  if (error != std::errc() || end != it->second.data() + it->second.size() || epoch < 1 || epoch > 100000)
+    throw Error(fmt::format("[train] {}: its 'epoch' metadata '{}' is not an epoch count", o.checkpoint, it->second));
+  for (const auto& [field, value] : config) {
+    auto recorded = metadata.find(field);
+    if (recorded == metadata.end() || recorded->second == value) continue;  // older checkpoints lack some fields
+    if (o.force) {
+      fmt::print("warning: resuming with {} {} where the checkpoint's run had {} (--force)\n", field, value,
+                 recorded->second);
+      continue;
+    }
+    throw Error(fmt::format("[train] {} was written by a run with {} {}; this run has {} {}. Resuming would train "
+                            "something else: give the same flags, or --force",
+                            o.checkpoint, field, recorded->second, field, value));
+  }
+  return epoch;
+}
+
 }  // namespace
 
 double train(TrainOptions o) {
+  validate(o);
   const Trainable model = trainable(o.model);
   if (o.checkpoint.empty()) o.checkpoint = fmt::format("zephyr-{}.safetensors", o.model);
   if (o.batch_size <= 0) o.batch_size = model.batch_size;
@@ -83,6 +140,9 @@ double train(TrainOptions o) {
   auto start = Clock::now();
   data::Dataset train_set = data::load_fashion_mnist("train", o.data_dir);
   data::Dataset test_set = data::load_fashion_mnist("test", o.data_dir);
+  if (o.batch_size > train_set.size() || (o.limit > 0 && o.batch_size > o.limit))
+    throw Error(fmt::format("[train] --batch-size {} is larger than the {} training examples: no step would run",
+                            o.batch_size, o.limit > 0 ? std::min(o.limit, train_set.size()) : train_set.size()));
   if (o.limit > 0 && o.limit < train_set.size()) {
     std::vector<int64_t> first(o.limit);
     for (int64_t i = 0; i < o.limit; ++i) first[i] = i;
@@ -99,13 +159,23 @@ double train(TrainOptions o) {
   int64_t steps_per_epoch = train_set.size() / o.batch_size;
   optim::Optimizer opt = optim::adam(optim::cosine(o.learning_rate, steps_per_epoch * o.epochs));
   ParamTree state = opt.init(params);
+  const std::map<std::string, std::string> config =
+      run_config(o, train_set.size(), o.threads > 0 ? o.threads : compiler::default_threads());
   int first_epoch = 0;
   if (o.resume) {
+    // The run's record first: a checkpoint of another run is refused before its tensors are read.
+    first_epoch = resumed_epoch(o, io::load_safetensors_metadata(o.checkpoint), config);
+    if (first_epoch >= o.epochs) {
+      fmt::print("{} is a finished run ({} of {} epochs): nothing to train, nothing written\n", o.checkpoint,
+                 first_epoch, o.epochs);
+      return 0;
+    }
     io::Checkpoint loaded = io::load_checkpoint(o.checkpoint, params, state);
     params = loaded.params;
     state = loaded.state;
-    first_epoch = std::stoi(loaded.metadata.at("epoch"));
     fmt::print("resumed from {} after epoch {}\n", o.checkpoint, first_epoch);
+  } else {
+    io::AtomicFile probe(o.checkpoint);  // an unwritable checkpoint fails now, not after an epoch
   }
   if (!o.quiet)
     fmt::print("training {} on Fashion-MNIST: {} parameters, {} examples, batch {}, {} epochs, {}\n", o.model,
@@ -149,8 +219,9 @@ double train(TrainOptions o) {
       seen += static_cast<int64_t>(rows.size());
     }
     metric = total / static_cast<double>(seen);
-    io::save_checkpoint(o.checkpoint, {params, state, {{"epoch", std::to_string(epoch + 1)}, {"model", o.model},
-                                                       {"seed", std::to_string(o.seed)}}});
+    std::map<std::string, std::string> metadata = config;
+    metadata["epoch"] = std::to_string(epoch + 1);
+    io::save_checkpoint(o.checkpoint, {params, state, metadata});
     if (!o.quiet)
       fmt::print("epoch {}/{}: test {} {:.4f}  ({:.1f} s so far, checkpoint {})\n", epoch + 1, o.epochs,
                classify ? "accuracy" : "reconstruction mse", metric, seconds_since(start), o.checkpoint);

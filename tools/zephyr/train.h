@@ -15,6 +15,7 @@ struct TrainOptions {
   uint64_t seed = 0;
   std::string checkpoint;     // default: zephyr-<model>.safetensors
   bool resume = false;        // continue from `checkpoint`, bit for bit
+  bool force = false;         // resume even though the checkpoint's run had another configuration
   int64_t limit = 0;          // use only the first `limit` training examples (quick runs)
   int stop_after = 0;         // stop after this epoch, as an interruption would (tests resume)
   std::string data_dir = "/usr/share/datasets/fashion-mnist";

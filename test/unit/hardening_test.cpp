@@ -1,0 +1,129 @@
+// Hostile sizes, interrupted writes and concurrent first calls: a clear error or the right
+// result, never a crash, a half-written file or a repeated compile.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zephyr/io/atomic_file.h>
+#include <zephyr/zephyr.h>
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "test_support.h"
+
+namespace z = zephyr;
+namespace fs = std::filesystem;
+using zephyr::testing::contains;
+using zephyr::testing::error_of;
+
+namespace {
+
+fs::path scratch(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("zephyr-hardening-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  return dir / name;
+}
+
+std::string content(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+TEST_CASE("hardening: element and byte counts that overflow are errors naming the shape") {
+  const int64_t big = INT64_MAX;
+  std::string message = error_of([&] { z::numel({big, 2}); });
+  CHECK(contains(message, "[9223372036854775807, 2]"));
+  CHECK(contains(message, "more elements than fit in 64 bits"));
+  CHECK(z::numel({big, 1}) == big);
+  CHECK(z::numel({big, 0}) == 0);
+  CHECK(contains(error_of([&] { z::numel({-1, 3}); }), "negative extent"));
+  // numel fits, bytes do not: int64_t{1} << 62 floats.
+  message = error_of([&] { z::nbytes({int64_t{1} << 62}, z::DType::f32); });
+  CHECK(contains(message, "f32[4611686018427387904]"));
+  CHECK(z::nbytes({3, 5}, z::DType::f64) == 120);
+  // An Array of such a shape is refused before anything is allocated.
+  CHECK(contains(error_of([&] { z::Array({int64_t{1} << 32, int64_t{1} << 31}, z::DType::bool_); }), "64 bits"));
+  // One that is merely too big for memory says how many bytes, and for what.
+  message = error_of([&] { z::Array({int64_t{1} << 40, 1024}, z::DType::f32); });
+  CHECK(contains(message, "out of memory"));
+  CHECK(contains(message, "4503599627370496 bytes for f32[1099511627776, 1024]"));
+}
+
+TEST_CASE("hardening: an atomic file replaces its target only on commit") {
+  const fs::path path = scratch("atomic.txt");
+  z::io::write_file_atomically(path.string(), "old");
+  {
+    z::io::AtomicFile file(path.string());
+    file.write("new, but never committed");
+  }  // destroyed without commit: as if the write had failed
+  CHECK(content(path) == "old");
+  z::io::write_file_atomically(path.string(), "new");
+  CHECK(content(path) == "new");
+  int leftovers = 0;
+  for (const auto& entry : fs::directory_iterator(path.parent_path()))
+    leftovers += entry.path().filename().string().find(".tmp.") != std::string::npos;
+  CHECK(leftovers == 0);
+  CHECK(contains(error_of([&] { z::io::write_file_atomically("/nonexistent/dir/x", "y"); }), "/nonexistent/dir/x"));
+}
+
+TEST_CASE("hardening: temporaries of processes killed mid-write are removed by the next write") {
+  const fs::path path = scratch("killed.txt");
+  z::io::write_file_atomically(path.string(), "good");
+  // A child opens a temporary, writes part of it and is killed before it can commit.
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    z::io::AtomicFile file(path.string());
+    file.write("half");
+    ::kill(::getpid(), SIGKILL);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  CHECK(WIFSIGNALED(status));
+  const fs::path stale = path.string() + ".tmp." + std::to_string(child);
+  CHECK(fs::exists(stale));
+  CHECK(content(path) == "good");
+  // A temporary of a live process (this one) is left alone.
+  const fs::path live = path.string() + ".tmp." + std::to_string(::getpid());
+  std::ofstream(live) << "in progress";
+  z::io::remove_stale_temporaries(path.string());
+  CHECK_FALSE(fs::exists(stale));
+  CHECK(fs::exists(live));
+  fs::remove(live);
+}
+
+TEST_CASE("hardening: eight threads making the first call of one signature compile it once") {
+  auto f = [](z::Tensor a, z::Tensor b) { return z::tanh(z::matmul(a, b)) + z::scalar(1.0); };
+  auto jitted = z::jit(f);
+  const z::Array a = z::random::uniform(z::random::key(1), {16, 32});
+  const z::Array b = z::random::uniform(z::random::key(2), {32, 8});
+  const z::Array expected = z::jit(f)(a, b);
+  std::atomic<int> ready{0}, wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&] {
+      ++ready;
+      while (ready < 8) std::this_thread::yield();  // all make the first call together
+      z::Array got = jitted(a, b);
+      if (std::memcmp(got.raw(), expected.raw(), expected.nbytes()) != 0) ++wrong;
+    });
+  for (std::thread& t : threads) t.join();
+  CHECK(wrong == 0);
+  CHECK(jitted.compiles() == 1);
+  CHECK(jitted.cache_size() == 1);
+}
+
+TEST_CASE("hardening: a compile that fails is not cached: every call reports it") {
+  auto f = [](z::Tensor a) { return z::matmul(a, a); };  // [2, 3] @ [2, 3]: a shape error
+  auto jitted = z::jit(f);
+  const z::Array a = z::Array::ones({2, 3});
+  for (int i = 0; i < 2; ++i) CHECK(contains(error_of([&] { jitted(a); }), "[matmul]"));
+  CHECK(jitted.cache_size() == 0);
+  CHECK(jitted.compiles() == 0);
+}
