@@ -20,6 +20,8 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Tensor/Transforms/Transforms.h"
+#include "mlir/Interfaces/TilingInterface.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/Dialect/Transform/IR/TransformOps.h"
 #include "mlir/Dialect/Transform/Transforms/TransformInterpreterUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -99,6 +101,40 @@ void mark_for_threads(mlir::ModuleOp module, int threads) {
         out.getNumElements() >= (int64_t{1} << 16))
       generic->setAttr("zephyr.parallel", unit);
   });
+}
+
+// A marked matmul's row blocks: the fewest blocks, at least one per thread, that divide the rows
+// exactly into multiples of 8 (the register tile). Each block is then tiled as the whole matrix
+// is on one thread, so every element is computed by the same instructions whatever the thread
+// count (the same bits), and every tile keeps a static shape. 0 when no such split exists.
+int64_t row_block(int64_t rows, int threads) {
+  for (int64_t blocks = std::max(threads, 2); blocks <= rows / 8; ++blocks)
+    if (rows % blocks == 0 && (rows / blocks) % 8 == 0) return rows / blocks;
+  return 0;
+}
+
+// Splits each matmul marked zephyr.parallel into an scf.forall over row blocks (row_block); one
+// with no such split runs on one thread. Transposes and elementwise nests, which compute each
+// element alike however they are split, are left to transforms.mlir's @split_rows.
+mlir::LogicalResult split_matmul_rows(mlir::ModuleOp module, int threads) {
+  llvm::SmallVector<mlir::linalg::MatmulOp> marked;
+  module.walk([&](mlir::linalg::MatmulOp mm) {
+    if (mm->hasAttr("zephyr.parallel")) marked.push_back(mm);
+  });
+  mlir::IRRewriter rewriter(module.getContext());
+  for (mlir::linalg::MatmulOp mm : marked) {
+    mm->removeAttr("zephyr.parallel");
+    const int64_t rows = row_block(mlir::cast<mlir::RankedTensorType>(mm.getResult(0).getType()).getDimSize(0), threads);
+    if (rows == 0) continue;
+    rewriter.setInsertionPoint(mm);
+    llvm::SmallVector<mlir::OpFoldResult> sizes{rewriter.getIndexAttr(rows), rewriter.getIndexAttr(0),
+                                                rewriter.getIndexAttr(0)};
+    auto split = mlir::linalg::tileToForallOpUsingTileSizes(
+        rewriter, mlir::cast<mlir::TilingInterface>(mm.getOperation()), sizes, std::nullopt);
+    if (mlir::failed(split)) return mm->emitError("cannot split the matmul into row blocks");
+    rewriter.replaceOp(mm, split->tileOp->getResults());
+  }
+  return mlir::success();
 }
 
 // An elementwise nest the script can vectorize: no reductions, static rank 1-4, index maps that
@@ -239,6 +275,19 @@ struct MarkThreads : ModulePass<MarkThreads> {
   Option<int> threads{*this, "threads", llvm::cl::desc("Thread count"), llvm::cl::init(2)};
 };
 
+struct SplitMatmulRows : ModulePass<SplitMatmulRows> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(SplitMatmulRows)
+  SplitMatmulRows() = default;
+  SplitMatmulRows(const SplitMatmulRows& other) : ModulePass(other) {}
+  llvm::StringRef getArgument() const final { return "zephyr-split-matmul-rows"; }
+  llvm::StringRef getDescription() const final {
+    return "Split matmuls marked zephyr.parallel into row blocks of a multiple of 8 rows that divide the rows "
+           "exactly: the same bits for every thread count";
+  }
+  void runOnOperation() final { fail_unless(split_matmul_rows(module(), threads)); }
+  Option<int> threads{*this, "threads", llvm::cl::desc("Thread count"), llvm::cl::init(2)};
+};
+
 struct MarkVectorization : ModulePass<MarkVectorization> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(MarkVectorization)
   llvm::StringRef getArgument() const final { return "zephyr-mark-vectorization"; }
@@ -295,6 +344,11 @@ std::unique_ptr<mlir::Pass> create_mark_threads_pass(int threads) {
   pass->threads = threads;
   return pass;
 }
+std::unique_ptr<mlir::Pass> create_split_matmul_rows_pass(int threads) {
+  auto pass = std::make_unique<SplitMatmulRows>();
+  pass->threads = threads;
+  return pass;
+}
 std::unique_ptr<mlir::Pass> create_mark_vectorization_pass() { return std::make_unique<MarkVectorization>(); }
 std::unique_ptr<mlir::Pass> create_tile_and_vectorize_pass(int threads) {
   auto pass = std::make_unique<TileAndVectorize>();
@@ -309,6 +363,7 @@ void register_passes() {
   mlir::PassRegistration<FuseElementwise>();
   mlir::PassRegistration<ApproximateMath>();
   mlir::PassRegistration<MarkThreads>();
+  mlir::PassRegistration<SplitMatmulRows>();
   mlir::PassRegistration<MarkVectorization>();
   mlir::PassRegistration<TileAndVectorize>();
   mlir::PassRegistration<LowerVectors>();

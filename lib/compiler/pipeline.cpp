@@ -99,7 +99,10 @@ void add_linalg_passes(mlir::OpPassManager& pm, const Options& options) {
   pm.addPass(mlir::createCSEPass());
   pm.addPass(create_approximate_math_pass());
   if (!options.vectorize) return;
-  if (options.threads > 1) pm.addPass(create_mark_threads_pass(options.threads));
+  if (options.threads > 1) {
+    pm.addPass(create_mark_threads_pass(options.threads));
+    pm.addPass(create_split_matmul_rows_pass(options.threads));
+  }
   pm.addPass(create_mark_vectorization_pass());
   pm.addPass(create_tile_and_vectorize_pass(options.threads));
   pm.addPass(mlir::createLoopInvariantSubsetHoistingPass());  // accumulators stay in registers
