@@ -8,6 +8,8 @@
 
 namespace zephyr {
 
+struct SourceLoc;  // error.h
+
 /// Element type of an Array or Tensor. `bool_` is stored one byte per element.
 enum class DType : uint8_t { f32, f64, i32, bool_ };
 
@@ -32,6 +34,8 @@ std::string describe(DType dtype, const Shape& shape);
 
 /// Maps a possibly negative axis into [0, rank); `what` names the caller in the error.
 int64_t normalize_axis(int64_t axis, int64_t rank, const char* what);
+/// The same, with the error pointing at the user's line.
+int64_t normalize_axis(int64_t axis, int64_t rank, const char* what, const SourceLoc& where);
 
 template <class T> constexpr DType dtype_of();
 template <> constexpr DType dtype_of<float>() { return DType::f32; }

@@ -156,7 +156,7 @@ std::string lower_to(const Function& function, Stage stage, const Options& reque
       lower_module(*module, stage, options);
       return print_module(*module, options.locations);
     }
-    const Schedule s = partition(function, options.locations);
+    const Schedule s = partition(function, {.locations = options.locations});
     std::string out = schedule_text(s, function.name, stage == Stage::kernels ? "#" : "//");
     if (stage == Stage::kernels) {
       for (const Function& kernel : s.kernels) out += "\n" + print_graph(kernel, options.locations);

@@ -40,8 +40,8 @@ void put(std::string& out, const std::vector<int64_t>& v) {
 
 class Partitioner {
  public:
-  Partitioner(const Function& fn, bool locations)
-      : fn_(fn), order_(topological_order(fn.results)), locations_(locations) {
+  Partitioner(const Function& fn, const PartitionOptions& options)
+      : fn_(fn), order_(topological_order(fn.results)), locations_(options.locations), every_op_(options.every_op) {
     for (const Node* n : order_)
       for (const NodePtr& in : n->inputs) ++users_[in.get()];
     for (const NodePtr& r : fn.results) ++users_[r.get()];  // a result is one more use
@@ -67,6 +67,8 @@ class Partitioner {
       }
       call.kernel = it->second;
       call.output = value_of(s, n);
+      const std::string where = n->loc.str();
+      call.origin = where.empty() ? mnemonic(n->op) : fmt::format("{} at {}", mnemonic(n->op), where);
       s.calls.push_back(std::move(call));
     }
     for (const NodePtr& r : fn_.results) s.results.push_back(value_of(s, r.get()));
@@ -82,7 +84,7 @@ class Partitioner {
     if (n->op == OpKind::Constant) return false;
     if (elementwise(n->op) && n->dtype == DType::bool_) return false;
     if (n->op == OpKind::Reshape && materialized_.at(n->inputs[0].get())) return false;
-    return users_.at(n) > 1;
+    return every_op_ || users_.at(n) > 1;
   }
 
   size_t value_of(Schedule& s, const Node* n) {
@@ -131,7 +133,7 @@ class Partitioner {
 
   const Function& fn_;
   std::vector<const Node*> order_;
-  bool locations_;
+  bool locations_, every_op_;
   std::unordered_map<const Node*, int> users_;
   std::unordered_map<const Node*, bool> result_;
   std::unordered_map<const Node*, bool> materialized_;
@@ -140,7 +142,9 @@ class Partitioner {
 
 }  // namespace
 
-Schedule partition(const Function& function, bool locations) { return Partitioner(function, locations).run(); }
+Schedule partition(const Function& function, const PartitionOptions& options) {
+  return Partitioner(function, options).run();
+}
 
 std::string structural_key(const Function& kernel) {
   std::unordered_map<const Node*, int64_t> index;

@@ -16,6 +16,7 @@ struct KernelCall {
   size_t kernel;
   std::vector<size_t> inputs;
   size_t output;
+  std::string origin;  // the op that computes `output` and the user's line: "matmul at model.cpp:12:7"
 };
 
 /// A function as a flat list of kernel calls over values. Values 0..arguments-1 are the
@@ -41,8 +42,11 @@ struct Schedule {
 /// in its consumer's kernel, where the pipeline fuses it as before; constants, comparisons (fused
 /// into each user, as the pipeline recomputes them) and views of materialized values are copied
 /// into every kernel that uses them. So each fusion group lies inside one kernel.
-/// `locations`: give each kernel the source locations of its first instance (for IR dumps).
-Schedule partition(const Function& function, bool locations = false);
+struct PartitionOptions {
+  bool locations = false;  // give each kernel the source locations of its first instance (IR dumps)
+  bool every_op = false;   // one op per kernel (ZEPHYR_DEBUG_NANS: each op's result is checked)
+};
+Schedule partition(const Function& function, const PartitionOptions& options = {});
 
 /// What a kernel computes, as bytes: ops, dtypes, shapes, attributes and the wiring between them,
 /// arguments by position. Node identities, argument names and source locations are left out.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <exception>
 #include <mutex>
@@ -80,7 +81,10 @@ class ScheduledExecutable final : public Executable {
  public:
   ScheduledExecutable(const Function& function, const Options& options) {
     const auto start = Clock::now();
-    schedule_ = partition(function);
+    // ZEPHYR_DEBUG_NANS=1: one op per kernel, each result checked, so the op named is the first
+    // that produced the NaN, not the last of a fused group.
+    debug_nans_ = detail::env_flag("ZEPHYR_DEBUG_NANS");
+    schedule_ = partition(function, {.every_op = debug_nans_});
     stats_.kernel_calls = schedule_.calls.size();
     stats_.distinct = schedule_.kernels.size();
     stats_.partition_seconds = since(start);
@@ -117,6 +121,7 @@ class ScheduledExecutable final : public Executable {
       for (size_t in : call.inputs) packed.push_back(at[in]);
       packed.push_back(at[call.output]);
       entries_[call.kernel](packed.data());
+      if (debug_nans_) check_finite(c, at);
       for (size_t v : plan_.release_after[c]) buffer_pool::release(at[v]);
     }
     for (size_t r = 0; r < schedule_.results.size(); ++r)
@@ -128,6 +133,39 @@ class ScheduledExecutable final : public Executable {
   CompileStats stats() const override { return stats_; }
 
  private:
+  // ZEPHYR_DEBUG_NANS=1: a host step after every kernel call, as jax_debug_nans. The first call
+  // whose output holds a NaN or an infinity stops the run with the op and the user's line that
+  // computed it; the buffers still alive are released first.
+  void check_finite(size_t c, const std::vector<void*>& at) const {
+    const KernelCall& call = schedule_.calls[c];
+    const Schedule::Value& value = schedule_.values[call.output];
+    const int64_t n = numel(value.shape);
+    int64_t bad = -1;
+    double found = 0;
+    if (value.dtype == DType::f32) {
+      const float* p = static_cast<const float*>(at[call.output]);
+      for (int64_t i = 0; i < n && bad < 0; ++i)
+        if (!std::isfinite(p[i])) bad = i, found = p[i];
+    } else if (value.dtype == DType::f64) {
+      const double* p = static_cast<const double*>(at[call.output]);
+      for (int64_t i = 0; i < n && bad < 0; ++i)
+        if (!std::isfinite(p[i])) bad = i, found = p[i];
+    }
+    if (bad < 0) return;
+    // Every buffer allocated so far and not yet released goes back to the pool.
+    std::vector<bool> released(schedule_.values.size(), false);
+    for (size_t d = 0; d < c; ++d)
+      for (size_t v : plan_.release_after[d]) released[v] = true;
+    for (size_t d = 0; d <= c; ++d) {
+      size_t v = schedule_.calls[d].output;
+      if (plan_.direct_result[v] < 0 && !released[v]) buffer_pool::release(at[v]);
+    }
+    throw Error(fmt::format("[debug_nans] {} produced {} at element {} of its {} result (kernel call {} of {}; "
+                            "ZEPHYR_DEBUG_NANS=1)",
+                            call.origin, std::isnan(found) ? "NaN" : found > 0 ? "inf" : "-inf", bad,
+                            describe(value.dtype, value.shape), c + 1, schedule_.calls.size()));
+  }
+
   // Each distinct kernel's object: from this process, the disk cache, or compiled now. The misses
   // are compiled in batches (a small kernel's compile is mostly fixed cost: a pipeline, an LLVM
   // module, a code generator), the batches in parallel, with an MLIR and LLVM context per worker.
@@ -238,6 +276,7 @@ class ScheduledExecutable final : public Executable {
   std::vector<std::shared_ptr<const std::string>> objects_;
   std::vector<void (*)(void**)> entries_;
   BufferPlan plan_;
+  bool debug_nans_ = false;
   CompileStats stats_;
   double seconds_ = 0;
 };

@@ -61,6 +61,12 @@ int64_t normalize_axis(int64_t axis, int64_t rank, const char* what) {
   return a;
 }
 
+int64_t normalize_axis(int64_t axis, int64_t rank, const char* what, const SourceLoc& where) {
+  int64_t a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank) fail_at(where, what, fmt::format("axis {} is out of range for rank {}", axis, rank));
+  return a;
+}
+
 std::string SourceLoc::str() const {
   if (line == 0) return "";
   return fmt::format("{}:{}:{}", file, line, column);

@@ -47,7 +47,7 @@ Tensor transpose(const Tensor& x, Axes perm, Loc loc) {
   std::vector<bool> seen(rank, false);
   Shape out(rank);
   for (int64_t i = 0; i < rank; ++i) {
-    int64_t p = normalize_axis(perm[i], rank, "transpose");
+    int64_t p = normalize_axis(perm[i], rank, "transpose", where);
     if (seen[p]) fail_at(where, "transpose", fmt::format("axis {} repeats in permutation [{}]", p, fmt::join(perm, ", ")));
     seen[p] = true;
     perm[i] = p;
@@ -63,7 +63,8 @@ Tensor transpose(const Tensor& x, Axes perm, Loc loc) {
 
 Tensor moveaxis(const Tensor& x, int64_t source, int64_t destination, Loc loc) {
   int64_t rank = x.ndim();
-  int64_t s = normalize_axis(source, rank, "moveaxis"), d = normalize_axis(destination, rank, "moveaxis");
+  const SourceLoc where = SourceLoc::from(loc);
+  int64_t s = normalize_axis(source, rank, "moveaxis", where), d = normalize_axis(destination, rank, "moveaxis", where);
   Axes perm;
   for (int64_t i = 0; i < rank; ++i)
     if (i != s) perm.push_back(i);
@@ -81,7 +82,7 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape, Loc loc) {
 
 Tensor expand_dims(const Tensor& x, int64_t axis, Loc loc) {
   Shape shape = x.shape();
-  int64_t a = normalize_axis(axis, x.ndim() + 1, "expand_dims");
+  int64_t a = normalize_axis(axis, x.ndim() + 1, "expand_dims", SourceLoc::from(loc));
   shape.insert(shape.begin() + a, 1);
   return reshape(x, shape, loc);
 }
@@ -92,7 +93,7 @@ Tensor squeeze(const Tensor& x, Axes axes, Loc loc) {
   if (axes.empty())
     for (int64_t i = 0; i < x.ndim(); ++i) drop[i] = x.shape()[i] == 1;
   for (int64_t a : axes) {
-    int64_t n = normalize_axis(a, x.ndim(), "squeeze");
+    int64_t n = normalize_axis(a, x.ndim(), "squeeze", where);
     if (x.shape()[n] != 1)
       fail_at(where, "squeeze", fmt::format("axis {} of {} has extent {}, not 1", a, to_string(x.shape()), x.shape()[n]));
     drop[n] = true;
@@ -106,7 +107,7 @@ Tensor squeeze(const Tensor& x, Axes axes, Loc loc) {
 Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop, int64_t step, Loc loc) {
   SourceLoc where = SourceLoc::from(loc);
   if (step <= 0) fail_at(where, "slice", fmt::format("step must be positive, got {}", step));
-  int64_t a = normalize_axis(axis, x.ndim(), "slice");
+  int64_t a = normalize_axis(axis, x.ndim(), "slice", where);
   int64_t n = x.shape()[a];
   auto clamp = [n](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + n : i, 0, n); };
   int64_t lo = clamp(start), hi = std::max(clamp(stop), clamp(start));
@@ -129,7 +130,7 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis, Loc loc) {
   SourceLoc where = SourceLoc::from(loc);
   if (xs.empty()) fail_at(where, "concat", "needs at least one tensor");
   if (xs.size() == 1) return xs[0];
-  int64_t a = normalize_axis(axis, xs[0].ndim(), "concat");
+  int64_t a = normalize_axis(axis, xs[0].ndim(), "concat", where);
   Shape shape = xs[0].shape();
   shape[a] = 0;
   std::vector<NodePtr> inputs;
@@ -192,7 +193,7 @@ Tensor pad(const Tensor& x, const Shape& low, const Shape& high, const Shape& in
 Tensor reverse(const Tensor& x, Axes axes, Loc loc) {
   Axes norm;
   for (int64_t a : axes) {
-    int64_t n = normalize_axis(a, x.ndim(), "reverse");
+    int64_t n = normalize_axis(a, x.ndim(), "reverse", SourceLoc::from(loc));
     if (x.shape()[n] > 1) norm.push_back(n);
   }
   std::sort(norm.begin(), norm.end());

@@ -113,3 +113,26 @@ TEST_CASE("other shape errors are reported, never crash") {
   CHECK(contains(error_of([] { z::ParamTree().at("x/y"); }), "no leaf at 'x/y'"));
   CHECK(contains(error_of([] { z::Array::ones({2}).data<int32_t>(); }), "i32 requested from a f32 array"));
 }
+
+TEST_CASE("axis errors name the op the user called and point at the user's line") {
+  struct Case {
+    const char* op;
+    std::function<z::Tensor(z::Tensor)> f;
+  };
+  const std::vector<Case> cases = {
+      {"[reduce_sum]", [](z::Tensor x) { return z::sum(x, {2}); }},
+      {"[mean]", [](z::Tensor x) { return z::mean(x, {-3}); }},
+      {"[expand_dims]", [](z::Tensor x) { return z::expand_dims(x, 4); }},
+      {"[slice]", [](z::Tensor x) { return z::slice(x, 5, 0, 1); }},
+      {"[softmax]", [](z::Tensor x) { return z::softmax(x, -3); }},
+      {"[log_softmax]", [](z::Tensor x) { return z::log_softmax(x, 2); }},
+      {"[transpose]", [](z::Tensor x) { return z::transpose(x, {0, 7}); }},
+  };
+  for (const Case& c : cases) {
+    std::string message = error_of([&] { z::jit(c.f)(z::Array::ones({2, 3})); });
+    INFO(message);
+    CHECK(contains(message, c.op));
+    CHECK(contains(message, "out of range for rank"));
+    CHECK(contains(message, "errors_test.cpp:"));
+  }
+}

@@ -8,6 +8,7 @@
 #include <zephyr/zephyr.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -153,4 +154,24 @@ TEST_CASE("hardening: 1 to 8 threads give the same bits: matmuls split into row 
       CHECK(std::memcmp(t.raw(), t1.raw(), t1.nbytes()) == 0);
     }
   }
+}
+
+TEST_CASE("hardening: ZEPHYR_DEBUG_NANS=1 stops at the first op that produced a NaN and names the user's line") {
+  ::setenv("ZEPHYR_DEBUG_NANS", "1", 1);
+  auto f = [](z::Tensor x) {
+    z::Tensor y = z::exp(x) * z::scalar(2.0);
+    z::Tensor bad = z::log(y - z::scalar(4.0));  // log of a negative number: NaN for x < log 2
+    return std::tuple{bad + y, y};
+  };
+  z::Array x = z::Array::zeros({4, 8});
+  const std::string message = error_of([&] { z::jit(f)(x); });
+  ::unsetenv("ZEPHYR_DEBUG_NANS");
+  INFO(message);
+  CHECK(contains(message, "[debug_nans]"));
+  CHECK(contains(message, "] log at "));  // the op itself, not the add it is fused into
+  CHECK(contains(message, "produced NaN at element 0 of its f32[4, 8] result"));
+  CHECK(contains(message, "hardening_test.cpp:"));
+  // Without the switch the same function runs and returns its NaNs.
+  auto [out, y] = z::jit(f)(x);
+  CHECK(std::isnan(out.data<float>()[0]));
 }
