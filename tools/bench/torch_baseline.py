@@ -12,6 +12,7 @@ import argparse
 import ctypes
 import gzip
 import json
+import math
 import os
 import sys
 import time
@@ -60,6 +61,57 @@ def train_step(model, x, y):
     def step():
         opt.zero_grad()
         loss_fn(model(x), y).backward()
+        opt.step()
+    return step
+
+
+class Block(torch.nn.Module):
+    """zephyr's nets::transformer_block: pre-norm, causal multi-head attention, GELU (tanh) MLP."""
+
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads = heads
+        self.norm1, self.norm2 = torch.nn.LayerNorm(dim), torch.nn.LayerNorm(dim)
+        self.q, self.k, self.v, self.out = (torch.nn.Linear(dim, dim) for _ in range(4))
+        self.up, self.down = torch.nn.Linear(dim, 4 * dim), torch.nn.Linear(4 * dim, dim)
+
+    def forward(self, x):
+        b, t, d = x.shape
+        h = self.norm1(x)
+        split = lambda y: y.view(b, t, self.heads, d // self.heads).transpose(1, 2)
+        q, k, v = split(self.q(h)), split(self.k(h)), split(self.v(h))
+        # Debian's PyTorch (1.13) has no scaled_dot_product_attention: the same, written out.
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(d // self.heads)
+        causal = torch.ones(t, t, dtype=torch.bool).triu(1)
+        a = torch.softmax(scores.masked_fill(causal, float("-inf")), dim=-1) @ v
+        x = x + self.out(a.transpose(1, 2).reshape(b, t, d))
+        return x + self.down(torch.nn.functional.gelu(self.up(self.norm2(x)), approximate="tanh"))
+
+
+class LanguageModel(torch.nn.Module):
+    """The bench's LM (tools/zephyr/models.cpp: transformer): byte tokens, learned positions."""
+
+    def __init__(self, blocks, dim, heads, context, vocab=256):
+        super().__init__()
+        self.embed = torch.nn.Embedding(vocab, dim)
+        self.positions = torch.nn.Parameter(torch.randn(context, dim) * 0.02)
+        self.blocks = torch.nn.Sequential(*(Block(dim, heads) for _ in range(blocks)))
+        self.norm, self.head = torch.nn.LayerNorm(dim), torch.nn.Linear(dim, vocab)
+
+    def forward(self, tokens):
+        return self.head(self.norm(self.blocks(self.embed(tokens) + self.positions)))
+
+
+def lm_train_step(blocks, dim=128, heads=4, context=64, batch=8):
+    """value_and_grad + Adam of the next-token loss, as `zephyr lm-step` and the bench's LM rows."""
+    model = LanguageModel(blocks, dim, heads, context)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    tokens = torch.randint(0, 256, (batch, context + 1))
+    x, y = tokens[:, :-1], tokens[:, 1:].reshape(-1)
+
+    def step():
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x).reshape(-1, 256), y).backward()
         opt.step()
     return step
 
@@ -130,6 +182,8 @@ def main():
         torch.nn.Flatten(), torch.nn.Linear(64 * 7 * 7, 10))
     xc, yc = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
     rows["cnn_train_step"] = median_seconds(train_step(cnn, xc, yc), 20)
+    rows["lm_2block_train_step"] = median_seconds(lm_train_step(2), 20)
+    rows["lm_8block_train_step"] = median_seconds(lm_train_step(8), 10)
     rows["openblas_kernel"] = openblas_kernel()
     print(json.dumps(rows))
 
