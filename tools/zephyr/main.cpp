@@ -15,6 +15,7 @@
 #include "lm_step.h"
 #include "models.h"
 #include "run.h"
+#include "shape_flag.h"
 #include "weights.h"
 #include "train.h"
 
@@ -27,38 +28,13 @@ void list_models() {
   for (const auto& m : z::model_registry()) fmt::print("{:<18} {}\n", m.name, m.signature);
 }
 
-// "1,784" -> {1, 784}; the one spelling --input-shape accepts.
-z::Shape parse_shape(const std::string& text) {
-  z::Shape shape;
-  size_t begin = 0;
-  while (begin <= text.size()) {
-    size_t end = std::min(text.find(',', begin), text.size());
-    std::string item = text.substr(begin, end - begin);
-    size_t used = 0;
-    long long extent = -1;
-    try {
-      extent = std::stoll(item, &used);
-    } catch (const std::exception&) {
-    }
-    if (item.empty() || used != item.size() || extent <= 0)
-      throw z::Error(fmt::format("--input-shape '{}' does not parse: expected positive extents separated by commas, like 1,784",
-                                 text));
-    shape.push_back(extent);
-    begin = end + 1;
-  }
-  // An array of this shape must have a byte count that fits in 64 bits, whatever its dtype.
-  int64_t bytes = 0;
-  if (__builtin_mul_overflow(z::numel(shape), int64_t{8}, &bytes))
-    throw z::Error(fmt::format("--input-shape {}: too many elements ({} bytes or more)", text, "2^63"));
-  return shape;
-}
 
 // The registered model, with its example inputs resized by --input-shape (if given).
 z::RegisteredModel resolve_model(const std::string& name, const std::vector<std::string>& input_shapes) {
   const z::RegisteredModel& model = z::find_registered_model(name);
   if (input_shapes.empty()) return model;
   std::vector<z::Shape> shapes;
-  for (const std::string& s : input_shapes) shapes.push_back(parse_shape(s));
+  for (const std::string& s : input_shapes) shapes.push_back(z::cli::parse_shape(s));
   return model.with_input_shapes(shapes);
 }
 

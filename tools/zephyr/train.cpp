@@ -1,6 +1,7 @@
 #include "train.h"
 
 #include "models.h"
+#include "run_config.h"
 
 #include <fmt/core.h>
 #include <unistd.h>
@@ -88,44 +89,6 @@ void validate(const TrainOptions& o) {
   if (o.threads < 0 || o.threads > 1024) bad(fmt::format("--threads {} is out of range: give 1 to 1024 (0: every core)", o.threads));
 }
 
-// What a checkpoint records of the run that wrote it: resuming under anything else would train
-// something else (the schedule, the batches and the bits all depend on these).
-std::map<std::string, std::string> run_config(const TrainOptions& o, int64_t examples, int threads) {
-  return {{"model", o.model},
-          {"seed", std::to_string(o.seed)},
-          {"batch_size", std::to_string(o.batch_size)},
-          {"learning_rate", fmt::format("{}", o.learning_rate)},
-          {"epochs", std::to_string(o.epochs)},
-          {"examples", std::to_string(examples)},
-          {"data", o.data_dir},
-          {"threads", std::to_string(threads)}};
-}
-
-// The epoch a checkpoint was written after, once its run is known to be this one.
-int resumed_epoch(const TrainOptions& o, const std::map<std::string, std::string>& metadata,
-                  const std::map<std::string, std::string>& config) {
-  auto it = metadata.find("epoch");
-  if (it == metadata.end())
-    throw Error(fmt::format("[train] {}: not a zephyr train checkpoint (no 'epoch' in its metadata)", o.checkpoint));
-  int epoch = -1;
-  auto [end, error] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), epoch);
-  if (error != std::errc() || end != it->second.data() + it->second.size() || epoch < 1 || epoch > 100000)
-    throw Error(fmt::format("[train] {}: its 'epoch' metadata '{}' is not an epoch count", o.checkpoint, it->second));
-  for (const auto& [field, value] : config) {
-    auto recorded = metadata.find(field);
-    if (recorded == metadata.end() || recorded->second == value) continue;  // older checkpoints lack some fields
-    if (o.force) {
-      fmt::print("warning: resuming with {} {} where the checkpoint's run had {} (--force)\n", field, value,
-                 recorded->second);
-      continue;
-    }
-    throw Error(fmt::format("[train] {} was written by a run with {} {}; this run has {} {}. Resuming would train "
-                            "something else: give the same flags, or --force",
-                            o.checkpoint, field, recorded->second, field, value));
-  }
-  return epoch;
-}
-
 }  // namespace
 
 double train(TrainOptions o) {
@@ -159,12 +122,11 @@ double train(TrainOptions o) {
   int64_t steps_per_epoch = train_set.size() / o.batch_size;
   optim::Optimizer opt = optim::adam(optim::cosine(o.learning_rate, steps_per_epoch * o.epochs));
   ParamTree state = opt.init(params);
-  const std::map<std::string, std::string> config =
-      run_config(o, train_set.size(), o.threads > 0 ? o.threads : compiler::default_threads());
+  const RunConfig config = run_config(o, train_set.size(), o.threads > 0 ? o.threads : compiler::default_threads());
   int first_epoch = 0;
   if (o.resume) {
     // The run's record first: a checkpoint of another run is refused before its tensors are read.
-    first_epoch = resumed_epoch(o, io::load_safetensors_metadata(o.checkpoint), config);
+    first_epoch = resumed_epoch(o.checkpoint, io::load_safetensors_metadata(o.checkpoint), config, o.force);
     if (first_epoch >= o.epochs) {
       fmt::print("{} is a finished run ({} of {} epochs): nothing to train, nothing written\n", o.checkpoint,
                  first_epoch, o.epochs);
@@ -219,7 +181,7 @@ double train(TrainOptions o) {
       seen += static_cast<int64_t>(rows.size());
     }
     metric = total / static_cast<double>(seen);
-    std::map<std::string, std::string> metadata = config;
+    RunConfig metadata = config;
     metadata["epoch"] = std::to_string(epoch + 1);
     io::save_checkpoint(o.checkpoint, {params, state, metadata});
     if (!o.quiet)
