@@ -8,6 +8,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <tuple>
 #include <type_traits>
@@ -207,19 +208,17 @@ class Jitted {
     // signature wait for that compile instead of repeating it. A failed compile is forgotten, so
     // the next call tries again (and the waiting ones see the same error).
     using Entry = std::shared_ptr<const detail::Compiled>;
+    Entry entry;
     std::shared_future<Entry> pending;
-    std::promise<Entry> promise;
-    bool mine = false;
+    std::optional<std::promise<Entry>> promise;  // only on a miss: a hit allocates nothing
     {
       std::lock_guard lock(state_->mutex);
       auto [it, fresh] = state_->cache.try_emplace(key);
-      if (fresh) {
-        it->second = promise.get_future().share();
-        mine = true;
-      }
-      pending = it->second;
+      if (fresh) it->second.pending = promise.emplace().get_future().share();
+      entry = it->second.ready;  // a hit once compiled: no wait on the future
+      if (!entry) pending = it->second.pending;
     }
-    if (mine) {
+    if (promise) {
       try {
         detail::Binder binder;
         detail::Flat outputs;
@@ -230,26 +229,27 @@ class Jitted {
         } catch (const Error& e) {
           detail::rethrow_with_arguments(e, refs);
         }
-        auto entry = std::make_shared<const detail::Compiled>(binder.finish(outputs, checks.checks(), options_));
+        auto compiled = std::make_shared<const detail::Compiled>(binder.finish(outputs, checks.checks(), options_));
         std::string readable;
         ((readable += detail::signature_of(args) + ";"), ...);
-        detail::log_compile(refs, readable, entry->executable->compile_seconds());
+        detail::log_compile(refs, readable, compiled->executable->compile_seconds());
         {
           std::lock_guard lock(state_->mutex);
-          state_->last_compile = entry->executable->stats();
+          state_->last_compile = compiled->executable->stats();
           ++state_->compiles;
+          state_->cache[key].ready = compiled;
         }
-        promise.set_value(std::move(entry));
+        promise->set_value(compiled);
       } catch (...) {
         {
           std::lock_guard lock(state_->mutex);
           state_->cache.erase(key);
         }
-        promise.set_exception(std::current_exception());
+        promise->set_exception(std::current_exception());
         throw;
       }
     }
-    const Entry entry = pending.get();
+    if (!entry) entry = pending.get();
     std::vector<Array> arrays = entry->run(refs);
     entry->verify(arrays);
     size_t i = 0;
@@ -289,7 +289,11 @@ class Jitted {
 
   struct State {
     mutable std::mutex mutex;
-    std::unordered_map<std::string, std::shared_future<std::shared_ptr<const detail::Compiled>>> cache;
+    struct Slot {
+      std::shared_future<std::shared_ptr<const detail::Compiled>> pending;  // set by the first caller
+      std::shared_ptr<const detail::Compiled> ready;                        // set once compiled
+    };
+    std::unordered_map<std::string, Slot> cache;
     compiler::CompileStats last_compile;
     size_t compiles = 0;
   };

@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     at = value_end + 1;
   }
   zephyr::cli::TrainOptions options;
-  const zephyr::cli::RunConfig config = zephyr::cli::run_config(options, 60000, 2);
+  const zephyr::cli::RunConfig config = zephyr::cli::run_config(options, 60000);
   try {
     zephyr::cli::resumed_epoch("fuzzed.safetensors", metadata, config, false);
   } catch (const zephyr::Error&) {

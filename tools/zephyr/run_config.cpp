@@ -8,15 +8,14 @@
 
 namespace zephyr::cli {
 
-RunConfig run_config(const TrainOptions& o, int64_t examples, int threads) {
+RunConfig run_config(const TrainOptions& o, int64_t examples) {
   return {{"model", o.model},
           {"seed", std::to_string(o.seed)},
           {"batch_size", std::to_string(o.batch_size)},
           {"learning_rate", fmt::format("{}", o.learning_rate)},
           {"epochs", std::to_string(o.epochs)},
           {"examples", std::to_string(examples)},
-          {"data", o.data_dir},
-          {"threads", std::to_string(threads)}};
+          {"data", o.data_dir}};
 }
 
 int resumed_epoch(const std::string& checkpoint, const RunConfig& metadata, const RunConfig& config, bool force) {

@@ -6,10 +6,8 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <chrono>
 #include <cmath>
-#include <map>
 #include <cstdio>
 #include <zephyr/io/atomic_file.h>
 #include <zephyr/zephyr.h>
@@ -122,7 +120,7 @@ double train(TrainOptions o) {
   int64_t steps_per_epoch = train_set.size() / o.batch_size;
   optim::Optimizer opt = optim::adam(optim::cosine(o.learning_rate, steps_per_epoch * o.epochs));
   ParamTree state = opt.init(params);
-  const RunConfig config = run_config(o, train_set.size(), o.threads > 0 ? o.threads : compiler::default_threads());
+  const RunConfig config = run_config(o, train_set.size());
   int first_epoch = 0;
   if (o.resume) {
     // The run's record first: a checkpoint of another run is refused before its tensors are read.
