@@ -6,6 +6,7 @@
 #include <array>
 #include <functional>
 #include <future>
+#include <list>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -184,10 +185,17 @@ std::string describe_arguments(std::span<const ArgRef> args);
 /// With ZEPHYR_LOG_COMPILES=1 in the environment, says on stderr what was compiled and how long
 /// it took: a recompile then shows which signature caused it.
 void log_compile(std::span<const ArgRef> args, const std::string& key, double seconds);
+/// Signatures a jitted function keeps compiled: ZEPHYR_JIT_CACHE_SIZE, else 256.
+size_t jit_cache_capacity();
 /// Adds the call's argument signature to an error raised while tracing, naming every argument.
 [[noreturn]] void rethrow_with_arguments(const Error& error, std::span<const ArgRef> args);
 
 }  // namespace detail
+
+/// What a jitted function's signature cache holds and has done (Jitted::cache_stats).
+struct JitCacheStats {
+  size_t entries = 0, capacity = 0, hits = 0, compiles = 0, evictions = 0;
+};
 
 /// A jit-compiled function. Calls take ParamTree where the model takes Params, Array where it
 /// takes Tensor (std::vector<Array> for std::vector<Tensor>), and plain values (compile-time constants, part of the cache key) as they are.
@@ -214,9 +222,17 @@ class Jitted {
     {
       std::lock_guard lock(state_->mutex);
       auto [it, fresh] = state_->cache.try_emplace(key);
-      if (fresh) it->second.pending = promise.emplace().get_future().share();
-      entry = it->second.ready;  // a hit once compiled: no wait on the future
-      if (!entry) pending = it->second.pending;
+      auto& slot = it->second;
+      if (fresh) {
+        slot.pending = promise.emplace().get_future().share();
+        slot.place = state_->recent.insert(state_->recent.begin(), key);
+        state_->evict();
+      } else {
+        state_->recent.splice(state_->recent.begin(), state_->recent, slot.place);  // most recent
+        ++state_->hits;
+      }
+      entry = slot.ready;  // a hit once compiled: no wait on the future
+      if (!entry) pending = slot.pending;
     }
     if (promise) {
       try {
@@ -237,13 +253,16 @@ class Jitted {
           std::lock_guard lock(state_->mutex);
           state_->last_compile = compiled->executable->stats();
           ++state_->compiles;
-          state_->cache[key].ready = compiled;
+          if (auto it = state_->cache.find(key); it != state_->cache.end()) it->second.ready = compiled;
         }
         promise->set_value(compiled);
       } catch (...) {
         {
           std::lock_guard lock(state_->mutex);
-          state_->cache.erase(key);
+          if (auto it = state_->cache.find(key); it != state_->cache.end()) {
+            state_->recent.erase(it->second.place);
+            state_->cache.erase(it);
+          }
         }
         promise->set_exception(std::current_exception());
         throw;
@@ -269,10 +288,24 @@ class Jitted {
   }
 
   /// Number of compiles this function has done: one per signature, however many threads made
-  /// its first call at once.
+  /// its first call at once (and again for a signature evicted and called again).
   size_t compiles() const {
     std::lock_guard lock(state_->mutex);
     return state_->compiles;
+  }
+
+  /// The signature cache: entries, capacity, hits, compiles and evictions so far.
+  JitCacheStats cache_stats() const {
+    std::lock_guard lock(state_->mutex);
+    return {state_->cache.size(), state_->capacity, state_->hits, state_->compiles, state_->evictions};
+  }
+
+  /// Keeps at most `signatures` compiled signatures (at least 1), dropping the least recently
+  /// called first. The default is ZEPHYR_JIT_CACHE_SIZE, else 256.
+  void set_cache_capacity(size_t signatures) const {
+    std::lock_guard lock(state_->mutex);
+    state_->capacity = std::max<size_t>(signatures, 1);
+    state_->evict();
   }
 
  private:
@@ -292,10 +325,26 @@ class Jitted {
     struct Slot {
       std::shared_future<std::shared_ptr<const detail::Compiled>> pending;  // set by the first caller
       std::shared_ptr<const detail::Compiled> ready;                        // set once compiled
+      std::list<std::string>::iterator place;                               // in `recent`
     };
     std::unordered_map<std::string, Slot> cache;
+    std::list<std::string> recent;  // keys, most recently called first
+    size_t capacity = detail::jit_cache_capacity();
+    size_t hits = 0, compiles = 0, evictions = 0;
     compiler::CompileStats last_compile;
-    size_t compiles = 0;
+
+    // Drops least recently called signatures beyond the capacity; one still compiling stays (its
+    // callers wait on it). Callers still running an evicted entry keep it alive.
+    void evict() {
+      for (auto it = recent.end(); cache.size() > capacity && it != recent.begin();) {
+        --it;
+        auto slot = cache.find(*it);
+        if (!slot->second.ready) continue;
+        cache.erase(slot);
+        it = recent.erase(it);
+        ++evictions;
+      }
+    }
   };
   F f_;
   compiler::Options options_;

@@ -151,6 +151,15 @@ std::string describe_arguments(std::span<const ArgRef> args) {
   return fmt::format("{}", fmt::join(parts, "; "));
 }
 
+size_t jit_cache_capacity() {
+  static const size_t capacity = [] {
+    const char* v = std::getenv("ZEPHYR_JIT_CACHE_SIZE");
+    const long n = v ? std::atol(v) : 0;
+    return n >= 1 ? static_cast<size_t>(n) : size_t{256};
+  }();
+  return capacity;
+}
+
 void log_compile(std::span<const ArgRef> args, const std::string& key, double seconds) {
   static const bool enabled = env_flag("ZEPHYR_LOG_COMPILES");
   if (!enabled) return;

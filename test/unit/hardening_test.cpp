@@ -175,3 +175,24 @@ TEST_CASE("hardening: ZEPHYR_DEBUG_NANS=1 stops at the first op that produced a 
   auto [out, y] = z::jit(f)(x);
   CHECK(std::isnan(out.data<float>()[0]));
 }
+
+TEST_CASE("hardening: the jit cache keeps the most recently called signatures up to its capacity") {
+  auto jitted = z::jit([](z::Tensor x) { return z::exp(x) + z::scalar(1.0); });
+  jitted.set_cache_capacity(2);
+  auto call = [&](int64_t n) { return jitted(z::Array::ones({n})).data<float>()[0]; };
+  CHECK(call(1) == doctest::Approx(std::exp(1.0f) + 1));
+  call(2);
+  call(1);  // a hit: 1 is now the most recent
+  call(3);  // evicts 2, the least recently called
+  z::JitCacheStats stats = jitted.cache_stats();
+  CHECK(stats.entries == 2);
+  CHECK(stats.capacity == 2);
+  CHECK(stats.compiles == 3);
+  CHECK(stats.hits == 1);
+  CHECK(stats.evictions == 1);
+  call(1);  // still cached
+  CHECK(jitted.cache_stats().compiles == 3);
+  CHECK(call(2) == doctest::Approx(std::exp(1.0f) + 1));  // compiled again, correctly
+  CHECK(jitted.cache_stats().compiles == 4);
+  CHECK(jitted.cache_stats().evictions == 2);
+}
