@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "operand.h"
 #include "zephyr/ops.h"
 #include "zephyr/params.h"
 
@@ -19,11 +20,16 @@ Tensor unary(OpKind op, const Tensor& x, const SourceLoc& loc, bool float_only =
 Tensor binary(OpKind op, const Tensor& a, const Tensor& b, const SourceLoc& loc, bool compare = false) {
   const char* what = mnemonic(op);
   if (a.dtype() != b.dtype())
-    fail_at(loc, what, fmt::format("operand dtypes differ: {} and {} (use cast)",
-                                   describe(a.dtype(), a.shape()), describe(b.dtype(), b.shape())));
+    fail_at(loc, what, fmt::format("operand dtypes differ: {} and {} (use cast)", detail::operand(a), detail::operand(b)));
   if (!compare && a.dtype() == DType::bool_)
     fail_at(loc, what, "arithmetic on bool operands; cast them first");
-  Shape shape = broadcast_shapes(a.shape(), b.shape(), what, loc);
+  const Shape& sa = a.shape();
+  const Shape& sb = b.shape();
+  for (size_t i = 1; i <= std::min(sa.size(), sb.size()); ++i)  // from the last axis, as broadcasting aligns
+    if (sa[sa.size() - i] != sb[sb.size() - i] && sa[sa.size() - i] != 1 && sb[sb.size() - i] != 1)
+      fail_at(loc, what, fmt::format("{} and {} do not broadcast (axis -{}: {} vs {})", detail::operand(a),
+                                     detail::operand(b), i, sa[sa.size() - i], sb[sb.size() - i]));
+  Shape shape = broadcast_shapes(sa, sb, what, loc);
   return Tensor(make_node(op, compare ? DType::bool_ : a.dtype(), std::move(shape), {a.node(), b.node()}, {}, loc));
 }
 

@@ -1,6 +1,7 @@
 // Shape rule of the MatMul primitive, and numpy's matmul composed on top of it.
 #include <fmt/format.h>
 
+#include "operand.h"
 #include "zephyr/ops.h"
 
 namespace zephyr {
@@ -25,18 +26,18 @@ Shape concat_shape(Shape head, std::initializer_list<int64_t> tail) {
 Tensor matmul(const Tensor& a_in, const Tensor& b_in, Loc loc) {
   SourceLoc where = SourceLoc::from(loc);
   if (a_in.ndim() == 0 || b_in.ndim() == 0)
-    fail_at(where, "matmul", fmt::format("operands must have rank >= 1, got {} and {}", to_string(a_in.shape()),
-                                         to_string(b_in.shape())));
+    fail_at(where, "matmul", fmt::format("operands must have rank >= 1, got {} and {}", detail::operand(a_in),
+                                         detail::operand(b_in)));
   if (a_in.dtype() != b_in.dtype() || a_in.dtype() == DType::bool_)
-    fail_at(where, "matmul", fmt::format("operands must share a numeric dtype, got {} and {}",
-                                         describe(a_in.dtype(), a_in.shape()), describe(b_in.dtype(), b_in.shape())));
+    fail_at(where, "matmul", fmt::format("operands must share a numeric dtype, got {} and {}", detail::operand(a_in),
+                                         detail::operand(b_in)));
   bool a_vector = a_in.ndim() == 1, b_vector = b_in.ndim() == 1;
   Tensor a = a_vector ? reshape(a_in, {1, a_in.shape(0)}, loc) : a_in;
   Tensor b = b_vector ? reshape(b_in, {b_in.shape(0), 1}, loc) : b_in;
   int64_t m = a.shape(-2), k = a.shape(-1), n = b.shape(-1);
   if (b.shape(-2) != k)
     fail_at(where, "matmul", fmt::format("last dim of lhs {} must equal second-to-last dim of rhs {} ({} vs {})",
-                                         to_string(a_in.shape()), to_string(b_in.shape()), k, b.shape(-2)));
+                                         detail::operand(a_in), detail::operand(b_in), k, b.shape(-2)));
   Shape a_batch(a.shape().begin(), a.shape().end() - 2);
   Shape b_batch(b.shape().begin(), b.shape().end() - 2);
   Shape batch = broadcast_shapes(a_batch, b_batch, "matmul", where);
