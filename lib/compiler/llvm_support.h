@@ -13,6 +13,9 @@
 
 namespace zephyr::compiler {
 
+/// Threaded code calls the OpenMP runtime (__kmpc_*): LLVM's libomp, from libomp-19-dev.
+constexpr const char* kOpenMpRuntime = "/usr/lib/llvm-19/lib/libomp.so";
+
 /// An llvm::Error's message (consuming it).
 std::string error_text(llvm::Error error);
 

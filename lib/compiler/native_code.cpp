@@ -41,7 +41,6 @@ void initialize_llvm() {
 // matmul GFLOP/s.
 constexpr unsigned kLlvmOptLevel = 2;
 
-constexpr const char* kOpenMpRuntime = "/usr/lib/llvm-19/lib/libomp.so";
 
 struct LoweredModule {
   std::unique_ptr<mlir::MLIRContext> context;

@@ -21,6 +21,7 @@
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm_support.h"
 #include "native_code.h"
 #include "partition.h"
 #include "scheduled_executable.h"
@@ -31,15 +32,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-constexpr const char* kOpenMpRuntime = "/usr/lib/llvm-19/lib/libomp.so";
 constexpr size_t kMaxBatch = 8;  // kernels compiled together at most
-
-std::string error_text(llvm::Error error) {
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  os << error;
-  return text;
-}
 
 // Kernel objects compiled or loaded by this process, by full key: a second function (or a second
 // signature of the same one) that shares kernels compiles and reads nothing.

@@ -36,8 +36,9 @@ module attributes {transform.with_named_sequence} {
     transform.include @peel failures(propagate) (%r0) : (!transform.any_op) -> ()
     transform.yield
   }
-  // Matmuls and elementwise nests marked in to_linalg (enough rows and work to share) are first
-  // split into one row block per thread; each matmul block is then tiled like any other matmul.
+  // Elementwise nests and transposes marked zephyr.parallel (enough work to share) are split into
+  // one row block per thread. Matmuls are split before the script, by zephyr-split-matmul-rows,
+  // into blocks of whole register tiles (the same bits on every thread count).
   transform.named_sequence @split_rows(%mm: !transform.any_op {transform.consumed},
                                        %threads: !transform.param<i64> {transform.readonly}) {
     %block, %forall = transform.structured.tile_using_forall %mm num_threads [%threads]
