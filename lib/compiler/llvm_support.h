@@ -25,7 +25,7 @@ std::unique_ptr<llvm::TargetMachine> host_target_machine();
 /// An LLVM-dialect module as LLVM IR for `machine` (triple and data layout set), not yet optimized.
 std::unique_ptr<llvm::Module> translate(mlir::ModuleOp module, llvm::LLVMContext& context,
                                         llvm::TargetMachine& machine);
-/// LLVM's O2 pipeline for `machine`, in place.
+/// LLVM's O2 pipeline for `machine` without its loop unroller (MLIR unrolled already), in place.
 void optimize(llvm::Module& module, llvm::TargetMachine& machine);
 
 /// `module` as an object file, or as assembly text, for `machine`.

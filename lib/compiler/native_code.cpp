@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <map>
 #include <mutex>
 
 #include "llvm/Config/llvm-config.h"
@@ -9,13 +10,14 @@
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/Passes/PassBuilder.h"
 #include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/TargetParser/Host.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
-#include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "../core/env.h"
 #include "../core/buffer_pool.h"
@@ -27,20 +29,25 @@
 namespace zephyr::compiler {
 namespace {
 
+// Measured on the 2-block LM's Adam step (103 kernels, one thread): loop strength reduction was
+// a quarter of code generation, and turning it off changed neither the step time nor the matmul
+// rows of `zephyr bench`; MLIR's tiles already index with plain affine offsets. LLVM offers it only
+// as a command-line option, so it is set once, before the first compile, in this process's LLVM.
 void initialize_llvm() {
   static std::once_flag once;
   std::call_once(once, [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
+    llvm::StringMap<llvm::cl::Option*>& options = llvm::cl::getRegisteredOptions();
+    if (auto it = options.find("disable-lsr"); it != options.end()) it->second->addOccurrence(0, "disable-lsr", "true");
   });
 }
 
-// LLVM's -O2, not -O3: MLIR has already tiled, vectorized and unrolled the hot loops, and O3's
-// extra unrolling only multiplied the code. Measured on the CNN training step: O3 gave 81k lines
-// of LLVM IR and a 34 s compile, O2 28k lines and 2.2 s, with the same step time and the same
-// matmul GFLOP/s.
-constexpr unsigned kLlvmOptLevel = 2;
-
+// LLVM's -O2 without its loop unrolling: MLIR has already tiled, vectorized and unrolled the hot
+// loops, and LLVM's unroller only multiplied the code. Measured on the 2-block LM's step: the
+// objects halve and the compile takes 45 % less, with the same step time and matmul GFLOP/s (an
+// earlier measurement on the CNN step: O3 gave 81k lines of LLVM IR and a 34 s compile, O2 28k).
+constexpr const char* kLlvmPipeline = "O2 without loop unrolling or LSR";  // part of the cache key
 
 struct LoweredModule {
   std::unique_ptr<mlir::MLIRContext> context;
@@ -62,10 +69,14 @@ class JitExecutable final : public Executable {
     auto start = std::chrono::steady_clock::now();
     LoweredModule lowered = lower(function, Stage::llvm_dialect, options);
     std::unique_ptr<llvm::TargetMachine> machine = host_target_machine();
-    // The transformer is a function_ref: it must outlive create().
-    auto optimize = mlir::makeOptimizingTransformer(kLlvmOptLevel, 0, machine.get());
+    // The transformer is a function_ref: it must outlive create(). The engine owns the machine.
+    llvm::TargetMachine* target = machine.get();
+    auto transform = [target](llvm::Module* module) {
+      optimize(*module, *target);
+      return llvm::Error::success();
+    };
     mlir::ExecutionEngineOptions engine_options;
-    engine_options.transformer = optimize;
+    engine_options.transformer = transform;
     engine_options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
     engine_options.enableGDBNotificationListener = false;
     // ZEPHYR_PERF=1 names compiled functions for `perf record -k 1` + `perf inject --jit`.
@@ -165,8 +176,19 @@ std::unique_ptr<llvm::Module> translate(mlir::ModuleOp module, llvm::LLVMContext
 }
 
 void optimize(llvm::Module& module, llvm::TargetMachine& machine) {
-  if (auto err = mlir::makeOptimizingTransformer(kLlvmOptLevel, 0, &machine)(&module))
-    throw Error("[compile] LLVM optimization failed: " + error_text(std::move(err)));
+  llvm::PipelineTuningOptions tuning;
+  tuning.LoopUnrolling = false;
+  llvm::PassBuilder builder(&machine, tuning);
+  llvm::LoopAnalysisManager loops;
+  llvm::FunctionAnalysisManager functions;
+  llvm::CGSCCAnalysisManager sccs;
+  llvm::ModuleAnalysisManager modules;
+  builder.registerModuleAnalyses(modules);
+  builder.registerCGSCCAnalyses(sccs);
+  builder.registerFunctionAnalyses(functions);
+  builder.registerLoopAnalyses(loops);
+  builder.crossRegisterProxies(loops, functions, sccs, modules);
+  builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2).run(module, modules);
 }
 
 std::string object_code(llvm::Module& module, llvm::TargetMachine& machine) {
@@ -200,34 +222,83 @@ std::shared_ptr<Executable> compile(const Function& function, const Options& opt
   return std::make_shared<JitExecutable>(function, options);
 }
 
+namespace {
+
+// What compiling a batch of kernels needs besides the kernels: an MLIR context, a target machine
+// and the pipeline for each option set. Making them is a fixed cost (loading the dialects,
+// gathering every canonicalization pattern) that would otherwise be a large part of a small
+// model's compile, so they outlive the threads that use them: a compiling thread takes one from
+// the idle list and gives it back, and the next compile (of this or another function) reuses it.
+struct Toolchain {
+  std::unique_ptr<mlir::MLIRContext> context = make_context();
+  std::unique_ptr<llvm::TargetMachine> machine = host_target_machine();
+  std::map<std::pair<int, bool>, Lowering> pipelines;  // by thread count and vectorize
+
+  Lowering& pipeline(const Options& options) {
+    return pipelines.try_emplace({options.threads, options.vectorize}, *context, Stage::llvm_dialect, options)
+        .first->second;
+  }
+};
+
+class Toolchains {
+ public:
+  std::unique_ptr<Toolchain> take() {
+    {
+      std::lock_guard lock(mutex_);
+      if (!idle_.empty()) {
+        std::unique_ptr<Toolchain> t = std::move(idle_.back());
+        idle_.pop_back();
+        return t;
+      }
+    }
+    return std::make_unique<Toolchain>();  // outside the lock: making one takes milliseconds
+  }
+  void give_back(std::unique_ptr<Toolchain> t) {
+    std::lock_guard lock(mutex_);
+    idle_.push_back(std::move(t));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<Toolchain>> idle_;
+};
+
+Toolchains& toolchains() {
+  static Toolchains* instance = new Toolchains;  // never destroyed: compiles may run until exit
+  return *instance;
+}
+
+}  // namespace
+
 KernelObject kernel_object(std::span<const Function> kernels, const Options& options) {
   using Clock = std::chrono::steady_clock;
   auto since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
   KernelObject out;
   auto t = Clock::now();
-  // One MLIR context and one target machine per compiling thread, reused kernel after kernel:
-  // creating them is a fixed cost that a small kernel's compile would otherwise be mostly made of.
-  thread_local std::unique_ptr<mlir::MLIRContext> mlir_context = make_context();
-  thread_local std::unique_ptr<llvm::TargetMachine> machine = host_target_machine();
-  mlir::OwningOpRef<mlir::ModuleOp> lowered = emit_module(*mlir_context, kernels);
-  lower_module(*lowered, Stage::llvm_dialect, options);
+  std::unique_ptr<Toolchain> tools = toolchains().take();
+  struct GiveBack {
+    std::unique_ptr<Toolchain>& tools;
+    ~GiveBack() { toolchains().give_back(std::move(tools)); }
+  } give_back{tools};
+  mlir::OwningOpRef<mlir::ModuleOp> lowered = emit_module(*tools->context, kernels);
+  tools->pipeline(options).run(*lowered);
   out.mlir_seconds = since(t);
   t = Clock::now();
   llvm::LLVMContext context;
-  std::unique_ptr<llvm::Module> module = translate(*lowered, context, *machine);
-  optimize(*module, *machine);
+  std::unique_ptr<llvm::Module> module = translate(*lowered, context, *tools->machine);
+  optimize(*module, *tools->machine);
   for (const Function& kernel : kernels) add_packed_entry(*module, kernel.name);
   out.llvm_seconds = since(t);
   t = Clock::now();
-  out.object = object_code(*module, *machine);
+  out.object = object_code(*module, *tools->machine);
   out.codegen_seconds = since(t);
   return out;
 }
 
 std::string target_description() {
   std::unique_ptr<llvm::TargetMachine> machine = host_target_machine();
-  return fmt::format("llvm {} {} {} opt{} {}", LLVM_VERSION_STRING, machine->getTargetTriple().str(),
-                     machine->getTargetCPU().str(), kLlvmOptLevel, machine->getTargetFeatureString().str());
+  return fmt::format("llvm {} {} {} {} {}", LLVM_VERSION_STRING, machine->getTargetTriple().str(),
+                     machine->getTargetCPU().str(), kLlvmPipeline, machine->getTargetFeatureString().str());
 }
 
 }  // namespace zephyr::compiler

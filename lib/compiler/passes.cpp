@@ -212,25 +212,6 @@ void separate_returned_buffers(mlir::ModuleOp module) {
   });
 }
 
-// Applies the named sequence `entry` of transforms.mlir to `module`; `threads`, if given, is
-// passed as the sequence's thread-count parameter.
-mlir::LogicalResult apply_script(mlir::ModuleOp module, llvm::StringRef entry, std::optional<int> threads) {
-  mlir::MLIRContext* context = module.getContext();
-  mlir::OwningOpRef<mlir::ModuleOp> script =
-      mlir::parseSourceString<mlir::ModuleOp>(kTransformsMlir, mlir::ParserConfig(context), "transforms.mlir");
-  if (!script) return module.emitError("the embedded transforms.mlir does not parse");
-  auto sequence = mlir::dyn_cast_or_null<mlir::transform::TransformOpInterface>(script->lookupSymbol(entry));
-  if (!sequence) return module.emitError(fmt::format("transforms.mlir has no sequence @{}", entry.str()));
-  mlir::RaggedArray<mlir::transform::MappedValue> bindings;
-  bindings.push_back(llvm::ArrayRef<mlir::Operation*>{module.getOperation()});
-  if (threads) {
-    mlir::Attribute count = mlir::IntegerAttr::get(mlir::IntegerType::get(context, 64), std::max(*threads, 1));
-    bindings.push_back(llvm::ArrayRef<mlir::transform::Param>{count});
-  }
-  return mlir::transform::applyTransformNamedSequence(bindings, sequence, *script,
-                                                      mlir::transform::TransformOptions());
-}
-
 // The shape every zephyr pass has: it works on a whole module, and fails when its rewrite did.
 template <class Derived>
 struct ModulePass : mlir::PassWrapper<Derived, mlir::OperationPass<mlir::ModuleOp>> {
@@ -244,6 +225,41 @@ struct ModulePass : mlir::PassWrapper<Derived, mlir::OperationPass<mlir::ModuleO
   void fail_unless(mlir::LogicalResult result) {
     if (mlir::failed(result)) this->signalPassFailure();
   }
+};
+
+// A pass that applies the named sequence `entry` of transforms.mlir, given the thread count as the
+// sequence's parameter if `threads` is set. The script is parsed once, when the pass manager is
+// initialized, not for every module: the JIT runs one pass manager on kernel after kernel.
+template <class Derived>
+struct ScriptPass : ModulePass<Derived> {
+  mlir::LogicalResult initialize(mlir::MLIRContext* context) override {
+    script_ = std::make_shared<mlir::OwningOpRef<mlir::ModuleOp>>(
+        mlir::parseSourceString<mlir::ModuleOp>(kTransformsMlir, mlir::ParserConfig(context), "transforms.mlir"));
+    return mlir::success(bool(*script_));
+  }
+
+  mlir::LogicalResult apply(llvm::StringRef entry, std::optional<int> threads) {
+    mlir::ModuleOp module = this->module();
+    if (!script_ || !*script_) return module.emitError("the embedded transforms.mlir does not parse");
+    mlir::ModuleOp script = script_->get();
+    auto sequence = mlir::dyn_cast_or_null<mlir::transform::TransformOpInterface>(script.lookupSymbol(entry));
+    if (!sequence) return module.emitError(fmt::format("transforms.mlir has no sequence @{}", entry.str()));
+    mlir::RaggedArray<mlir::transform::MappedValue> bindings;
+    bindings.push_back(llvm::ArrayRef<mlir::Operation*>{module.getOperation()});
+    if (threads) {
+      mlir::MLIRContext* context = module.getContext();
+      mlir::Attribute count = mlir::IntegerAttr::get(mlir::IntegerType::get(context, 64), std::max(*threads, 1));
+      bindings.push_back(llvm::ArrayRef<mlir::transform::Param>{count});
+    }
+    // The interpreter's expensive checks (every handle revalidated after each transform) were
+    // most of a small kernel's script time; the script is ours and fixed, and lit tests run it.
+    mlir::transform::TransformOptions options;
+    options.enableExpensiveChecks(false);
+    return mlir::transform::applyTransformNamedSequence(bindings, sequence, script, options);
+  }
+
+ private:
+  std::shared_ptr<mlir::OwningOpRef<mlir::ModuleOp>> script_;  // shared: passes are copyable
 };
 
 struct FuseElementwise : ModulePass<FuseElementwise> {
@@ -298,25 +314,25 @@ struct MarkVectorization : ModulePass<MarkVectorization> {
   void runOnOperation() final { mark_for_vectorization(module()); }
 };
 
-struct TileAndVectorize : ModulePass<TileAndVectorize> {
+struct TileAndVectorize : ScriptPass<TileAndVectorize> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(TileAndVectorize)
   TileAndVectorize() = default;
-  TileAndVectorize(const TileAndVectorize& other) : ModulePass(other) {}
+  TileAndVectorize(const TileAndVectorize& other) : ScriptPass(other) {}
   llvm::StringRef getArgument() const final { return "zephyr-tile-and-vectorize"; }
   llvm::StringRef getDescription() const final {
     return "transforms.mlir @tile_and_vectorize: split marked ops over threads, tile, vectorize";
   }
-  void runOnOperation() final { fail_unless(apply_script(module(), "tile_and_vectorize", threads.getValue())); }
+  void runOnOperation() final { fail_unless(apply("tile_and_vectorize", threads.getValue())); }
   Option<int> threads{*this, "threads", llvm::cl::desc("Row blocks for ops marked zephyr.parallel"), llvm::cl::init(1)};
 };
 
-struct LowerVectors : ModulePass<LowerVectors> {
+struct LowerVectors : ScriptPass<LowerVectors> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(LowerVectors)
   llvm::StringRef getArgument() const final { return "zephyr-lower-vectors"; }
   llvm::StringRef getDescription() const final {
     return "transforms.mlir @lower_vectors: contractions, transposes and transfers down to what LLVM lowers well";
   }
-  void runOnOperation() final { fail_unless(apply_script(module(), "lower_vectors", std::nullopt)); }
+  void runOnOperation() final { fail_unless(apply("lower_vectors", std::nullopt)); }
 };
 
 struct SeparateReturnedBuffers : ModulePass<SeparateReturnedBuffers> {

@@ -62,6 +62,7 @@
 #include "mlir/Dialect/Vector/TransformOps/VectorTransformOps.h"
 #include "mlir/Dialect/Vector/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Vector/Transforms/SubsetOpInterfaceImpl.h"
+#include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
@@ -73,9 +74,9 @@
 namespace zephyr::compiler {
 namespace {
 
-void configure(mlir::PassManager& pm, mlir::ModuleOp module, const Options& options) {
+void configure(mlir::PassManager& pm, mlir::MLIRContext& context, const Options& options) {
   if (options.print_after_all) {
-    module.getContext()->disableMultithreading();
+    context.disableMultithreading();
     pm.enableIRPrinting([](mlir::Pass*, mlir::Operation*) { return false; },
                         [](mlir::Pass*, mlir::Operation*) { return true; }, /*printModuleScope=*/true,
                         /*printAfterOnlyOnChange=*/false);
@@ -228,15 +229,28 @@ int default_threads() {
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-void lower_module(mlir::ModuleOp module, Stage stage, const Options& options) {
+Lowering::Lowering(mlir::MLIRContext& context, Stage stage, const Options& options)
+    : passes_(std::make_unique<mlir::PassManager>(&context)), stage_(stage) {
   if (stage <= Stage::mlir) return;
-  mlir::PassManager pm(module.getContext());
-  configure(pm, module, options);
-  add_linalg_passes(pm, options);
-  if (stage >= Stage::bufferized) add_buffer_passes(pm);
-  if (stage >= Stage::llvm_dialect) add_llvm_passes(pm, options);
-  if (mlir::failed(pm.run(module)))
-    throw Error(fmt::format("[compile] internal error: the passes up to stage '{}' failed", stage_name(stage)));
+  // The module is verified once, after the last pass, not after each of the ~45: verifying was
+  // a tenth of a kernel's compile. --print-after-all (debugging the pipeline) verifies each.
+  passes_->enableVerifier(options.print_after_all);
+  configure(*passes_, context, options);
+  add_linalg_passes(*passes_, options);
+  if (stage >= Stage::bufferized) add_buffer_passes(*passes_);
+  if (stage >= Stage::llvm_dialect) add_llvm_passes(*passes_, options);
+}
+
+Lowering::~Lowering() = default;
+
+void Lowering::run(mlir::ModuleOp module) {
+  if (stage_ <= Stage::mlir) return;
+  if (mlir::failed(passes_->run(module)) || mlir::failed(mlir::verify(module)))
+    throw Error(fmt::format("[compile] internal error: the passes up to stage '{}' failed", stage_name(stage_)));
+}
+
+void lower_module(mlir::ModuleOp module, Stage stage, const Options& options) {
+  Lowering(*module.getContext(), stage, options).run(module);
 }
 
 void register_pipelines() {

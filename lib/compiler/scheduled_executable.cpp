@@ -2,6 +2,7 @@
 // process, then disk), compile the misses on every core, link the objects with ORC, and run the
 // schedule over buffers freed after their last use.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <atomic>
@@ -91,7 +92,7 @@ class ScheduledExecutable final : public Executable {
     plan_ = plan_buffers(schedule_);
     stats_.link_seconds = since(link_start);
     seconds_ = since(start);
-    if (detail::env_flag("ZEPHYR_LOG_COMPILES"))
+    if (detail::env_flag("ZEPHYR_LOG_COMPILES")) {
       fmt::print(stderr,
                  "[zephyr] {}: {} kernel calls, {} distinct kernels: {} from the cache, {} compiled on {} "
                  "threads; partition {:.0f} ms, compile {:.0f} ms (summed over threads: MLIR {:.0f} ms, LLVM IR "
@@ -100,6 +101,8 @@ class ScheduledExecutable final : public Executable {
                  stats_.workers, stats_.partition_seconds * 1e3, stats_.compile_seconds * 1e3,
                  stats_.mlir_seconds * 1e3, stats_.llvm_seconds * 1e3, stats_.codegen_seconds * 1e3,
                  stats_.link_seconds * 1e3);
+      if (std::string_view(std::getenv("ZEPHYR_LOG_COMPILES")) == "2") log_slowest();
+    }
   }
 
   void run(void* const* arguments, void* const* results) const override {
@@ -159,6 +162,21 @@ class ScheduledExecutable final : public Executable {
                             describe(value.dtype, value.shape), c + 1, schedule_.calls.size()));
   }
 
+  // ZEPHYR_LOG_COMPILES=2: the batches that took longest to compile, each by its kernels' ops and
+  // the user's lines, so that a slow compile can be traced to the layer that causes it.
+  void log_slowest() const {
+    std::vector<std::pair<double, std::vector<size_t>>> batches = batch_seconds_;
+    std::sort(batches.begin(), batches.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::vector<const std::string*> origin(schedule_.kernels.size(), nullptr);
+    for (const KernelCall& call : schedule_.calls)
+      if (!origin[call.kernel]) origin[call.kernel] = &call.origin;
+    for (size_t b = 0; b < std::min<size_t>(batches.size(), 8); ++b) {
+      std::vector<std::string> names;
+      for (size_t k : batches[b].second) names.push_back(*origin[k]);
+      fmt::print(stderr, "[zephyr]   {:6.0f} ms: {}\n", batches[b].first * 1e3, fmt::join(names, "; "));
+    }
+  }
+
   // Each distinct kernel's object: from this process, the disk cache, or compiled now. The misses
   // are compiled in batches (a small kernel's compile is mostly fixed cost: a pipeline, an LLVM
   // module, a code generator), the batches in parallel, with an MLIR and LLVM context per worker.
@@ -194,6 +212,7 @@ class ScheduledExecutable final : public Executable {
     std::mutex mutex;  // guards `failure` and the stage times
     auto work = [&] {
       for (size_t b; (b = next++) < batches.size();) {
+        const auto batch_start = Clock::now();
         try {
           std::vector<Function> kernels;
           for (size_t k : batches[b]) kernels.push_back(schedule_.kernels[k]);
@@ -208,6 +227,7 @@ class ScheduledExecutable final : public Executable {
           stats_.mlir_seconds += compiled.mlir_seconds;
           stats_.llvm_seconds += compiled.llvm_seconds;
           stats_.codegen_seconds += compiled.codegen_seconds;
+          batch_seconds_.emplace_back(since(batch_start), batches[b]);
         } catch (...) {
           std::lock_guard lock(mutex);
           if (!failure) failure = std::current_exception();
@@ -271,6 +291,7 @@ class ScheduledExecutable final : public Executable {
   BufferPlan plan_;
   bool debug_nans_ = false;
   CompileStats stats_;
+  std::vector<std::pair<double, std::vector<size_t>>> batch_seconds_;  // per compiled batch: seconds, kernels
   double seconds_ = 0;
 };
 

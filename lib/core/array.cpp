@@ -22,11 +22,18 @@ std::shared_ptr<std::byte[]> allocate(size_t nbytes, DType dtype, const Shape& s
 template <class F>
 void store_each(Array& a, F value_at) {
   int64_t n = a.size();
+  auto fill = [&]<class T>(T* out) {  // the pointer once: data<T>() checks the dtype
+    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(value_at(i));
+  };
   switch (a.dtype()) {
-    case DType::f32: for (int64_t i = 0; i < n; ++i) a.data<float>()[i] = static_cast<float>(value_at(i)); break;
-    case DType::f64: for (int64_t i = 0; i < n; ++i) a.data<double>()[i] = value_at(i); break;
-    case DType::i32: for (int64_t i = 0; i < n; ++i) a.data<int32_t>()[i] = static_cast<int32_t>(value_at(i)); break;
-    case DType::bool_: for (int64_t i = 0; i < n; ++i) a.data<bool>()[i] = value_at(i) != 0; break;
+    case DType::f32: fill(a.data<float>()); break;
+    case DType::f64: fill(a.data<double>()); break;
+    case DType::i32: fill(a.data<int32_t>()); break;
+    case DType::bool_: {
+      bool* out = a.data<bool>();
+      for (int64_t i = 0; i < n; ++i) out[i] = value_at(i) != 0;
+      break;
+    }
   }
 }
 

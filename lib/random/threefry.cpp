@@ -22,11 +22,58 @@ void hash_pairs(Key key, std::vector<uint32_t>& x0, std::vector<uint32_t>& x1) {
 
 Array scaled(const std::vector<double>& values, Shape shape, DType dtype) {
   Array out(std::move(shape), dtype);
-  for (int64_t i = 0; i < out.size(); ++i) {
-    if (dtype == DType::f32) out.data<float>()[i] = static_cast<float>(values[i]);
-    else out.data<double>()[i] = values[i];
-  }
+  if (dtype == DType::f32) std::copy(values.begin(), values.end(), out.data<float>());  // rounds each
+  else std::copy(values.begin(), values.end(), out.data<double>());
   return out;
+}
+
+// Giles' single-precision approximation, then Newton steps on erf(x) = y: one leaves an error
+// far below a float's rounding (f32 draws), two reach double precision.
+double erfinv_newton(double y, int steps) {
+  if (y <= -1.0) return -std::numeric_limits<double>::infinity();
+  if (y >= 1.0) return std::numeric_limits<double>::infinity();
+  double w = -std::log((1.0 - y) * (1.0 + y)), x;
+  if (w < 5.0) {
+    w -= 2.5;
+    x = 2.81022636e-08;
+    for (double c : {3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
+                     -0.00417768164, 0.246640727, 1.50140941})
+      x = c + x * w;
+  } else {
+    w = std::sqrt(w) - 3.0;
+    x = -0.000200214257;
+    for (double c : {0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
+                     0.00943887047, 1.00167406, 2.83297682})
+      x = c + x * w;
+  }
+  x *= y;
+  for (int i = 0; i < steps; ++i) x -= (std::erf(x) - y) / (2.0 / std::sqrt(M_PI) * std::exp(-x * x));
+  return x;
+}
+
+// Uniform draws in [lo, hi) as doubles (f32: 23 random mantissa bits, so each is a float).
+std::vector<double> uniform_values(Key key, int64_t n, DType dtype, double lo, double hi) {
+  std::vector<double> values(n);
+  if (dtype == DType::f32) {
+    // 23 random mantissa bits under the exponent of 1.0 give a float in [1, 2).
+    std::vector<uint32_t> words = bits(key, n);
+    const float flo = static_cast<float>(lo), span = static_cast<float>(hi) - static_cast<float>(lo);
+    for (int64_t i = 0; i < n; ++i) {
+      uint32_t u = (words[i] >> 9) | 0x3F800000u;
+      float f;
+      std::memcpy(&f, &u, 4);
+      values[i] = std::max(flo, (f - 1.0f) * span + flo);
+    }
+  } else {
+    std::vector<uint32_t> words = bits(key, 2 * n);
+    for (int64_t i = 0; i < n; ++i) {
+      uint64_t u = (static_cast<uint64_t>(words[i]) << 32 | words[n + i]) >> 12 | 0x3FF0000000000000ull;
+      double f;
+      std::memcpy(&f, &u, 8);
+      values[i] = std::max(lo, (f - 1.0) * (hi - lo) + lo);
+    }
+  }
+  return values;
 }
 
 void require_float(DType dtype, const char* what) {
@@ -82,36 +129,15 @@ Key fold_in(Key key, uint32_t data) {
 
 Array uniform(Key key, Shape shape, DType dtype, double lo, double hi) {
   require_float(dtype, "uniform");
-  int64_t n = numel(shape);
-  std::vector<double> values(n);
-  if (dtype == DType::f32) {
-    // 23 random mantissa bits under the exponent of 1.0 give a float in [1, 2).
-    std::vector<uint32_t> words = bits(key, n);
-    const float flo = static_cast<float>(lo), span = static_cast<float>(hi) - static_cast<float>(lo);
-    for (int64_t i = 0; i < n; ++i) {
-      uint32_t u = (words[i] >> 9) | 0x3F800000u;
-      float f;
-      std::memcpy(&f, &u, 4);
-      values[i] = std::max(flo, (f - 1.0f) * span + flo);
-    }
-  } else {
-    std::vector<uint32_t> words = bits(key, 2 * n);
-    for (int64_t i = 0; i < n; ++i) {
-      uint64_t u = (static_cast<uint64_t>(words[i]) << 32 | words[n + i]) >> 12 | 0x3FF0000000000000ull;
-      double f;
-      std::memcpy(&f, &u, 8);
-      values[i] = std::max(lo, (f - 1.0) * (hi - lo) + lo);
-    }
-  }
-  return scaled(values, std::move(shape), dtype);
+  return scaled(uniform_values(key, numel(shape), dtype, lo, hi), std::move(shape), dtype);
 }
 
 Array normal(Key key, Shape shape, DType dtype) {
   require_float(dtype, "normal");
   double lo = dtype == DType::f32 ? std::nextafter(-1.0f, 0.0f) : std::nextafter(-1.0, 0.0);
-  Array u = uniform(key, shape, dtype, lo, 1.0);
-  std::vector<double> values(u.size());
-  for (int64_t i = 0; i < u.size(); ++i) values[i] = std::sqrt(2.0) * erfinv(u.at(i));
+  std::vector<double> values = uniform_values(key, numel(shape), dtype, lo, 1.0);
+  const int steps = dtype == DType::f32 ? 1 : 2;
+  for (double& v : values) v = std::sqrt(2.0) * erfinv_newton(v, steps);
   return scaled(values, std::move(shape), dtype);
 }
 
@@ -119,35 +145,14 @@ Array truncated_normal(Key key, double lower, double upper, Shape shape, DType d
   require_float(dtype, "truncated_normal");
   if (!(lower < upper)) throw Error("[random.truncated_normal] needs lower < upper");
   double a = std::erf(lower / std::sqrt(2.0)), b = std::erf(upper / std::sqrt(2.0));
-  Array u = uniform(key, shape, dtype, a, b);
-  std::vector<double> values(u.size());
-  double inf = std::numeric_limits<double>::infinity();
-  for (int64_t i = 0; i < u.size(); ++i)
-    values[i] = std::clamp(std::sqrt(2.0) * erfinv(u.at(i)), std::nextafter(lower, inf), std::nextafter(upper, -inf));
+  std::vector<double> values = uniform_values(key, numel(shape), dtype, a, b);
+  const double inf = std::numeric_limits<double>::infinity();
+  const double above = std::nextafter(lower, inf), below = std::nextafter(upper, -inf);
+  const int steps = dtype == DType::f32 ? 1 : 2;
+  for (double& v : values) v = std::clamp(std::sqrt(2.0) * erfinv_newton(v, steps), above, below);
   return scaled(values, std::move(shape), dtype);
 }
 
-double erfinv(double y) {
-  if (y <= -1.0) return -std::numeric_limits<double>::infinity();
-  if (y >= 1.0) return std::numeric_limits<double>::infinity();
-  // Giles' single-precision approximation, then two Newton steps on erf(x) = y.
-  double w = -std::log((1.0 - y) * (1.0 + y)), x;
-  if (w < 5.0) {
-    w -= 2.5;
-    x = 2.81022636e-08;
-    for (double c : {3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
-                     -0.00417768164, 0.246640727, 1.50140941})
-      x = c + x * w;
-  } else {
-    w = std::sqrt(w) - 3.0;
-    x = -0.000200214257;
-    for (double c : {0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
-                     0.00943887047, 1.00167406, 2.83297682})
-      x = c + x * w;
-  }
-  x *= y;
-  for (int i = 0; i < 2; ++i) x -= (std::erf(x) - y) / (2.0 / std::sqrt(M_PI) * std::exp(-x * x));
-  return x;
-}
+double erfinv(double y) { return erfinv_newton(y, 2); }
 
 }  // namespace zephyr::random
