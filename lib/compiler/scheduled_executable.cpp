@@ -35,6 +35,63 @@ double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::
 
 constexpr size_t kMaxBatch = 8;  // kernels compiled together at most
 
+// ZEPHYR_PROFILE_KERNELS=1: each kernel call's time, summed over runs, printed (the costliest
+// calls first, by op and line) when the compiled function is destroyed or the process exits.
+class Profile {
+ public:
+  static std::shared_ptr<Profile> make(const std::string& name, const Schedule& schedule) {
+    auto profile = std::make_shared<Profile>();
+    profile->name_ = name;
+    for (const KernelCall& call : schedule.calls) {
+      const Schedule::Value& out = schedule.values[call.output];
+      profile->labels_.push_back(fmt::format("{} -> {}", call.origin, describe(out.dtype, out.shape)));
+    }
+    profile->seconds_.assign(schedule.calls.size(), 0.0);
+    static std::mutex mutex;
+    static std::vector<std::weak_ptr<Profile>>* live = new std::vector<std::weak_ptr<Profile>>;
+    std::lock_guard lock(mutex);
+    if (live->empty())
+      std::atexit([] {
+        std::lock_guard lock(mutex);
+        for (const std::weak_ptr<Profile>& p : *live)
+          if (auto profile = p.lock()) profile->print();
+      });
+    live->push_back(profile);
+    return profile;
+  }
+
+  void add(size_t call, double seconds) {
+    std::lock_guard lock(mutex_);
+    seconds_[call] += seconds;
+    if (call == 0) ++runs_;
+  }
+
+  void print() {
+    std::lock_guard lock(mutex_);
+    if (printed_ || runs_ == 0) return;
+    printed_ = true;
+    std::vector<size_t> order(seconds_.size());
+    for (size_t c = 0; c < order.size(); ++c) order[c] = c;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return seconds_[a] > seconds_[b]; });
+    double total = 0;
+    for (double s : seconds_) total += s;
+    const double per_run = 1e3 / static_cast<double>(runs_);
+    fmt::print(stderr, "[zephyr] kernel profile of {}: {} runs, {:.3f} ms per run in {} calls\n", name_, runs_,
+               total * per_run, seconds_.size());
+    for (size_t i = 0; i < std::min<size_t>(order.size(), 12); ++i)
+      fmt::print(stderr, "[zephyr]   {:8.3f} ms {:5.1f}%  call {:4}: {}\n", seconds_[order[i]] * per_run,
+                 100 * seconds_[order[i]] / total, order[i], labels_[order[i]]);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::string name_;
+  std::vector<std::string> labels_;
+  std::vector<double> seconds_;
+  size_t runs_ = 0;
+  bool printed_ = false;
+};
+
 // Kernel objects compiled or loaded by this process, by full key: a second function (or a second
 // signature of the same one) that shares kernels compiles and reads nothing.
 class ObjectMemo {
@@ -79,6 +136,7 @@ class ScheduledExecutable final : public Executable {
     // that produced the NaN, not the last of a fused group.
     debug_nans_ = detail::env_flag("ZEPHYR_DEBUG_NANS");
     schedule_ = partition(function, {.every_op = debug_nans_});
+    if (detail::env_flag("ZEPHYR_PROFILE_KERNELS")) profile_ = Profile::make(function.name, schedule_);
     stats_.kernel_calls = schedule_.calls.size();
     stats_.distinct = schedule_.kernels.size();
     stats_.partition_seconds = since(start);
@@ -116,7 +174,13 @@ class ScheduledExecutable final : public Executable {
       packed.clear();
       for (size_t in : call.inputs) packed.push_back(at[in]);
       packed.push_back(at[call.output]);
-      entries_[call.kernel](packed.data());
+      if (profile_) {
+        const auto t = Clock::now();
+        entries_[call.kernel](packed.data());
+        profile_->add(c, since(t));
+      } else {
+        entries_[call.kernel](packed.data());
+      }
       if (debug_nans_) check_finite(c, at);
       for (size_t v : plan_.release_after[c]) buffer_pool::release(at[v]);
     }
@@ -127,6 +191,10 @@ class ScheduledExecutable final : public Executable {
 
   double compile_seconds() const override { return seconds_; }
   CompileStats stats() const override { return stats_; }
+
+  ~ScheduledExecutable() override {
+    if (profile_) profile_->print();
+  }
 
  private:
   // ZEPHYR_DEBUG_NANS=1: a host step after every kernel call, as jax_debug_nans. The first call
@@ -290,6 +358,7 @@ class ScheduledExecutable final : public Executable {
   std::vector<void (*)(void**)> entries_;
   BufferPlan plan_;
   bool debug_nans_ = false;
+  std::shared_ptr<Profile> profile_;
   CompileStats stats_;
   std::vector<std::pair<double, std::vector<size_t>>> batch_seconds_;  // per compiled batch: seconds, kernels
   double seconds_ = 0;
