@@ -10,8 +10,24 @@
 #include <vector>
 
 #include "zephyr/array.h"
+#include "zephyr/error.h"
 
 namespace zephyr {
+
+/// A key of ParamTree::operator[]: a name or an index, and the line that indexed, so that a
+/// missing entry is reported at the user's code ("model.cpp:12:7: [ParamTree] no entry 'l3'").
+struct TreeKey {
+  std::string name;
+  SourceLoc loc;
+  TreeKey(std::string_view n, std::source_location l = std::source_location::current())  // NOLINT: implicit
+      : name(n), loc(SourceLoc::from(l)) {}
+  TreeKey(const char* n, std::source_location l = std::source_location::current())  // NOLINT: implicit
+      : name(n), loc(SourceLoc::from(l)) {}
+  TreeKey(const std::string& n, std::source_location l = std::source_location::current())  // NOLINT: implicit
+      : name(n), loc(SourceLoc::from(l)) {}
+  TreeKey(int index, std::source_location l = std::source_location::current())  // NOLINT: implicit
+      : name(std::to_string(index)), loc(SourceLoc::from(l)) {}
+};
 
 /// Leaves are kept flat, in first-declared order, under '/'-joined paths ("encoder/mlp_1/0/weights").
 /// Indexing gives a sub-tree that shares the arrays; a leaf is a tree with one entry at path "".
@@ -22,9 +38,9 @@ class ParamTree {
   ParamTree() = default;
   explicit ParamTree(std::vector<Leaf> leaves) : leaves_(std::move(leaves)) {}
 
-  /// The sub-tree (or leaf) under `key`; throws naming the path if absent.
-  ParamTree operator[](std::string_view key) const;
-  ParamTree operator[](int index) const { return (*this)[std::to_string(index)]; }
+  /// The sub-tree (or leaf) under `key` (a name or an index); throws naming the key, the entries
+  /// there and the caller's line if absent.
+  ParamTree operator[](const TreeKey& key) const;
 
   bool is_leaf() const { return leaves_.size() == 1 && leaves_[0].first.empty(); }
   /// The array of a leaf tree (a handle sharing the buffer: returned by value so that
@@ -32,8 +48,8 @@ class ParamTree {
   Array array() const;
   operator Array() const { return array(); }  // NOLINT: a leaf reads as its array
 
-  /// The leaf at a '/'-joined path relative to this tree.
-  const Array& at(std::string_view path) const;
+  /// The leaf at a '/'-joined path relative to this tree; throws naming the caller's line if absent.
+  const Array& at(std::string_view path, std::source_location where = std::source_location::current()) const;
   bool contains(std::string_view path) const;
   /// Replaces the leaf at `path`, or appends it: model surgery by name.
   void set(std::string_view path, Array value);

@@ -39,13 +39,14 @@ std::string join_path(std::string_view prefix, std::string_view name) {
   return std::string(prefix) + "/" + std::string(name);
 }
 
-ParamTree ParamTree::operator[](std::string_view key) const {
+ParamTree ParamTree::operator[](const TreeKey& tree_key) const {
+  const std::string_view key = tree_key.name;
   std::vector<Leaf> sub;
   for (const auto& [path, array] : leaves_)
     if (under(path, key)) sub.push_back({path.size() == key.size() ? "" : path.substr(key.size() + 1), array});
   if (sub.empty()) {
     std::vector<std::string> names = keys();
-    throw Error(fmt::format("[ParamTree] no entry '{}' (entries here: {})", key, fmt::join(names, ", ")));
+    fail_at(tree_key.loc, "ParamTree", fmt::format("no entry '{}' (entries here: {})", key, fmt::join(names, ", ")));
   }
   return ParamTree(std::move(sub));
 }
@@ -57,10 +58,10 @@ Array ParamTree::array() const {
   return leaves_[0].second;
 }
 
-const Array& ParamTree::at(std::string_view path) const {
+const Array& ParamTree::at(std::string_view path, std::source_location where) const {
   for (const auto& [p, array] : leaves_)
     if (p == path) return array;
-  throw Error(fmt::format("[ParamTree] no leaf at '{}'", path));
+  fail_at(SourceLoc::from(where), "ParamTree", fmt::format("no leaf at '{}'", path));
 }
 
 bool ParamTree::contains(std::string_view path) const {

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # `cmake --install`, then a separate project finds zephyr, compiles its model at build time with
 # zephyr_add_model_library, and runs the C application that links it.
-# Usage: install_test.sh <build dir> <source dir>
+# Usage: install_test.sh <build dir> <source dir> [<C++ compiler> <C compiler>]
+# The consumer is built with zephyr's own compilers when given: a sanitized zephyr
+# (ZEPHYR_SANITIZE) needs that compiler's sanitizer runtime at the consumer's link.
 set -euo pipefail
 build="$1"
 source="$2"
+compilers=()
+if [ $# -ge 4 ]; then compilers=(-DCMAKE_CXX_COMPILER="$3" -DCMAKE_C_COMPILER="$4"); fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cmake --install "$build" --prefix "$work/prefix" > /dev/null
 cmake -S "$source/docs/examples/cmake_consumer" -B "$work/consumer" -G Ninja \
-      -Dzephyr_DIR="$work/prefix/lib/cmake/zephyr" > "$work/configure.log" || { cat "$work/configure.log"; exit 1; }
+      -Dzephyr_DIR="$work/prefix/lib/cmake/zephyr" "${compilers[@]}" > "$work/configure.log" || { cat "$work/configure.log"; exit 1; }
 cmake --build "$work/consumer" > "$work/build.log" || { cat "$work/build.log"; exit 1; }
 "$work/consumer/app"
 if ldd "$work/consumer/app" | grep -E 'MLIR|LLVM|zephyr'; then echo "the app links the compiler"; exit 1; fi

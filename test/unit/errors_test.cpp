@@ -115,6 +115,21 @@ TEST_CASE("other shape errors are reported, never crash") {
   CHECK(contains(error_of([] { z::Array::ones({2}).data<int32_t>(); }), "i32 requested from a f32 array"));
 }
 
+TEST_CASE("ParamTree lookups of a missing entry point at the user's line and list what is there") {
+  const z::ParamTree tree({{"l1/weights", z::Array::ones({2})}, {"l2/weights", z::Array::ones({2})}});
+  const int line = __LINE__ + 1;
+  const std::string missing = error_of([&] { (void)tree["l3"]; });
+  CHECK(contains(missing, "errors_test.cpp:" + std::to_string(line)));
+  CHECK(contains(missing, "[ParamTree] no entry 'l3' (entries here: l1, l2)"));
+  const int index_line = __LINE__ + 1;
+  const std::string index = error_of([&] { (void)tree["l1"][0]; });
+  CHECK(contains(index, "errors_test.cpp:" + std::to_string(index_line)));
+  CHECK(contains(index, "no entry '0'"));
+  const int at_line = __LINE__ + 1;
+  CHECK(contains(error_of([&] { (void)tree.at("l1/bias"); }), "errors_test.cpp:" + std::to_string(at_line)));
+  CHECK(tree["l2"]["weights"].array().size() == 2);  // found entries are unaffected
+}
+
 TEST_CASE("axis errors name the op the user called and point at the user's line") {
   struct Case {
     const char* op;

@@ -121,6 +121,47 @@ TEST_CASE("hardening: eight threads making the first call of one signature compi
   CHECK(jitted.cache_size() == 1);
 }
 
+TEST_CASE("hardening: eight threads calling one compiled function, and compiling two signatures at once") {
+  // Calls share the compiled schedule and the buffer pool; the two first calls of different
+  // signatures compile their kernels concurrently (the compile toolchains are shared).
+  auto f = [](z::Tensor a, z::Tensor b) { return z::sum(z::tanh(z::matmul(a, b)) * z::scalar(2.0f), {1}); };
+  auto jitted = z::jit(f);
+  const z::Array a = z::random::uniform(z::random::key(1), {64, 32}), b = z::random::uniform(z::random::key(2), {32, 48});
+  const z::Array a2 = z::random::uniform(z::random::key(3), {40, 32});
+  std::vector<float> expected(64), expected2(40);  // by hand: sum_j 2 tanh((a b)_ij)
+  auto by_hand = [&](const z::Array& x, std::vector<float>& out) {
+    const int64_t rows = x.shape(0);
+    for (int64_t i = 0; i < rows; ++i) {
+      double total = 0;
+      for (int64_t j = 0; j < 48; ++j) {
+        double dot = 0;
+        for (int64_t k = 0; k < 32; ++k) dot += x.at(i * 32 + k) * b.at(k * 48 + j);
+        total += 2 * std::tanh(dot);
+      }
+      out[i] = static_cast<float>(total);
+    }
+  };
+  by_hand(a, expected);
+  by_hand(a2, expected2);
+  std::atomic<int> ready{0}, wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      ++ready;
+      while (ready < 8) std::this_thread::yield();
+      const bool second = t % 2 == 1;
+      for (int call = 0; call < 25; ++call) {
+        z::Array got = jitted(second ? a2 : a, b);
+        const std::vector<float>& want = second ? expected2 : expected;
+        for (size_t i = 0; i < want.size(); ++i)
+          if (std::abs(got.data<float>()[i] - want[i]) > 1e-4f * (1 + std::abs(want[i]))) ++wrong;
+      }
+    });
+  for (std::thread& t : threads) t.join();
+  CHECK(wrong == 0);
+  CHECK(jitted.compiles() == 2);
+}
+
 TEST_CASE("hardening: a compile that fails is not cached: every call reports it") {
   auto f = [](z::Tensor a) { return z::matmul(a, a); };  // [2, 3] @ [2, 3]: a shape error
   auto jitted = z::jit(f);
