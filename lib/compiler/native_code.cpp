@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <map>
+#include <tuple>
 #include <mutex>
 
 #include "llvm/Config/llvm-config.h"
@@ -232,11 +233,11 @@ namespace {
 struct Toolchain {
   std::unique_ptr<mlir::MLIRContext> context = make_context();
   std::unique_ptr<llvm::TargetMachine> machine = host_target_machine();
-  std::map<std::pair<int, bool>, Lowering> pipelines;  // by thread count and vectorize
+  std::map<std::tuple<int, bool, bool>, Lowering> pipelines;  // by the options that shape the pipeline
 
   Lowering& pipeline(const Options& options) {
-    return pipelines.try_emplace({options.threads, options.vectorize}, *context, Stage::llvm_dialect, options)
-        .first->second;
+    const auto key = std::tuple{options.threads, options.vectorize, options.print_after_all};
+    return pipelines.try_emplace(key, *context, Stage::llvm_dialect, options).first->second;
   }
 };
 

@@ -240,7 +240,7 @@ struct ScriptPass : ModulePass<Derived> {
 
   mlir::LogicalResult apply(llvm::StringRef entry, std::optional<int> threads) {
     mlir::ModuleOp module = this->module();
-    if (!script_ || !*script_) return module.emitError("the embedded transforms.mlir does not parse");
+    if (!script_) return module.emitError("internal error: transforms.mlir was not parsed (pass not initialized)");
     mlir::ModuleOp script = script_->get();
     auto sequence = mlir::dyn_cast_or_null<mlir::transform::TransformOpInterface>(script.lookupSymbol(entry));
     if (!sequence) return module.emitError(fmt::format("transforms.mlir has no sequence @{}", entry.str()));
