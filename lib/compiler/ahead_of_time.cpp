@@ -14,9 +14,6 @@
 namespace zephyr::compiler {
 namespace {
 
-// Buffers of the schedule are cache-line aligned, as the JIT's pool blocks are.
-constexpr uint64_t kAlignment = 64;
-
 std::string value_name(const Schedule& s, size_t v) {
   return v < s.arguments ? fmt::format("%arg{}", v) : fmt::format("%v{}", v - s.arguments);
 }
@@ -41,8 +38,9 @@ std::string schedule_text(const Schedule& s, const std::string& entry, const cha
 }
 
 // `void <entry>(arguments..., results...)`, one pointer each: runs the schedule's calls in order.
-// Intermediate values live in aligned_alloc'd buffers freed after their last reader; results are
-// written in place by the call that computes them where possible, else copied at the end.
+// Intermediate values live in one aligned_alloc'd arena, at the places buffer_plan.h assigns by
+// lifetime; results are written in place by the call that computes them where possible, else
+// copied at the end.
 void add_schedule_function(llvm::Module& module, const Schedule& s, const std::string& entry) {
   const BufferPlan plan = plan_buffers(s);
   llvm::LLVMContext& context = module.getContext();
@@ -58,29 +56,29 @@ void add_schedule_function(llvm::Module& module, const Schedule& s, const std::s
   llvm::IRBuilder<> b(llvm::BasicBlock::Create(context, "entry", function));
   std::vector<llvm::Value*> at(s.values.size(), nullptr);
   for (size_t i = 0; i < s.arguments; ++i) at[i] = function->getArg(static_cast<unsigned>(i));
+  // aligned_alloc wants a multiple of the alignment, which the plan's arena size is.
+  llvm::Value* arena = plan.arena_bytes == 0 ? nullptr
+                                             : b.CreateCall(allocate, {b.getInt64(BufferPlan::kAlignment),
+                                                                       b.getInt64(plan.arena_bytes)});
   for (size_t c = 0; c < s.calls.size(); ++c) {
     const KernelCall& call = s.calls[c];
     const int direct = plan.direct_result[call.output];
-    if (direct >= 0) {
+    if (direct >= 0)
       at[call.output] = function->getArg(static_cast<unsigned>(s.arguments + direct));
-    } else {
-      // aligned_alloc wants a multiple of the alignment.
-      const uint64_t bytes = std::max<uint64_t>(kAlignment, (plan.bytes[call.output] + kAlignment - 1) / kAlignment * kAlignment);
-      at[call.output] = b.CreateCall(allocate, {b.getInt64(kAlignment), b.getInt64(bytes)});
-    }
+    else
+      at[call.output] = b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), arena, static_cast<uint64_t>(plan.offset[call.output]));
     llvm::Function* kernel = module.getFunction(s.kernels[call.kernel].name);
     if (!kernel) throw Error(fmt::format("[compile] internal error: kernel '{}' missing", s.kernels[call.kernel].name));
     std::vector<llvm::Value*> operands;
     for (size_t in : call.inputs) operands.push_back(at[in]);
     operands.push_back(at[call.output]);
     b.CreateCall(kernel, operands);
-    for (size_t v : plan.release_after[c]) b.CreateCall(release, {at[v]});
   }
   for (size_t r = 0; r < s.results.size(); ++r)
     if (plan.copied[r])
       b.CreateMemCpy(function->getArg(static_cast<unsigned>(s.arguments + r)), llvm::MaybeAlign(), at[s.results[r]],
                      llvm::MaybeAlign(), plan.bytes[s.results[r]]);
-  for (size_t v : plan.release_at_end) b.CreateCall(release, {at[v]});
+  if (arena) b.CreateCall(release, {arena});
   b.CreateRetVoid();
   // The kernels are this object's own: two models' objects linked into one program must not
   // clash on a kernel they both contain. They stay functions of their own: inlined, a model would

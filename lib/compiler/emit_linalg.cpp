@@ -425,13 +425,14 @@ class Emitter {
       auto window_type = mlir::RankedTensorType::get(window, element(n->dtype));
       Value current = b_.create<mlir::tensor::ExtractSliceOp>(l, window_type, acc, offsets, sizes, strides);
       unsigned rank = static_cast<unsigned>(window.size());
-      llvm::SmallVector<mlir::AffineMap> maps(3, b_.getMultiDimIdentityMap(rank));
+      llvm::SmallVector<mlir::AffineMap> maps(2, b_.getMultiDimIdentityMap(rank));
       llvm::SmallVector<mlir::utils::IteratorType> iters(rank, mlir::utils::IteratorType::parallel);
+      // The window is the generic's init, read and written in place: with a fresh init, the sum
+      // would go to a temporary that bufferization then copies into the window.
       auto sum = b_.create<mlir::linalg::GenericOp>(
-          l, mlir::TypeRange{window_type}, mlir::ValueRange{current, values_.at(pad->inputs[0].get())},
-          mlir::ValueRange{b_.create<mlir::tensor::EmptyOp>(l, window, element(n->dtype))}, maps, iters,
-          [&](mlir::OpBuilder& nb, mlir::Location bl, mlir::ValueRange args) {
-            nb.create<mlir::linalg::YieldOp>(bl, Value(nb.create<mlir::arith::AddFOp>(bl, args[0], args[1])));
+          l, mlir::TypeRange{window_type}, mlir::ValueRange{values_.at(pad->inputs[0].get())}, mlir::ValueRange{current},
+          maps, iters, [&](mlir::OpBuilder& nb, mlir::Location bl, mlir::ValueRange args) {
+            nb.create<mlir::linalg::YieldOp>(bl, Value(nb.create<mlir::arith::AddFOp>(bl, args[1], args[0])));
           });
       return b_.create<mlir::tensor::InsertSliceOp>(l, sum.getResult(0), acc, offsets, sizes, strides);
     }

@@ -47,6 +47,7 @@ class Partitioner {
     for (const NodePtr& r : fn.results) ++users_[r.get()];  // a result is one more use
     for (const NodePtr& r : fn.results) result_.insert({r.get(), true});
     for (const Node* n : order_) materialized_[n] = decide(n);
+    for (const Node* n : order_) store_before_reshape(n);
   }
 
   Schedule run() {
@@ -85,6 +86,20 @@ class Partitioner {
     if (elementwise(n->op) && n->dtype == DType::bool_) return false;
     if (n->op == OpKind::Reshape && materialized_.at(n->inputs[0].get())) return false;
     return every_op_ || users_.at(n) > 1;
+  }
+
+  // A kernel whose root is a reshape stores what the reshape reads and then copies it into its
+  // output (the result is a view, not a buffer bufferization can write in place): its operand
+  // (the first non-reshape below it) is stored instead, and the reshape becomes a view that each
+  // user's kernel applies to it. The function's results still get their own buffers, and
+  // comparisons and literals stay recomputed in their users.
+  void store_before_reshape(const Node* n) {
+    if (n->op != OpKind::Reshape || !materialized_.at(n) || result_.count(n)) return;
+    const Node* base = n->inputs[0].get();
+    while (base->op == OpKind::Reshape && !materialized_.at(base)) base = base->inputs[0].get();
+    if (materialized_.at(base) || base->op == OpKind::Constant || base->dtype == DType::bool_) return;
+    materialized_[base] = true;
+    for (const Node* v = n; v != base; v = v->inputs[0].get()) materialized_[v] = false;
   }
 
   size_t value_of(Schedule& s, const Node* n) {

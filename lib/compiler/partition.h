@@ -41,7 +41,8 @@ struct Schedule {
 /// with several users, and the function's results. Everything else (a single-use producer) stays
 /// in its consumer's kernel, where the pipeline fuses it as before; constants, comparisons (fused
 /// into each user, as the pipeline recomputes them) and views of materialized values are copied
-/// into every kernel that uses them. So each fusion group lies inside one kernel.
+/// into every kernel that uses them. A reshape that would be a kernel's output is such a view of
+/// its operand, which is stored instead (no copy). So each fusion group lies inside one kernel.
 struct PartitionOptions {
   bool locations = false;  // give each kernel the source locations of its first instance (IR dumps)
   bool every_op = false;   // one op per kernel (ZEPHYR_DEBUG_NANS: each op's result is checked)

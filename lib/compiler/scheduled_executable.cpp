@@ -37,6 +37,7 @@ constexpr size_t kMaxBatch = 8;  // kernels compiled together at most
 
 // ZEPHYR_PROFILE_KERNELS=1: each kernel call's time, summed over runs, printed (the costliest
 // calls first, by op and line) when the compiled function is destroyed or the process exits.
+// The first run is left out: its fresh buffers fault their pages in, a cost later runs do not pay.
 class Profile {
  public:
   static std::shared_ptr<Profile> make(const std::string& name, const Schedule& schedule) {
@@ -62,6 +63,8 @@ class Profile {
 
   void add(size_t call, double seconds) {
     std::lock_guard lock(mutex_);
+    if (call == 0) ++started_;
+    if (started_ == 1) return;  // the first run
     seconds_[call] += seconds;
     if (call == 0) ++runs_;
   }
@@ -76,7 +79,7 @@ class Profile {
     double total = 0;
     for (double s : seconds_) total += s;
     const double per_run = 1e3 / static_cast<double>(runs_);
-    fmt::print(stderr, "[zephyr] kernel profile of {}: {} runs, {:.3f} ms per run in {} calls\n", name_, runs_,
+    fmt::print(stderr, "[zephyr] kernel profile of {}: {} runs after the first, {:.3f} ms per run in {} calls\n", name_, runs_,
                total * per_run, seconds_.size());
     for (size_t i = 0; i < std::min<size_t>(order.size(), 12); ++i)
       fmt::print(stderr, "[zephyr]   {:8.3f} ms {:5.1f}%  call {:4}: {}\n", seconds_[order[i]] * per_run,
@@ -88,7 +91,7 @@ class Profile {
   std::string name_;
   std::vector<std::string> labels_;
   std::vector<double> seconds_;
-  size_t runs_ = 0;
+  size_t started_ = 0, runs_ = 0;
   bool printed_ = false;
 };
 
@@ -128,6 +131,22 @@ std::string key_prefix(const Options& options) {
                      options.threads, options.vectorize);
 }
 
+// A run's block for its intermediate values (buffer_plan.h), back to the pool however the run ends.
+class Arena {
+ public:
+  explicit Arena(size_t bytes) : base_(bytes ? static_cast<char*>(buffer_pool::allocate(bytes)) : nullptr) {
+    if (bytes && !base_)
+      throw Error(fmt::format("[run] out of memory: the intermediate values need {} bytes", bytes));
+  }
+  ~Arena() { buffer_pool::release(base_); }
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
+  void* at(long offset) const { return base_ + offset; }
+
+ private:
+  char* base_;
+};
+
 class ScheduledExecutable final : public Executable {
  public:
   ScheduledExecutable(const Function& function, const Options& options) {
@@ -154,11 +173,11 @@ class ScheduledExecutable final : public Executable {
       fmt::print(stderr,
                  "[zephyr] {}: {} kernel calls, {} distinct kernels: {} from the cache, {} compiled on {} "
                  "threads; partition {:.0f} ms, compile {:.0f} ms (summed over threads: MLIR {:.0f} ms, LLVM IR "
-                 "and O2 {:.0f} ms, object code {:.0f} ms), link {:.0f} ms\n",
+                 "and O2 {:.0f} ms, object code {:.0f} ms), link {:.0f} ms; {:.1f} MB of intermediates per run\n",
                  function.name, stats_.kernel_calls, stats_.distinct, stats_.from_cache, stats_.compiled,
                  stats_.workers, stats_.partition_seconds * 1e3, stats_.compile_seconds * 1e3,
                  stats_.mlir_seconds * 1e3, stats_.llvm_seconds * 1e3, stats_.codegen_seconds * 1e3,
-                 stats_.link_seconds * 1e3);
+                 stats_.link_seconds * 1e3, static_cast<double>(plan_.arena_bytes) / 1e6);
       if (std::string_view(std::getenv("ZEPHYR_LOG_COMPILES")) == "2") log_slowest();
     }
   }
@@ -167,10 +186,13 @@ class ScheduledExecutable final : public Executable {
     thread_local std::vector<void*> at, packed;  // run() never nests
     at.assign(schedule_.values.size(), nullptr);
     for (size_t i = 0; i < schedule_.arguments; ++i) at[i] = arguments[i];
+    // Each run has an arena of its own (concurrent runs of one function share nothing); the pool
+    // hands the same block back run after run, so only the first run faults its pages in.
+    Arena arena(plan_.arena_bytes);
     for (size_t c = 0; c < schedule_.calls.size(); ++c) {
       const KernelCall& call = schedule_.calls[c];
       int direct = plan_.direct_result[call.output];
-      at[call.output] = direct >= 0 ? results[direct] : buffer_pool::allocate(plan_.bytes[call.output]);
+      at[call.output] = direct >= 0 ? results[direct] : arena.at(plan_.offset[call.output]);
       packed.clear();
       for (size_t in : call.inputs) packed.push_back(at[in]);
       packed.push_back(at[call.output]);
@@ -182,11 +204,9 @@ class ScheduledExecutable final : public Executable {
         entries_[call.kernel](packed.data());
       }
       if (debug_nans_) check_finite(c, at);
-      for (size_t v : plan_.release_after[c]) buffer_pool::release(at[v]);
     }
     for (size_t r = 0; r < schedule_.results.size(); ++r)
       if (plan_.copied[r]) std::memcpy(results[r], at[schedule_.results[r]], plan_.bytes[schedule_.results[r]]);
-    for (size_t v : plan_.release_at_end) buffer_pool::release(at[v]);
   }
 
   double compile_seconds() const override { return seconds_; }
@@ -199,7 +219,7 @@ class ScheduledExecutable final : public Executable {
  private:
   // ZEPHYR_DEBUG_NANS=1: a host step after every kernel call, as jax_debug_nans. The first call
   // whose output holds a NaN or an infinity stops the run with the op and the user's line that
-  // computed it; the buffers still alive are released first.
+  // computed it (the run's arena goes back to the pool as the exception leaves run()).
   void check_finite(size_t c, const std::vector<void*>& at) const {
     const KernelCall& call = schedule_.calls[c];
     const Schedule::Value& value = schedule_.values[call.output];
@@ -216,14 +236,6 @@ class ScheduledExecutable final : public Executable {
         if (!std::isfinite(p[i])) bad = i, found = p[i];
     }
     if (bad < 0) return;
-    // Every buffer allocated so far and not yet released goes back to the pool.
-    std::vector<bool> released(schedule_.values.size(), false);
-    for (size_t d = 0; d < c; ++d)
-      for (size_t v : plan_.release_after[d]) released[v] = true;
-    for (size_t d = 0; d <= c; ++d) {
-      size_t v = schedule_.calls[d].output;
-      if (plan_.direct_result[v] < 0 && !released[v]) buffer_pool::release(at[v]);
-    }
     throw Error(fmt::format("[debug_nans] {} produced {} at element {} of its {} result (kernel call {} of {}; "
                             "ZEPHYR_DEBUG_NANS=1)",
                             call.origin, std::isnan(found) ? "NaN" : found > 0 ? "inf" : "-inf", bad,
