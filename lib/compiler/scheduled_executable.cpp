@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -155,6 +156,8 @@ class ScheduledExecutable final : public Executable {
     // that produced the NaN, not the last of a fused group.
     debug_nans_ = detail::env_flag("ZEPHYR_DEBUG_NANS");
     schedule_ = partition(function, {.every_op = debug_nans_});
+    plan_ = plan_buffers(schedule_);
+    arena_ready_ = std::async(std::launch::async, fault_in, plan_.arena_bytes).share();
     if (detail::env_flag("ZEPHYR_PROFILE_KERNELS")) profile_ = Profile::make(function.name, schedule_);
     stats_.kernel_calls = schedule_.calls.size();
     stats_.distinct = schedule_.kernels.size();
@@ -166,7 +169,6 @@ class ScheduledExecutable final : public Executable {
 
     const auto link_start = Clock::now();
     link(objects, options);
-    plan_ = plan_buffers(schedule_);
     stats_.link_seconds = since(link_start);
     seconds_ = since(start);
     if (detail::env_flag("ZEPHYR_LOG_COMPILES")) {
@@ -188,6 +190,7 @@ class ScheduledExecutable final : public Executable {
     for (size_t i = 0; i < schedule_.arguments; ++i) at[i] = arguments[i];
     // Each run has an arena of its own (concurrent runs of one function share nothing); the pool
     // hands the same block back run after run, so only the first run faults its pages in.
+    arena_ready_.wait();
     Arena arena(plan_.arena_bytes);
     for (size_t c = 0; c < schedule_.calls.size(); ++c) {
       const KernelCall& call = schedule_.calls[c];
@@ -364,7 +367,19 @@ class ScheduledExecutable final : public Executable {
     return *dylib;
   }
 
+  // Fresh memory faults in page by page, and on a VM each first touch is slow (first-touching
+  // the CNN step's 54 MB arena took up to 150 ms, eight steps' worth): a thread touches one arena's
+  // worth of pool memory while the kernels compile, so the first run finds it in the pool.
+  static void fault_in(size_t bytes) {
+    if (bytes == 0) return;
+    auto* block = static_cast<volatile char*>(buffer_pool::allocate(bytes));
+    if (!block) return;  // the run reports it
+    for (size_t i = 0; i < bytes; i += 4096) block[i] = 0;
+    buffer_pool::release(const_cast<char*>(block));
+  }
+
   Schedule schedule_;
+  std::shared_future<void> arena_ready_;
   std::unique_ptr<llvm::orc::LLJIT> jit_;
   std::vector<std::shared_ptr<const std::string>> objects_;
   std::vector<void (*)(void**)> entries_;
