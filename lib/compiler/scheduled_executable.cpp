@@ -157,7 +157,8 @@ class ScheduledExecutable final : public Executable {
     debug_nans_ = detail::env_flag("ZEPHYR_DEBUG_NANS");
     schedule_ = partition(function, {.every_op = debug_nans_});
     plan_ = plan_buffers(schedule_);
-    arena_ready_ = std::async(std::launch::async, fault_in, plan_.arena_bytes).share();
+    if (plan_.arena_bytes <= kFaultInBytes)
+      arena_ready_ = std::async(std::launch::async, fault_in, plan_.arena_bytes, stop_fault_in_).share();
     if (detail::env_flag("ZEPHYR_PROFILE_KERNELS")) profile_ = Profile::make(function.name, schedule_);
     stats_.kernel_calls = schedule_.calls.size();
     stats_.distinct = schedule_.kernels.size();
@@ -190,7 +191,7 @@ class ScheduledExecutable final : public Executable {
     for (size_t i = 0; i < schedule_.arguments; ++i) at[i] = arguments[i];
     // Each run has an arena of its own (concurrent runs of one function share nothing); the pool
     // hands the same block back run after run, so only the first run faults its pages in.
-    arena_ready_.wait();
+    if (arena_ready_.valid()) arena_ready_.wait();
     Arena arena(plan_.arena_bytes);
     for (size_t c = 0; c < schedule_.calls.size(); ++c) {
       const KernelCall& call = schedule_.calls[c];
@@ -216,6 +217,7 @@ class ScheduledExecutable final : public Executable {
   CompileStats stats() const override { return stats_; }
 
   ~ScheduledExecutable() override {
+    *stop_fault_in_ = true;
     if (profile_) profile_->print();
   }
 
@@ -369,16 +371,21 @@ class ScheduledExecutable final : public Executable {
 
   // Fresh memory faults in page by page, and on a VM each first touch is slow (first-touching
   // the CNN step's 54 MB arena took up to 150 ms, eight steps' worth): a thread touches one arena's
-  // worth of pool memory while the kernels compile, so the first run finds it in the pool.
-  static void fault_in(size_t bytes) {
+  // worth of pool memory while the kernels compile, so the first run finds it in the pool. Not
+  // for arenas above kFaultInBytes (a GPT-2-sized step's is 0.8 GB): a compile that is never run
+  // (`zephyr lm-step --compile-only`) would hold that memory for nothing. Destroying the
+  // executable stops it.
+  static constexpr size_t kFaultInBytes = size_t{256} << 20;
+  static void fault_in(size_t bytes, std::shared_ptr<const std::atomic<bool>> stop) {
     if (bytes == 0) return;
     auto* block = static_cast<volatile char*>(buffer_pool::allocate(bytes));
     if (!block) return;  // the run reports it
-    for (size_t i = 0; i < bytes; i += 4096) block[i] = 0;
+    for (size_t i = 0; i < bytes && !*stop; i += 4096) block[i] = 0;
     buffer_pool::release(const_cast<char*>(block));
   }
 
   Schedule schedule_;
+  std::shared_ptr<std::atomic<bool>> stop_fault_in_ = std::make_shared<std::atomic<bool>>(false);
   std::shared_future<void> arena_ready_;
   std::unique_ptr<llvm::orc::LLJIT> jit_;
   std::vector<std::shared_ptr<const std::string>> objects_;
