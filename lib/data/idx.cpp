@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -70,13 +71,16 @@ std::vector<uint8_t> read_all(const std::string& path, bool& was_gzip) {
     ::close(fd);
     fail(path, fmt::format("cannot open: {}", std::strerror(errno)));
   }
-  constexpr unsigned kChunk = 1u << 20;
+  // Chunks of up to 1 MB, but no larger than the file can need: each resize zero-fills a chunk,
+  // and a small (or hostile) file would otherwise pay for a whole MB, page faults included.
+  const size_t hint = size_hint(path);
+  const unsigned chunk = static_cast<unsigned>(std::clamp<size_t>(hint + 1, 4096, size_t{1} << 20));
   std::vector<uint8_t> out;
-  out.reserve(size_hint(path) + kChunk);  // + kChunk: the last read asks for a whole chunk
+  out.reserve(hint + chunk);  // + chunk: the last read asks for a whole chunk
   for (;;) {
     size_t done = out.size();
-    out.resize(done + kChunk);
-    int n = gzread(gz.get(), out.data() + done, kChunk);
+    out.resize(done + chunk);
+    int n = gzread(gz.get(), out.data() + done, chunk);
     int err = Z_OK;
     const char* message = gzerror(gz.get(), &err);
     // A stream cut short reads as a short count with Z_BUF_ERROR, not as -1: check both.
