@@ -87,6 +87,9 @@ CASES = [
     ("compile: header unwritable", ["compile", "linear", "-o", "out.safetensors", "--header", "/nonexistent/m.h"],
      "cannot write '/nonexistent/m.h'"),
     ("unknown stage", ["ir", "linear", "--stage", "nosuchstage"], "unknown stage 'nosuchstage'"),
+    ("unknown stage lists grad", ["ir", "linear", "--stage", "nosuchstage"], "(valid: graph, grad, kernels,"),
+    ("unknown subcommand", ["bogus"], "unknown subcommand 'bogus' (subcommands: models, params, ir,"),
+    ("no subcommand", [], "Subcommands:"),
 ]
 
 failed = 0

@@ -1,11 +1,14 @@
 // zephyr: list models, show their parameters, dump their IR at every stage of the pipeline.
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <dlfcn.h>
 #include <optional>
+#include <string_view>
+#include <vector>
 
 #include <zephyr/io/atomic_file.h>
 #include <zephyr/registry.h>
@@ -77,6 +80,34 @@ void show_params(const std::string& name, uint64_t seed, bool json) {
   fmt::print("\n]}}\n");
 }
 
+// The stages `zephyr ir --stage` takes: the compiler's, and `grad` (our graph after autodiff).
+std::vector<std::string> ir_stages() {
+  std::vector<std::string> names;
+  for (auto s = z::compiler::Stage::graph; s <= z::compiler::Stage::assembly;
+       s = static_cast<z::compiler::Stage>(static_cast<int>(s) + 1)) {
+    names.push_back(z::compiler::stage_name(s));
+    if (s == z::compiler::Stage::graph) names.push_back("grad");
+  }
+  return names;
+}
+
+// The first word on the command line that is neither an option of zephyr's own nor a
+// subcommand, if it comes before any subcommand: `zephyr bogus` should name `bogus`.
+std::optional<std::string> unknown_subcommand(const CLI::App& app, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view word = argv[i];
+    if (word == "--plugin") {
+      ++i;  // its value
+      continue;
+    }
+    if (word.starts_with("-")) continue;
+    for (const CLI::App* sub : app.get_subcommands({}))
+      if (sub->check_name(std::string(word))) return std::nullopt;
+    return std::string(word);
+  }
+  return std::nullopt;
+}
+
 void dump_ir(const std::string& name, std::string stage, bool grad, bool train_step,
              const z::compiler::Options& options) {
   if (stage == "grad") {  // our graph after autodiff: the gradient function, before any lowering
@@ -116,7 +147,9 @@ void compile_model(const std::string& name, const std::string& object, const std
 int main(int argc, char** argv) {
   z::cli::register_builtin_models();
   CLI::App app{"zephyr: neural networks as plain C++ functions, compiled through MLIR"};
+  app.name("zephyr");  // for the help of a bare `zephyr`, printed before argv is parsed
   app.require_subcommand(1);
+  app.fallthrough();  // --plugin also after the subcommand: `zephyr ir my_model --plugin lib.so`
   app.add_option("--plugin", "Load models from a shared library (built with ZEPHYR_MODEL lines)")
       ->each(load_plugin)
       ->type_name("LIB.so");
@@ -128,7 +161,7 @@ int main(int argc, char** argv) {
   bool json = false;
   auto* params = app.add_subcommand("params", "Trace a model and list its parameters");
   params->add_option("model", model, "Model name (see `zephyr models`)")->required();
-  params->add_option("--seed", seed, "Root PRNG seed");
+  params->add_option("--seed", seed, "Root PRNG seed")->capture_default_str();
   params->add_flag("--json", json, "Machine-readable output");
   params->add_option("--input-shape", input_shapes, "Example input shape, one per input in order (e.g. 1,784)");
   params->callback([&] { show_params(model, seed, json); });
@@ -137,9 +170,15 @@ int main(int argc, char** argv) {
   z::compiler::Options options;
   auto* ir = app.add_subcommand("ir", "Print a model's IR at one stage of the pipeline");
   ir->add_option("model", model, "Model name (see `zephyr models`)")->required();
+  const std::vector<std::string> stages = ir_stages();
   ir->add_option("--stage", stage,
-                 "graph|grad|kernels|mlir|linalg|bufferized|llvm-dialect|llvm-ir|asm (grad: the gradient's graph; "
-                 "kernels: the schedule and each distinct kernel)")
+                 fmt::format("{} (grad: the gradient's graph; kernels: the schedule and each distinct kernel)",
+                             fmt::join(stages, "|")))
+      ->check([stages](const std::string& value) {
+        return std::find(stages.begin(), stages.end(), value) != stages.end()
+                   ? std::string()
+                   : fmt::format("unknown stage '{}' (valid: {})", value, fmt::join(stages, ", "));
+      })
       ->capture_default_str();
   ir->add_flag("!--whole-graph", options.kernels, "One function for the whole graph instead of kernels and a schedule");
   ir->add_flag("--locations", options.locations, "Print each op's source location (the model's file:line)");
@@ -217,10 +256,21 @@ int main(int argc, char** argv) {
 
   // Every failure is one line and exit code 1, whatever threw it: no abort, no core dump.
   try {
+    if (argc == 1) {  // a bare `zephyr`: what it can do
+      fmt::print(stderr, "zephyr: error: no subcommand given\n\n{}", app.help());
+      return 1;
+    }
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
       if (e.get_exit_code() == 0) return app.exit(e);  // --help
+      if (auto word = unknown_subcommand(app, argc, argv)) {
+        std::vector<std::string> names;
+        for (const CLI::App* sub : app.get_subcommands({})) names.push_back(sub->get_name());
+        fmt::print(stderr, "zephyr: error: unknown subcommand '{}' (subcommands: {}; see --help)\n", *word,
+                   fmt::join(names, ", "));
+        return 1;
+      }
       fmt::print(stderr, "zephyr: error: {} (see --help)\n", e.what());
       return 1;
     }
