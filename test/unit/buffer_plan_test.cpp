@@ -7,6 +7,7 @@
 
 #include "../../lib/compiler/buffer_plan.h"
 #include "../../lib/compiler/partition.h"
+#include "small_models.h"
 
 namespace z = zephyr;
 using z::compiler::BufferPlan;
@@ -61,12 +62,6 @@ void check_plan(const Schedule& s) {
   MESSAGE("arena ", plan.arena_bytes, " bytes; peak live ", peak_live, "; sum ", sum);
 }
 
-z::Tensor cnn_loss(z::Params p, z::Tensor x, z::Tensor labels) {
-  z::Tensor h = z::nets::max_pool(z::relu(z::nets::conv_2d(p["conv"], x, 8, {3, 3})), {2, 2}, {2});
-  z::Tensor logits = z::nets::linear(p["out"], z::reshape(h, {x.shape(0), -1}), 10);
-  return z::losses::softmax_cross_entropy(logits, labels);
-}
-
 }  // namespace
 
 TEST_CASE("buffer plan: a chain of four calls needs two buffers, the last written into the result") {
@@ -86,11 +81,11 @@ TEST_CASE("buffer plan: a chain of four calls needs two buffers, the last writte
 TEST_CASE("buffer plan: a CNN's training step and a transformer's gradient share no live bytes") {
   z::Array x = z::random::uniform(z::random::key(1), {4, 12, 12, 1});
   z::Array labels = z::Array::zeros({4}, z::DType::i32);
-  z::ParamTree params = z::trace(cnn_loss, z::random::key(0), x, labels);
+  z::ParamTree params = z::trace(z::testing::small_cnn_loss, z::random::key(0), x, labels);
   z::optim::Optimizer adam = z::optim::adam(1e-3);
   z::ParamTree state = adam.init(params);
   z::Function step = z::make_function([adam](z::Params p, z::OptState st, z::Tensor xs, z::Tensor ys) {
-    auto [loss, grads] = z::value_and_grad(cnn_loss)(p, xs, ys);
+    auto [loss, grads] = z::value_and_grad(z::testing::small_cnn_loss)(p, xs, ys);
     auto [p2, s2] = adam.update(grads, st, p);
     return std::tuple{p2, s2, loss};
   }, params, state, x, labels);

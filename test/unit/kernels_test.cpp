@@ -15,6 +15,7 @@
 #include <fstream>
 
 #include "reference.h"
+#include "small_models.h"
 
 namespace z = zephyr;
 using z::testing::random_array;
@@ -70,12 +71,6 @@ auto adam_step(const z::optim::Optimizer& adam) {
   };
 }
 
-z::Tensor cnn_loss(z::Params p, z::Tensor x, z::Tensor labels) {
-  z::Tensor h = z::nets::max_pool(z::relu(z::nets::conv_2d(p["conv"], x, 8, {3, 3})), {2, 2}, {2});
-  z::Tensor logits = z::nets::linear(p["out"], z::reshape(h, {x.shape(0), -1}), 10);
-  return z::losses::softmax_cross_entropy(logits, labels);
-}
-
 }  // namespace
 
 TEST_CASE("kernels: a transformer LM's Adam step equals the whole-graph lowering bit for bit, on 1 and 2 threads") {
@@ -96,8 +91,8 @@ TEST_CASE("kernels: a CNN's gradient (windows added in place, pooling masks) equ
   const z::Array x = random_array({4, 10, 10, 1}, 3);
   z::Array labels({4}, z::DType::i32);
   for (int i = 0; i < 4; ++i) labels.data<int32_t>()[i] = i * 3 % 10;
-  const z::ParamTree params = z::trace(cnn_loss, z::random::key(1), x, labels);
-  auto grad = [](z::Params p, z::Tensor images, z::Tensor y) { return z::value_and_grad(cnn_loss)(p, images, y); };
+  const z::ParamTree params = z::trace(z::testing::small_cnn_loss, z::random::key(1), x, labels);
+  auto grad = [](z::Params p, z::Tensor images, z::Tensor y) { return z::value_and_grad(z::testing::small_cnn_loss)(p, images, y); };
   auto [v1, g1] = z::jit(grad, as_kernels(1))(params, x, labels);
   auto [v2, g2] = z::jit(grad, whole_graph(1))(params, x, labels);
   check_same_bits(v1, v2, "loss");
