@@ -65,8 +65,9 @@ class Executable {
   virtual CompileStats stats() const { return {1, 1, 0, 1, 1, 0, compile_seconds(), 0, 0, 0, 0}; }
 };
 
-/// Forgets the kernels this process compiled or loaded (the disk cache keeps them): the next
-/// compile starts as a new process would. For measuring cold compiles.
+/// Forgets the kernels this process compiled or loaded, and the MLIR contexts and pipelines kept
+/// for the next compile (the disk cache keeps its entries): the next compile starts as a new
+/// process would, given an empty ZEPHYR_CACHE_DIR. For measuring cold compiles.
 void forget_compiled_kernels();
 
 /// Lowers `function` through MLIR to host code (JIT).

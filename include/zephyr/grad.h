@@ -41,16 +41,35 @@ template <class... Args>
 constexpr bool symbolic_call = (std::is_same_v<std::decay_t<Args>, Params> || ...) ||
                                (std::is_same_v<std::decay_t<Args>, Tensor> || ...);
 
-/// value_and_grad over symbolic arguments (inside jit or another transformation).
+// Gradients exist for floats only: differentiating an i32 or bool argument is a mistake (JAX
+// refuses it too), not a request for zeros.
+inline void check_differentiable(const TensorTree& wrt, const SourceLoc& where, size_t arg) {
+  for (const auto& [path, t] : wrt)
+    if (!is_float(t.dtype()))
+      fail_at(where, "grad", fmt::format("argument {} has the {} leaf '{}': only f32 and f64 leaves have gradients",
+                                         arg, describe(t.dtype(), t.shape()), path));
+}
+inline void check_differentiable(const Tensor& wrt, const SourceLoc& where, size_t arg) {
+  if (!is_float(wrt.dtype()))
+    fail_at(where, "grad", fmt::format("argument {} is {}: only f32 and f64 values have gradients", arg,
+                                       describe(wrt.dtype(), wrt.shape())));
+}
+
+/// value_and_grad over symbolic arguments (inside jit or another transformation). `where` is the
+/// user's value_and_grad or grad call, which every error here names.
 template <size_t Arg, class F, class... Args>
-auto symbolic_value_and_grad(const F& f, const Args&... args) {
+auto symbolic_value_and_grad(const F& f, const SourceLoc& where, const Args&... args) {
   const auto& x = nth<Arg>(args...);
   auto wrt = primal(x);  // before f runs, so unused leaves are still part of the tree
+  check_differentiable(wrt, where, Arg);
   Tensor value = std::invoke(f, args...);
+  const std::string computed = value.node()->loc.str();
+  const std::string at = computed.empty() ? "" : fmt::format(" (computed at {})", computed);
   if (value.ndim() != 0)
-    throw Error(fmt::format("[grad] the function must return a scalar, got {}", describe(value.dtype(), value.shape())));
+    fail_at(where, "grad", fmt::format("the function must return a scalar, got {}{}",
+                                       describe(value.dtype(), value.shape()), at));
   if (!is_float(value.dtype()))
-    throw Error(fmt::format("[grad] the function must return a float scalar, got {}", name(value.dtype())));
+    fail_at(where, "grad", fmt::format("the function must return a float scalar, got {}{}", name(value.dtype()), at));
   std::vector<Tensor> grads = vjp(value, full({}, 1.0, value.dtype()), flat(wrt));
   return std::pair{value, rebuild(wrt, grads)};
 }
@@ -60,9 +79,12 @@ auto symbolic_value_and_grad(const F& f, const Args&... args) {
 /// The value of `f` and its gradient with respect to argument `Arg` (default: the params).
 /// Inside jit (Params/Tensor arguments) it builds graph values; on ParamTree/Array arguments it
 /// compiles and runs (cached by signature), returning {Array, ParamTree} or {Array, Array}.
+/// Errors (a loss that is not a float scalar, an integer argument) name the line of this call.
 template <size_t Arg = 0, class F>
-auto value_and_grad(F f) {
-  auto symbolic = [f](const auto&... a) { return detail::symbolic_value_and_grad<Arg>(f, a...); };
+auto value_and_grad(F f, Loc loc = Loc::current()) {
+  auto symbolic = [f, where = SourceLoc::from(loc)](const auto&... a) {
+    return detail::symbolic_value_and_grad<Arg>(f, where, a...);
+  };
   auto compiled = jit(symbolic);
   return [symbolic, compiled](const auto&... args) {
     if constexpr (detail::symbolic_call<decltype(args)...>) return symbolic(args...);
@@ -72,8 +94,8 @@ auto value_and_grad(F f) {
 
 /// The gradient of `f` with respect to argument `Arg`: same structure and paths as that argument.
 template <size_t Arg = 0, class F>
-auto grad(F f) {
-  return [vg = value_and_grad<Arg>(std::move(f))](const auto&... args) { return vg(args...).second; };
+auto grad(F f, Loc loc = Loc::current()) {
+  return [vg = value_and_grad<Arg>(std::move(f), loc)](const auto&... args) { return vg(args...).second; };
 }
 
 }  // namespace zephyr

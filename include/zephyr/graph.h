@@ -54,11 +54,17 @@ struct Function {
   std::string name = "main";
   std::vector<NodePtr> arguments;
   std::vector<NodePtr> results;
+  /// Per result, where it sits in the value the traced function returned ("0/dense/weights",
+  /// "loss"), or empty: AOT headers name results by it.
+  std::vector<std::string> result_names;
 };
 
 /// `function` with nodes replaced (`replacements`: old node -> new node of the same shape and
 /// dtype); every user of a replaced node is rebuilt. Arguments that are replaced are dropped.
 Function substitute(const Function& function, const std::unordered_map<const Node*, NodePtr>& replacements);
+/// `function` with results renamed: each name that starts with a `from` prefix (a whole path
+/// component) gets `to` instead ("0/w" with {"0", "params"} -> "params/w").
+Function rename_results(const Function& function, const std::vector<std::pair<std::string, std::string>>& prefixes);
 /// `function` with its arguments renamed (old name -> new name).
 Function rename_arguments(const Function& function, const std::vector<std::pair<std::string, std::string>>& names);
 

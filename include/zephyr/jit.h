@@ -71,12 +71,24 @@ std::string signature_of(const T& value) {
 
 // ---- Results: the values a model returns, flattened to Tensors and rebuilt as Arrays ---------
 // `Flat` carries the leaves and, for trees, their paths (known only once the model has run).
+// `names` says where each leaf sits in the returned value ("0/dense/weights": element 0 of a
+// tuple, that path of its tree), which is how AOT headers name results.
 struct Flat {
   std::vector<Tensor> tensors;
   std::vector<std::string> paths;
+  std::vector<std::string> names;
+  std::string prefix;  // of the element being flattened
   void push(const Tensor& t, std::string path = {}) {
     tensors.push_back(t);
+    names.push_back(prefix.empty() || path.empty() ? prefix + path : prefix + "/" + path);
     paths.push_back(std::move(path));
+  }
+  // Flattens `flatten_element` under "<prefix>/<index>".
+  template <class G> void element(size_t index, G&& flatten_element) {
+    std::string outer = prefix;
+    prefix = outer.empty() ? std::to_string(index) : outer + "/" + std::to_string(index);
+    flatten_element();
+    prefix = std::move(outer);
   }
 };
 template <class R> struct Results;
@@ -88,7 +100,7 @@ template <> struct Results<Tensor> {
 template <> struct Results<std::vector<Tensor>> {
   using Out = std::vector<Array>;
   static void flatten(const std::vector<Tensor>& ts, Flat& out) {
-    for (const Tensor& t : ts) out.push(t);
+    for (size_t i = 0; i < ts.size(); ++i) out.element(i, [&] { out.push(ts[i]); });
   }
   static Out build(std::vector<Array>& arrays, const std::vector<std::string>&, size_t& i) {
     Out out(arrays.begin() + i, arrays.end());
@@ -117,7 +129,10 @@ template <> struct Results<TensorTree> {
 template <class... Ts> struct Results<std::tuple<Ts...>> {
   using Out = std::tuple<typename Results<Ts>::Out...>;
   static void flatten(const std::tuple<Ts...>& t, Flat& out) {
-    std::apply([&](const auto&... e) { (Results<std::decay_t<decltype(e)>>::flatten(e, out), ...); }, t);
+    size_t i = 0;
+    std::apply([&](const auto&... e) {
+      (out.element(i++, [&] { Results<std::decay_t<decltype(e)>>::flatten(e, out); }), ...);
+    }, t);
   }
   static Out build(std::vector<Array>& arrays, const std::vector<std::string>& paths, size_t& i) {
     return Out{Results<Ts>::build(arrays, paths, i)...};  // braced lists evaluate left to right
@@ -126,8 +141,8 @@ template <class... Ts> struct Results<std::tuple<Ts...>> {
 template <class A, class B> struct Results<std::pair<A, B>> {
   using Out = std::pair<typename Results<A>::Out, typename Results<B>::Out>;
   static void flatten(const std::pair<A, B>& p, Flat& out) {
-    Results<A>::flatten(p.first, out);
-    Results<B>::flatten(p.second, out);
+    out.element(0, [&] { Results<A>::flatten(p.first, out); });
+    out.element(1, [&] { Results<B>::flatten(p.second, out); });
   }
   static Out build(std::vector<Array>& arrays, const std::vector<std::string>& paths, size_t& i) {
     return Out{Results<A>::build(arrays, paths, i), Results<B>::build(arrays, paths, i)};
@@ -166,9 +181,10 @@ class Binder {
   Tensor bind(const Array& array, size_t index);
   std::vector<Tensor> bind(const std::vector<Array>& arrays, size_t index);
   template <class T> T&& bind(T&& value, size_t) { return std::forward<T>(value); }
-  /// The traced Function: the stand-ins as arguments (in call order) and the defined `results`.
-  /// `slots` (optional) receives where each argument comes from in the call.
-  Function function(const std::vector<Tensor>& results, std::vector<Compiled::Slot>* slots = nullptr) const;
+  /// The traced Function: the stand-ins as arguments (in call order) and the defined `results`,
+  /// named by their place in the returned value. `slots` (optional) receives where each argument
+  /// comes from in the call.
+  Function function(const Flat& results, std::vector<Compiled::Slot>* slots = nullptr) const;
   /// Compiles function(results), plus the run-time checks as extra results, into an entry.
   Compiled finish(Flat results, const std::vector<RuntimeCheck>& checks, const compiler::Options& options) const;
 
@@ -361,7 +377,7 @@ Function make_function(F&& f, const Args&... args) {
   }(std::index_sequence_for<Args...>{});
   detail::Flat outputs;
   detail::Results<R>::flatten(traced, outputs);
-  return binder.function(outputs.tensors);
+  return binder.function(outputs);
 }
 
 /// Compiles `f` on first call per argument signature (shapes, dtypes, tree layout, constants).

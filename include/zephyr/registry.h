@@ -104,7 +104,8 @@ RegisteredModel describe_model(std::string name, F f, const Tuple& all, std::ind
     // Inputs come after the state here: their call positions are shifted by one.
     std::vector<std::pair<std::string, std::string>> shifted;
     for (const auto& [from, to] : names) shifted.push_back({"arg" + std::to_string(std::stoi(from.substr(3)) + 1), to});
-    return rename_arguments(make_function(step, p, opt.init(p), examples[I]...), shifted);
+    return rename_results(rename_arguments(make_function(step, p, opt.init(p), examples[I]...), shifted),
+                          {{"0", "params"}, {"1", "state"}, {"2", "loss"}});
   };
   m.with_input_shapes = [=, name = m.name](const std::vector<Shape>& shapes) {
     if (shapes.size() != N)

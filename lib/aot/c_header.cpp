@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 #include "zephyr/compiler.h"
 
@@ -27,9 +28,28 @@ std::string identifier(const std::string& path) {
   return out;
 }
 
+// Result i's C name: its place in the returned value when known ("params/dense/weights" ->
+// "params_dense_weights"), else out<i>, as for a bare tuple position. Names that clash with an argument's or each other's
+// fall back to out<i> too.
+std::vector<std::string> result_identifiers(const Function& fn) {
+  std::set<std::string> taken;
+  for (const NodePtr& a : fn.arguments) taken.insert(identifier(a->attrs.name));
+  std::vector<std::string> out;
+  for (size_t i = 0; i < fn.results.size(); ++i) {
+    const bool named = i < fn.result_names.size() &&
+                       std::any_of(fn.result_names[i].begin(), fn.result_names[i].end(),
+                                   [](unsigned char c) { return std::isalpha(c); });  // not just "0/1"
+    std::string id = named ? identifier(fn.result_names[i]) : "";
+    if (id.empty() || !taken.insert(id).second) id = fmt::format("out{}", i);
+    out.push_back(id);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string c_header(const Function& fn, const std::vector<std::string>& parameter_paths) {
+  const std::vector<std::string> outs = result_identifiers(fn);
   std::string guard = identifier(fn.name);
   for (char& c : guard) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   std::string doc, params;
@@ -40,8 +60,8 @@ std::string c_header(const Function& fn, const std::vector<std::string>& paramet
   }
   for (size_t i = 0; i < fn.results.size(); ++i) {
     const Node* r = fn.results[i].get();
-    doc += fmt::format(" *   {:<28} {:<16} result {} (written)\n", fmt::format("out{}", i), describe(r->dtype, r->shape), i);
-    params += fmt::format("    {}* out{}{}\n", c_type(r->dtype), i, i + 1 < fn.results.size() ? "," : "");
+    doc += fmt::format(" *   {:<28} {:<16} result {} (written)\n", outs[i], describe(r->dtype, r->shape), i);
+    params += fmt::format("    {}* {}{}\n", c_type(r->dtype), outs[i], i + 1 < fn.results.size() ? "," : "");
   }
   // The struct of parameter pointers, and a wrapper that unpacks it.
   std::string with_struct;
@@ -60,8 +80,8 @@ std::string c_header(const Function& fn, const std::vector<std::string>& paramet
     }
   }
   for (size_t i = 0; i < fn.results.size(); ++i) {
-    rest += fmt::format("    {}* out{}{}\n", c_type(fn.results[i]->dtype), i, i + 1 < fn.results.size() ? "," : "");
-    call += fmt::format("out{}{}", i, i + 1 < fn.results.size() ? ", " : "");
+    rest += fmt::format("    {}* {}{}\n", c_type(fn.results[i]->dtype), outs[i], i + 1 < fn.results.size() ? "," : "");
+    call += fmt::format("{}{}", outs[i], i + 1 < fn.results.size() ? ", " : "");
   }
   if (any)
     with_struct = fmt::format(R"(

@@ -40,16 +40,15 @@ bool get_u64(const std::string& in, size_t& at, uint64_t& v) {
 
 }  // namespace
 
+// Read at each use, not once: a program (the bench's cold-compile rows) may point the cache at
+// another directory between compiles.
 std::string directory() {
-  static const std::string dir = [] {
-    const char* off = std::getenv("ZEPHYR_CACHE");
-    if (off && std::string_view(off) == "0") return std::string();
-    if (const char* d = std::getenv("ZEPHYR_CACHE_DIR"); d && *d) return std::string(d);
-    if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/zephyr";
-    if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/zephyr";
-    return std::string();
-  }();
-  return dir;
+  const char* off = std::getenv("ZEPHYR_CACHE");
+  if (off && std::string_view(off) == "0") return {};
+  if (const char* d = std::getenv("ZEPHYR_CACHE_DIR"); d && *d) return d;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/zephyr";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/zephyr";
+  return {};
 }
 
 std::string entry_path(const std::string& key) {
@@ -92,7 +91,7 @@ void store(const std::string& key, const std::string& object) {
   static std::atomic<uint64_t> counter{0};
   std::string temporary = fmt::format("{}.{}.{}.tmp", path, getpid(), counter++);
   std::error_code error;
-  std::filesystem::create_directories(directory(), error);
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), error);
   {
     std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
     file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));

@@ -13,7 +13,7 @@
 
 namespace zephyr::compiler::kernel_cache {
 
-/// The cache directory, or "" when the cache is off.
+/// The cache directory, or "" when the cache is off; read from the environment at each call.
 std::string directory();
 
 /// The key's object code, if a valid entry holds it.

@@ -258,6 +258,10 @@ class Toolchains {
     std::lock_guard lock(mutex_);
     idle_.push_back(std::move(t));
   }
+  void clear() {
+    std::lock_guard lock(mutex_);
+    idle_.clear();
+  }
 
  private:
   std::mutex mutex_;
@@ -270,6 +274,8 @@ Toolchains& toolchains() {
 }
 
 }  // namespace
+
+void forget_toolchains() { toolchains().clear(); }
 
 KernelObject kernel_object(std::span<const Function> kernels, const Options& options) {
   using Clock = std::chrono::steady_clock;

@@ -20,6 +20,10 @@ struct KernelObject {
 };
 KernelObject kernel_object(std::span<const Function> kernels, const Options& options);
 
+/// Drops the idle toolchains (MLIR contexts, target machines, pass pipelines) kept for the next
+/// compile: the next one pays for making them, as a new process would.
+void forget_toolchains();
+
 /// Options with the thread count decided: 0 means every core in the JIT (`jit`), and one thread
 /// for IR dumps and ahead-of-time objects, which must not need an OpenMP runtime.
 Options resolved(Options options, bool jit);

@@ -69,6 +69,18 @@ Function substitute(const Function& fn, const std::unordered_map<const Node*, No
     auto it = rebuilt.find(r.get());
     out.results.push_back(it != rebuilt.end() ? it->second : r);
   }
+  out.result_names = fn.result_names;
+  return out;
+}
+
+Function rename_results(const Function& fn, const std::vector<std::pair<std::string, std::string>>& prefixes) {
+  Function out = fn;
+  for (std::string& name : out.result_names)
+    for (const auto& [from, to] : prefixes)
+      if (name == from || name.starts_with(from + "/")) {
+        name = to + name.substr(from.size());
+        break;
+      }
   return out;
 }
 

@@ -65,7 +65,7 @@ std::vector<Tensor> Binder::bind(const std::vector<Array>& arrays, size_t index)
   return inputs;
 }
 
-Function Binder::function(const std::vector<Tensor>& results, std::vector<Compiled::Slot>* slots) const {
+Function Binder::function(const Flat& results, std::vector<Compiled::Slot>* slots) const {
   Function fn;
   // Function arguments follow the call's order, whatever order the stand-ins were built in.
   std::vector<Source> sources = sources_;
@@ -83,8 +83,11 @@ Function Binder::function(const std::vector<Tensor>& results, std::vector<Compil
       }
     }
   }
-  for (const Tensor& r : results)
-    if (r.defined()) fn.results.push_back(r.node());
+  for (size_t i = 0; i < results.tensors.size(); ++i)
+    if (results.tensors[i].defined()) {
+      fn.results.push_back(results.tensors[i].node());
+      fn.result_names.push_back(results.names[i]);
+    }
   return fn;
 }
 
@@ -98,7 +101,7 @@ Compiled Binder::finish(Flat results, const std::vector<RuntimeCheck>& checks,
   for (size_t i = 0; i < results.tensors.size(); ++i)
     if (!results.tensors[i].defined() && results.paths[i] != "{" && results.paths[i] != "}")
       throw Error("[jit] the function returned an empty Tensor");
-  Function fn = function(results.tensors, &compiled.slots);
+  Function fn = function(results, &compiled.slots);
   for (const Tensor& r : results.tensors)
     compiled.results.push_back(r.defined() ? std::pair{r.shape(), r.dtype()} : std::pair{Shape{}, DType::bool_});
   compiled.result_paths = results.paths;

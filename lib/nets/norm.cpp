@@ -8,8 +8,10 @@ namespace zephyr::nets {
 Tensor layer_norm(Params p, Tensor x, int64_t axis, const NormOptions& o, Loc loc) {
   return detail::in_layer(p, [&] {
     int64_t a = normalize_axis(axis, x.ndim(), "layer_norm");
-    Shape shape(x.ndim(), 1);
-    shape[a] = x.shape(a);
+    // One value per position on the axis, shaped to broadcast from there: [256] for the last
+    // axis, as Haiku and PyTorch shape it, [C, 1, 1] for axis 1 of an NCHW tensor.
+    Shape shape(static_cast<size_t>(x.ndim() - a), 1);
+    shape[0] = x.shape(a);
     Tensor mean_ = mean(x, {a}, true, loc);
     Tensor centered = sub(x, mean_, loc);
     Tensor y = mul(centered, rsqrt(add(mean(square(centered, loc), {a}, true, loc), scalar(o.eps, x.dtype(), loc), loc), loc), loc);

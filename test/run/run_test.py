@@ -60,6 +60,15 @@ def main(zephyr):
                                 capture_output=True, text=True)
         ok = ok and result.returncode != 0 and "'x' is f32[8, 32] in the files but the model takes f32[8, 64]" in result.stderr
         print(result.stderr.strip())
+
+        # A checkpoint of another model: the error says what is missing and what the file holds.
+        write_safetensors(params, {"params/weights": w[:32], "params/encoder/w": b})
+        result = subprocess.run([zephyr, "run", "linear", "--params", params, "--inputs", inputs, "-o", out],
+                                capture_output=True, text=True)
+        print(result.stderr.strip())
+        ok = ok and result.returncode != 0 and all(
+            part in result.stderr for part in ("'bias' is missing", "'weights': the model has f32[64, 10], the file f32[32, 10]",
+                                               "The file holds 2 tensors:", "params/encoder/w f32[10]"))
     print(f"{int(ok)} passed, {int(not ok)} failed")
     return 0 if ok else 1
 

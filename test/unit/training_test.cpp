@@ -713,8 +713,18 @@ TEST_CASE("bad input to grad and the losses gets a clear error") {
     CHECK(contains(message, "f32[3]"));
     auto inside = z::jit([](z::Params p) { return z::grad([](z::Params q) { return z::Tensor(q["w"]) * 2.0; })(p); });
     CHECK(contains(error_of([&] { inside(z::ParamTree({{"w", z::Array::ones({2})}})); }), "must return a scalar"));
+    CHECK(contains(message, "training_test.cpp"));  // the line of the grad call
     auto integer = z::grad([](z::Tensor x) { return z::sum(z::cast(x, z::DType::i32)); });
     CHECK(contains(error_of([&] { integer(z::Array::ones({3})); }), "must return a float scalar"));
+  }
+  SUBCASE("the gradient with respect to an integer argument or leaf") {
+    auto of_int = z::grad([](z::Tensor x) { return z::sum(z::cast(x, z::DType::f32)); });
+    std::string message = error_of([&] { of_int(z::Array::zeros({3}, z::DType::i32)); });
+    CHECK(contains(message, "[grad] argument 0 is i32[3]: only f32 and f64 values have gradients"));
+    CHECK(contains(message, "training_test.cpp"));
+    auto of_tree = z::grad([](z::Params p) { return z::sum(z::Tensor(p["w"])); });
+    z::ParamTree tree({{"w", z::Array::ones({2})}, {"steps", z::Array::zeros({}, z::DType::i32)}});
+    CHECK(contains(error_of([&] { of_tree(tree); }), "the i32[] leaf 'steps'"));
   }
   SUBCASE("softmax_cross_entropy with f32 labels or labels of the wrong shape") {
     auto loss = z::jit([](z::Tensor l, z::Tensor y) { return z::losses::softmax_cross_entropy(l, y); });

@@ -22,9 +22,16 @@ ParamTree load_weights(const std::string& path, const ParamTree& like) {
                                      describe(it->second.dtype(), it->second.shape())));
     else leaves.push_back({path_in_model, it->second});
   }
-  if (!problems.empty())
-    throw Error(fmt::format("{} does not fit the model: {}", path, fmt::join(problems, "; ")));
-  return ParamTree(std::move(leaves));
+  if (problems.empty()) return ParamTree(std::move(leaves));
+  // What the file holds, so that a checkpoint of another model (or another --input-shape) is
+  // recognized at a glance; long lists are cut.
+  constexpr size_t kListed = 24;
+  std::vector<std::string> held;
+  for (const auto& [name, array] : file)
+    if (held.size() < kListed) held.push_back(fmt::format("{} {}", name, describe(array.dtype(), array.shape())));
+  const std::string more = file.size() > kListed ? fmt::format(", and {} more", file.size() - kListed) : "";
+  throw Error(fmt::format("{} does not fit the model: {}. The file holds {} tensors: {}{}", path,
+                          fmt::join(problems, "; "), file.size(), fmt::join(held, ", "), more));
 }
 
 

@@ -13,8 +13,9 @@ struct NormOptions {
   double eps = 1e-5;
 };
 
-/// (x - mean) / sqrt(var + eps) * scale + offset over `axis`; scale and offset have x's extent
-/// on `axis` and 1 elsewhere (zephyr's shapes).
+/// (x - mean) / sqrt(var + eps) * scale + offset over `axis`. Scale and offset hold one value per
+/// position on `axis`, shaped to broadcast from there: [256] over the last axis of [B, T, 256]
+/// (as in Haiku and PyTorch), [C, 1, 1] over axis 1 of [N, C, H, W].
 Tensor layer_norm(Params p, Tensor x, int64_t axis = -1, const NormOptions& options = {}, Loc loc = Loc::current());
 
 /// x / sqrt(mean(x^2) + eps) * scale over the last axis; "scale" has shape (x.shape[-1]).
