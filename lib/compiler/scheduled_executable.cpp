@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -168,15 +169,16 @@ class ScheduledExecutable final : public Executable {
     debug_nans_ = detail::env_flag("ZEPHYR_DEBUG_NANS");
     schedule_ = partition(function, {.every_op = debug_nans_});
     plan_ = plan_buffers(schedule_);
-    if (plan_.arena_bytes <= kFaultInBytes)
-      arena_ready_ = std::async(std::launch::async, fault_in, plan_.arena_bytes, stop_fault_in_).share();
     if (detail::env_flag("ZEPHYR_PROFILE_KERNELS")) profile_ = Profile::make(function.name, schedule_);
     stats_.kernel_calls = schedule_.calls.size();
     stats_.distinct = schedule_.kernels.size();
     stats_.partition_seconds = since(start);
 
     const auto compile_start = Clock::now();
-    std::vector<std::shared_ptr<const std::string>> objects = objects_for(options);
+    std::vector<std::shared_ptr<const std::string>> objects = objects_for(options, [this] {
+      if (plan_.arena_bytes <= kFaultInBytes)
+        arena_ready_ = std::async(std::launch::async, fault_in, plan_.arena_bytes, stop_fault_in_).share();
+    });
     stats_.compile_seconds = since(compile_start);
 
     const auto link_start = Clock::now();
@@ -277,7 +279,10 @@ class ScheduledExecutable final : public Executable {
   // are compiled in batches (a small kernel's compile is mostly fixed cost: a pipeline, an LLVM
   // module, a code generator), the batches in parallel, with an MLIR and LLVM context per worker.
   // A batch's object is stored under each of its kernels' keys.
-  std::vector<std::shared_ptr<const std::string>> objects_for(const Options& options) {
+  // `on_core_free` runs once, as soon as a core has nothing left to compile (at once if nothing
+  // is compiled): work that can wait for a free core, so it does not slow the compile down.
+  std::vector<std::shared_ptr<const std::string>> objects_for(const Options& options,
+                                                              const std::function<void()>& on_core_free) {
     const std::string prefix = key_prefix(options);
     const size_t n = schedule_.kernels.size();
     std::vector<std::shared_ptr<const std::string>> objects(n);
@@ -312,6 +317,8 @@ class ScheduledExecutable final : public Executable {
     add_batches(small, 4 * per_batch);
     const int workers = static_cast<int>(std::min(batches.size(), cores));
     stats_.workers = workers;
+    std::once_flag core_free;
+    if (workers == 0) std::call_once(core_free, on_core_free);
     std::atomic<size_t> next{0};
     std::exception_ptr failure;
     std::mutex mutex;  // guards `failure` and the stage times
@@ -338,6 +345,7 @@ class ScheduledExecutable final : public Executable {
           if (!failure) failure = std::current_exception();
         }
       }
+      std::call_once(core_free, on_core_free);
     };
     std::vector<std::thread> pool;
     for (int w = 1; w < workers; ++w) pool.emplace_back(work);
@@ -391,10 +399,12 @@ class ScheduledExecutable final : public Executable {
 
   // Fresh memory faults in page by page, and on a VM each first touch is slow (first-touching
   // the CNN step's 54 MB arena took up to 150 ms, eight steps' worth): a thread touches one arena's
-  // worth of pool memory while the kernels compile, so the first run finds it in the pool. Not
-  // for arenas above kFaultInBytes (a GPT-2-sized step's is 0.8 GB): a compile that is never run
-  // (`zephyr lm-step --compile-only`) would hold that memory for nothing. Destroying the
-  // executable stops it.
+  // worth of pool memory, so the first run finds it in the pool. It starts once a core has no more
+  // kernels to compile: started with the compile, it took the compiling threads' cores (measured:
+  // the 8-block LM's compile took 200 ms longer than the 1-block's for the same compile work, the
+  // difference being its 90 MB arena). Not for arenas above kFaultInBytes (a GPT-2-sized step's is
+  // 0.8 GB): a compile that is never run (`zephyr lm-step --compile-only`) would hold that memory
+  // for nothing. Destroying the executable stops it.
   static constexpr size_t kFaultInBytes = size_t{256} << 20;
   static void fault_in(size_t bytes, std::shared_ptr<const std::atomic<bool>> stop) {
     if (bytes == 0) return;
