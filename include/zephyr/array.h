@@ -94,4 +94,9 @@ class Array {
 /// "f32[2, 3] {1, 2, 3, 4, 5, 6}" (elided when long).
 std::string to_string(const Array& array);
 
+/// Gives back to the system the memory zephyr keeps for reuse: freed Arrays' and compiled code's
+/// buffers (up to 2 GiB, so that a training step's same-sized buffers do not fault their pages in
+/// every call). Live Arrays are untouched; the next buffers start cold, as in a new process.
+void release_pooled_memory();
+
 }  // namespace zephyr

@@ -99,4 +99,6 @@ std::string to_string(const Array& a) {
   return fmt::format("{} {{{}}}", describe(a.dtype(), a.shape()), fmt::join(items, ", "));
 }
 
+void release_pooled_memory() { buffer_pool::release_pooled(); }
+
 }  // namespace zephyr

@@ -1,5 +1,6 @@
 #include "buffer_pool.h"
 
+#include <malloc.h>
 #include <sys/mman.h>
 
 #include <cstdint>
@@ -90,6 +91,27 @@ void release(void* payload) {
     }
   }
   std::free(block);
+}
+
+void release_pooled() {
+  std::unordered_map<size_t, std::vector<void*>> blocks;
+  {
+    Pool& p = pool();
+    std::lock_guard<std::mutex> lock(p.mutex);
+    blocks.swap(p.free_blocks);
+    p.pooled = 0;
+  }
+  for (auto& [bytes, list] : blocks)
+    for (void* block : list) std::free(block);
+  // Freed blocks below glibc's mmap threshold (which rises as large blocks are freed) stay in its
+  // heap, their pages still mapped: without the trim they would be warm.
+  malloc_trim(0);
+}
+
+size_t pooled_bytes() {
+  Pool& p = pool();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  return p.pooled;
 }
 
 }  // namespace zephyr::buffer_pool

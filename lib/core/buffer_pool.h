@@ -12,6 +12,11 @@ namespace zephyr::buffer_pool {
 /// more than the arithmetic. Freed blocks are kept up to a total of kPoolBytes.
 void* allocate(size_t bytes);
 void release(void* block);
+/// Frees every pooled block, and trims glibc's heap, so that the next allocations fault fresh
+/// pages in as a new process's would (zephyr::release_pooled_memory).
+void release_pooled();
+/// Bytes held in freed blocks, ready for reuse.
+size_t pooled_bytes();
 
 constexpr size_t kPoolBytes = size_t{2} << 30;
 constexpr size_t kAlignment = 64;
