@@ -11,6 +11,8 @@ packages=(
   libomp-19-dev
   # libraries
   libfmt-dev doctest-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
+  # data-parallel training (zephyr::distributed): Open MPI, and mpirun for its tests
+  libopenmpi-dev openmpi-bin
   # the main job's data, and `zephyr bench`'s baselines (OpenBLAS, PyTorch, LibTorch)
   dataset-fashion-mnist libopenblas-dev python3-torch libtorch-dev
   # independent checks in the tests (lit, FileCheck, numpy), and the sanitizer runtimes

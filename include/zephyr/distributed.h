@@ -1,0 +1,47 @@
+// Data-parallel training over MPI (Open MPI from Debian): one process per rank, each computing
+// the gradients of its shard of a global batch, averaged across ranks before the same update.
+//
+// No MPI types here: lib/distributed/mpi.cpp is the one file that includes <mpi.h>, and the
+// library `zephyr::distributed` the one that links it. A program not started by `mpirun` is rank 0
+// of 1 and every collective returns at once, so the same binary runs both ways.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "zephyr/array.h"
+#include "zephyr/param_tree.h"
+
+namespace zephyr::distributed {
+
+/// Joins the MPI job if `mpirun` started this process (MPI is finalized at exit); otherwise the
+/// process is alone. Safe to call again. Every other function calls it first.
+void init();
+/// This process's rank, 0 to size() - 1.
+int rank();
+/// Number of processes in the job: 1 without mpirun.
+int size();
+/// Waits for every rank.
+void barrier();
+
+/// Replaces every leaf by its mean over the ranks: gradients computed on each rank's shard become
+/// the gradients of the global batch. Leaves are summed in buckets of about 4 MB (one
+/// MPI_Allreduce each), then divided by size(); every rank gets the same bits. Leaves must be
+/// f32 or f64 and agree in paths, dtypes and shapes on every rank (checked: the error names the
+/// first leaf that differs and the ranks).
+void allreduce_mean(ParamTree& tree);
+/// Replaces every leaf by `root`'s: all ranks start from the same parameters.
+void broadcast(ParamTree& tree, int root = 0);
+
+/// This rank's rows of a global batch: rows [r·n/N, (r+1)·n/N) of axis 0 for rank r of N. The
+/// batch's leading size must be a multiple of size().
+Array shard(const Array& global_batch);
+
+/// A hash of every leaf's path, dtype, shape and bytes (FNV-1a, 64 bits): equal on two ranks
+/// exactly when their trees are bit-identical, but for collisions.
+uint64_t fingerprint(const ParamTree& tree);
+/// Throws, naming `what` and the ranks that differ from rank 0, unless every rank holds a
+/// bit-identical tree. Collective: every rank must call it.
+void check_replicas_agree(const ParamTree& tree, std::string_view what);
+
+}  // namespace zephyr::distributed

@@ -1,0 +1,244 @@
+// zephyr::distributed on MPI: the one file that includes <mpi.h>.
+#include <mpi.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "zephyr/distributed.h"
+#include "zephyr/error.h"
+
+namespace zephyr::distributed {
+namespace {
+
+constexpr size_t kBucketBytes = size_t{4} << 20;  // one MPI_Allreduce per ~4 MB of gradients
+
+struct Job {
+  bool mpi = false;  // false: not started by mpirun, a job of one
+  int rank = 0, size = 1;
+};
+
+// mpirun (Open MPI's, or any PMI/PMIx launcher) tells its processes who they are through the
+// environment. Without it MPI_Init would start a "singleton" job, which on a machine without a
+// working network set-up can fail or wait: a process started by hand stays out of MPI altogether.
+bool started_by_mpirun() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK"})
+    if (std::getenv(name) != nullptr) return true;
+  return false;
+}
+
+void check(int code, const char* call) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  int rank = -1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  throw Error(fmt::format("[distributed] {} failed on rank {}: {}", call, rank, std::string_view(text, length)));
+}
+
+Job& job() {
+  static Job j;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (!started_by_mpirun()) return;
+    int initialized = 0;
+    MPI_Initialized(&initialized);
+    if (!initialized) {
+      int provided = 0;
+      // Collectives are called from one thread at a time, which may not be the main one.
+      MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
+      std::atexit([] {
+        int finalized = 0;
+        MPI_Finalized(&finalized);
+        if (!finalized) MPI_Finalize();
+      });
+    }
+    // Errors come back as codes, turned into exceptions that name the call and the rank, instead
+    // of MPI's default of aborting the whole job without a word about where.
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    j.mpi = true;
+    check(MPI_Comm_rank(MPI_COMM_WORLD, &j.rank), "MPI_Comm_rank");
+    check(MPI_Comm_size(MPI_COMM_WORLD, &j.size), "MPI_Comm_size");
+  });
+  return j;
+}
+
+uint64_t fnv1a(uint64_t h, const void* bytes, size_t n) {
+  const auto* p = static_cast<const unsigned char*>(bytes);
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+constexpr uint64_t kFnvBasis = 1469598103934665603ull;
+
+uint64_t structure_hash(const ParamTree& tree) {
+  uint64_t h = kFnvBasis;
+  for (const auto& [path, a] : tree) {
+    h = fnv1a(h, path.data(), path.size() + 1);
+    const int dtype = static_cast<int>(a.dtype());
+    h = fnv1a(h, &dtype, sizeof dtype);
+    h = fnv1a(h, a.shape().data(), a.shape().size() * sizeof(int64_t));
+  }
+  return h;
+}
+
+// Every rank's value of `local`, in rank order.
+std::vector<uint64_t> gather(uint64_t local) {
+  std::vector<uint64_t> all(static_cast<size_t>(size()));
+  check(MPI_Allgather(&local, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD), "MPI_Allgather");
+  return all;
+}
+
+std::vector<int> ranks_differing_from_0(const std::vector<uint64_t>& values) {
+  std::vector<int> out;
+  for (size_t r = 1; r < values.size(); ++r)
+    if (values[r] != values[0]) out.push_back(static_cast<int>(r));
+  return out;
+}
+
+template <class T>
+MPI_Datatype mpi_type();
+template <>
+MPI_Datatype mpi_type<float>() { return MPI_FLOAT; }
+template <>
+MPI_Datatype mpi_type<double>() { return MPI_DOUBLE; }
+
+// Sums the leaves `which` (all of dtype T) over the ranks, bucket by bucket, into `out`, divided
+// by the job's size.
+template <class T>
+void mean_of(const ParamTree& tree, const std::vector<size_t>& which, std::vector<Array>& out) {
+  const size_t bucket_elements = kBucketBytes / sizeof(T);
+  std::vector<T> bucket;
+  std::vector<size_t> members;  // leaves in the bucket, whole
+  auto flush = [&] {
+    if (bucket.empty()) return;
+    check(MPI_Allreduce(MPI_IN_PLACE, bucket.data(), static_cast<int>(bucket.size()), mpi_type<T>(), MPI_SUM,
+                        MPI_COMM_WORLD),
+          "MPI_Allreduce");
+    const T n = static_cast<T>(size());
+    size_t at = 0;
+    for (size_t leaf : members) {
+      const Array& in = tree.leaves()[leaf].second;
+      Array mean(in.shape(), in.dtype());
+      T* m = mean.data<T>();
+      for (int64_t i = 0; i < in.size(); ++i) m[i] = bucket[at + static_cast<size_t>(i)] / n;
+      at += static_cast<size_t>(in.size());
+      out[leaf] = std::move(mean);
+    }
+    bucket.clear();
+    members.clear();
+  };
+  for (size_t leaf : which) {
+    const Array& a = tree.leaves()[leaf].second;
+    // A leaf larger than a bucket is one reduction of its own; MPI counts are ints.
+    if (static_cast<uint64_t>(a.size()) > static_cast<uint64_t>(INT32_MAX))
+      throw Error(fmt::format("[distributed] allreduce_mean: leaf '{}' has {} elements, more than one MPI call "
+                              "takes (2^31 - 1)",
+                              tree.leaves()[leaf].first, a.size()));
+    if (!bucket.empty() && bucket.size() + static_cast<size_t>(a.size()) > bucket_elements) flush();
+    const T* p = a.data<T>();
+    bucket.insert(bucket.end(), p, p + a.size());
+    members.push_back(leaf);
+  }
+  flush();
+}
+
+}  // namespace
+
+void init() { job(); }
+int rank() { return job().rank; }
+int size() { return job().size; }
+
+void barrier() {
+  if (job().mpi) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+}
+
+void allreduce_mean(ParamTree& tree) {
+  if (size() == 1) return;
+  const std::vector<uint64_t> structures = gather(structure_hash(tree));
+  if (std::vector<int> bad = ranks_differing_from_0(structures); !bad.empty())
+    throw Error(fmt::format("[distributed] allreduce_mean: rank(s) {} hold a tree whose paths, dtypes or shapes "
+                            "differ from rank 0's ({} leaves on rank {}); every rank must pass the same tree",
+                            fmt::join(bad, ", "), tree.size(), rank()));
+  std::vector<size_t> f32, f64;
+  for (size_t i = 0; i < tree.size(); ++i) {
+    const auto& [path, a] = tree.leaves()[i];
+    if (a.dtype() == DType::f32) f32.push_back(i);
+    else if (a.dtype() == DType::f64) f64.push_back(i);
+    else
+      throw Error(fmt::format("[distributed] allreduce_mean: leaf '{}' is {}; only f32 and f64 leaves are "
+                              "averaged",
+                              path, describe(a.dtype(), a.shape())));
+  }
+  std::vector<Array> means(tree.size());
+  mean_of<float>(tree, f32, means);
+  mean_of<double>(tree, f64, means);
+  std::vector<ParamTree::Leaf> leaves;
+  for (size_t i = 0; i < tree.size(); ++i) leaves.push_back({tree.leaves()[i].first, std::move(means[i])});
+  tree = ParamTree(std::move(leaves));
+}
+
+void broadcast(ParamTree& tree, int root) {
+  if (root < 0 || root >= size())
+    throw Error(fmt::format("[distributed] broadcast: root {} is not a rank of this job (0 to {})", root, size() - 1));
+  if (size() == 1) return;
+  // The structure is checked against the root's first: a mismatch would otherwise read past a buffer.
+  uint64_t structure = structure_hash(tree);
+  const uint64_t mine = structure;
+  check(MPI_Bcast(&structure, 1, MPI_UINT64_T, root, MPI_COMM_WORLD), "MPI_Bcast");
+  const int differs = structure != mine;
+  int any = 0;
+  check(MPI_Allreduce(&differs, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce");
+  if (any)
+    throw Error(fmt::format("[distributed] broadcast: the ranks' trees differ from root {}'s in paths, dtypes or "
+                            "shapes{}",
+                            root, differs ? fmt::format(" (rank {} among them)", rank()) : ""));
+  std::vector<ParamTree::Leaf> leaves;
+  for (const auto& [path, a] : tree) {
+    Array copy = rank() == root ? a.clone() : Array(a.shape(), a.dtype());
+    for (size_t done = 0; done < copy.nbytes();) {  // MPI counts are ints: large leaves in pieces
+      const size_t piece = std::min<size_t>(copy.nbytes() - done, size_t{1} << 30);
+      check(MPI_Bcast(static_cast<char*>(copy.raw()) + done, static_cast<int>(piece), MPI_BYTE, root, MPI_COMM_WORLD),
+            "MPI_Bcast");
+      done += piece;
+    }
+    leaves.push_back({path, std::move(copy)});
+  }
+  tree = ParamTree(std::move(leaves));
+}
+
+Array shard(const Array& global_batch) {
+  if (global_batch.ndim() == 0) throw Error("[distributed] shard: a scalar has no batch axis to split");
+  const int64_t rows = global_batch.shape()[0], n = size();
+  if (rows % n != 0)
+    throw Error(fmt::format("[distributed] shard: a batch of {} rows ({}) does not split evenly over {} ranks",
+                            rows, describe(global_batch.dtype(), global_batch.shape()), n));
+  Shape shape = global_batch.shape();
+  shape[0] = rows / n;
+  Array out(shape, global_batch.dtype());
+  const size_t bytes = out.nbytes();
+  std::memcpy(out.raw(), static_cast<const char*>(global_batch.raw()) + bytes * static_cast<size_t>(rank()), bytes);
+  return out;
+}
+
+uint64_t fingerprint(const ParamTree& tree) {
+  uint64_t h = structure_hash(tree);
+  for (const auto& [path, a] : tree) h = fnv1a(h, a.raw(), a.nbytes());
+  return h;
+}
+
+void check_replicas_agree(const ParamTree& tree, std::string_view what) {
+  if (size() == 1) return;
+  const std::vector<uint64_t> all = gather(fingerprint(tree));
+  if (std::vector<int> bad = ranks_differing_from_0(all); !bad.empty())
+    throw Error(fmt::format("[distributed] {}: rank(s) {} hold different bits from rank 0 (fingerprints {:016x} "
+                            "vs {:016x}); the replicas have diverged",
+                            what, fmt::join(bad, ", "), all[static_cast<size_t>(bad[0])], all[0]));
+}
+
+}  // namespace zephyr::distributed

@@ -1,0 +1,97 @@
+// zephyr::distributed, run twice by CTest: alone (a job of one, no mpirun) and under
+// `mpirun -np 2`. Each rank runs every case; the expected values are computed here from what each
+// rank is known to hold, independently of MPI.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+#include <zephyr/distributed.h>
+#include <zephyr/zephyr.h>
+
+#include <cstring>
+#include <string>
+
+namespace z = zephyr;
+namespace dist = zephyr::distributed;
+
+namespace {
+
+// Rank r's leaves: w[i] = r + i / 8 (f32, 3x5), b[i] = 10 r - i (f64, 4), and a 2M-element leaf
+// (8 MB: more than one 4 MB bucket) with big[i] = r * 1e-3 + i % 7.
+z::ParamTree rank_tree(int r) {
+  z::Array w({3, 5}, z::DType::f32), b({4}, z::DType::f64), big({2 << 20}, z::DType::f32);
+  for (int i = 0; i < 15; ++i) w.data<float>()[i] = static_cast<float>(r) + static_cast<float>(i) / 8;
+  for (int i = 0; i < 4; ++i) b.data<double>()[i] = 10.0 * r - i;
+  for (int i = 0; i < big.size(); ++i) big.data<float>()[i] = static_cast<float>(r) * 1e-3f + static_cast<float>(i % 7);
+  return z::ParamTree({{"layer/w", w}, {"layer/b", b}, {"big", big}});
+}
+
+}  // namespace
+
+TEST_CASE("distributed: rank and size describe the job") {
+  CHECK(dist::size() >= 1);
+  CHECK(dist::rank() >= 0);
+  CHECK(dist::rank() < dist::size());
+  if (const char* n = std::getenv("ZEPHYR_TEST_EXPECT_RANKS")) CHECK(dist::size() == std::stoi(n));
+  dist::barrier();
+}
+
+TEST_CASE("distributed: allreduce_mean is each leaf's mean over the ranks, the same bits everywhere") {
+  const int n = dist::size();
+  z::ParamTree tree = rank_tree(dist::rank());
+  const z::Array before = tree.at("layer/w");
+  dist::allreduce_mean(tree);
+  // The mean over ranks 0..n-1 of r + c is (n - 1) / 2 + c, exact in binary for n = 1 or 2.
+  const double mean_rank = (n - 1) / 2.0;
+  for (int i = 0; i < 15; ++i) CHECK(tree.at("layer/w").data<float>()[i] == doctest::Approx(mean_rank + i / 8.0));
+  for (int i = 0; i < 4; ++i) CHECK(tree.at("layer/b").data<double>()[i] == doctest::Approx(10.0 * mean_rank - i));
+  const float* big = tree.at("big").data<float>();
+  bool all_close = true;
+  for (int i = 0; i < tree.at("big").size(); ++i)
+    all_close &= std::abs(big[i] - static_cast<float>(mean_rank * 1e-3 + i % 7)) < 1e-5f;
+  CHECK(all_close);
+  CHECK(before.data<float>()[1] == static_cast<float>(dist::rank()) + 0.125f);  // the input was not written
+  dist::check_replicas_agree(tree, "after allreduce_mean");
+}
+
+TEST_CASE("distributed: broadcast gives every rank the root's tree; diverged replicas are reported") {
+  z::ParamTree tree = rank_tree(dist::rank());
+  if (dist::size() > 1) CHECK_THROWS_WITH_AS(dist::check_replicas_agree(tree, "epoch 1"),
+                                             doctest::Contains("epoch 1: rank(s) 1"), z::Error);
+  dist::broadcast(tree, 0);
+  CHECK(tree.at("layer/w").data<float>()[3] == 0.375f);
+  CHECK(tree.at("layer/b").data<double>()[2] == -2.0);
+  CHECK(dist::fingerprint(tree) == dist::fingerprint(rank_tree(0)));
+  dist::check_replicas_agree(tree, "after broadcast");
+  CHECK_THROWS_WITH_AS(dist::broadcast(tree, dist::size()), doctest::Contains("is not a rank"), z::Error);
+}
+
+TEST_CASE("distributed: shard gives each rank its rows of the global batch") {
+  const int n = dist::size();
+  z::Array batch({4 * n, 3}, z::DType::i32);
+  for (int i = 0; i < batch.size(); ++i) batch.data<int32_t>()[i] = i;
+  const z::Array mine = dist::shard(batch);
+  REQUIRE(mine.shape() == z::Shape{4, 3});
+  for (int i = 0; i < 12; ++i) CHECK(mine.data<int32_t>()[i] == 12 * dist::rank() + i);
+  if (n > 1)
+    CHECK_THROWS_WITH_AS(dist::shard(z::Array({3, 1}, z::DType::f32)), doctest::Contains("does not split evenly"),
+                         z::Error);
+  CHECK_THROWS_WITH_AS(dist::shard(z::Array({}, z::DType::f32)), doctest::Contains("scalar"), z::Error);
+}
+
+TEST_CASE("distributed: leaves that are not floating point, or differ between ranks, are errors") {
+  z::ParamTree ints({{"steps", z::Array::zeros({2}, z::DType::i32)}});
+  if (dist::size() > 1) {
+    CHECK_THROWS_WITH_AS(dist::allreduce_mean(ints), doctest::Contains("'steps' is i32[2]"), z::Error);
+    z::ParamTree uneven({{"w", z::Array::zeros({dist::rank() + 1})}});
+    CHECK_THROWS_WITH_AS(dist::allreduce_mean(uneven), doctest::Contains("differ from rank 0's"), z::Error);
+  } else {
+    dist::allreduce_mean(ints);  // a job of one: nothing to average, nothing checked
+    CHECK(ints.at("steps").data<int32_t>()[0] == 0);
+  }
+}
+
+int main(int argc, char** argv) {
+  dist::init();
+  doctest::Context context(argc, argv);
+  if (dist::rank() != 0) context.setOption("out", "/dev/null");  // one rank's report, every rank's verdict
+  return context.run();
+}
