@@ -23,6 +23,10 @@ int rank();
 int size();
 /// Waits for every rank.
 void barrier();
+/// What a program returns from main after an error: `code` when alone. In a job of several ranks
+/// it ends the whole job instead (MPI_Abort with `code`): the other ranks may be waiting in a
+/// collective this one will never join, and would wait forever.
+int end_after_error(int code);
 
 /// Replaces every leaf by its mean over the ranks: gradients computed on each rank's shard become
 /// the gradients of the global batch. Leaves are summed in buckets of about 4 MB (one

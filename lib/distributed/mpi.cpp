@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -156,6 +157,14 @@ int size() { return job().size; }
 
 void barrier() {
   if (job().mpi) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+}
+
+int end_after_error(int code) {
+  if (size() > 1) {
+    std::fflush(nullptr);  // the error message first
+    MPI_Abort(MPI_COMM_WORLD, code);
+  }
+  return code;
 }
 
 void allreduce_mean(ParamTree& tree) {

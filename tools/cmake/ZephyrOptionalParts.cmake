@@ -47,13 +47,3 @@ else()
   message(STATUS "PyTorch not found: zephyr bench runs without its PyTorch baselines (apt-get install python3-torch)")
 endif()
 
-# libopenmpi-dev and openmpi-bin: zephyr::distributed (data-parallel training over MPI) and its
-# tests, which start two ranks with mpirun.
-find_package(MPI QUIET COMPONENTS C)
-if(MPI_C_FOUND AND MPIEXEC_EXECUTABLE)
-  set(ZEPHYR_HAVE_MPI ON)
-else()
-  set(ZEPHYR_HAVE_MPI OFF)
-  message(STATUS "Open MPI not available: zephyr::distributed and its tests are skipped "
-                 "(apt-get install libopenmpi-dev openmpi-bin)")
-endif()

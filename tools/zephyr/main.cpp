@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include <zephyr/distributed.h>
 #include <zephyr/io/atomic_file.h>
 #include <zephyr/registry.h>
 #include <zephyr/zephyr.h>
@@ -26,6 +27,12 @@ namespace z = zephyr;
 
 
 namespace {
+
+// "rank 1 of 2: " in a job of several ranks, whose errors would otherwise be indistinguishable.
+std::string rank_prefix() {
+  const int n = zephyr::distributed::size();
+  return n > 1 ? fmt::format("rank {} of {}: ", zephyr::distributed::rank(), n) : "";
+}
 
 void list_models() {
   for (const auto& m : z::model_registry()) fmt::print("{:<18} {}\n", m.name, m.signature);
@@ -275,15 +282,15 @@ int main(int argc, char** argv) {
       return 1;
     }
   } catch (const z::Error& e) {
-    fmt::print(stderr, "zephyr: error: {}\n", e.what());
-    return 1;
+    fmt::print(stderr, "zephyr: error: {}{}\n", rank_prefix(), e.what());
+    return z::distributed::end_after_error(1);
   } catch (const std::bad_alloc&) {
-    fmt::print(stderr, "zephyr: error: out of memory (a container of the tool's own could not grow; "
-                       "try smaller shapes or batches)\n");
-    return 1;
+    fmt::print(stderr, "zephyr: error: {}out of memory (a container of the tool's own could not grow; "
+                       "try smaller shapes or batches)\n", rank_prefix());
+    return z::distributed::end_after_error(1);
   } catch (const std::exception& e) {
-    fmt::print(stderr, "zephyr: error: {}\n", e.what());
-    return 1;
+    fmt::print(stderr, "zephyr: error: {}{}\n", rank_prefix(), e.what());
+    return z::distributed::end_after_error(1);
   }
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <zephyr/distributed.h>
 #include <zephyr/io/atomic_file.h>
 #include <zephyr/zephyr.h>
 
@@ -87,6 +88,24 @@ void validate(const TrainOptions& o) {
   if (o.threads < 0 || o.threads > 1024) bad(fmt::format("--threads {} is out of range: give 1 to 1024 (0: every core)", o.threads));
 }
 
+// One tree for one all-reduce: the gradients under "grads", and the loss.
+ParamTree with_loss(const ParamTree& grads, const Array& loss) {
+  std::vector<ParamTree::Leaf> leaves;
+  for (const auto& [path, g] : grads) leaves.push_back({join_path("grads", path), g});
+  leaves.push_back({"loss", loss});
+  return ParamTree(std::move(leaves));
+}
+
+// The sums of the ranks' evaluation totals and example counts (as f64: exact for counts).
+std::pair<double, int64_t> summed_over_ranks(double total, int64_t seen) {
+  if (distributed::size() == 1) return {total, seen};
+  ParamTree sums({{"total", Array::full({}, total, DType::f64)},
+                  {"seen", Array::full({}, static_cast<double>(seen), DType::f64)}});
+  distributed::allreduce_mean(sums);
+  const double n = distributed::size();
+  return {sums.at("total").item<double>() * n, std::llround(sums.at("seen").item<double>() * n)};
+}
+
 }  // namespace
 
 double train(TrainOptions o) {
@@ -95,6 +114,15 @@ double train(TrainOptions o) {
   if (o.checkpoint.empty()) o.checkpoint = fmt::format("zephyr-{}.safetensors", o.model);
   if (o.batch_size <= 0) o.batch_size = model.batch_size;
   const bool classify = model.classify;
+  // Under `mpirun -np N`: N ranks, each computing the gradients of its 1/N of every global batch
+  // (the same batches as one process). Rank 0 alone prints and writes the checkpoint.
+  distributed::init();
+  const int ranks = distributed::size();
+  const bool lead = distributed::rank() == 0;
+  if (o.batch_size % ranks != 0)
+    throw Error(fmt::format("[train] --batch-size {} does not split evenly over {} ranks: give a multiple of {}",
+                            o.batch_size, ranks, ranks));
+  const bool speak = lead && !o.quiet;
   auto loss_fn = model.loss;
   auto forward = model.forward;
 
@@ -126,20 +154,25 @@ double train(TrainOptions o) {
     // The run's record first: a checkpoint of another run is refused before its tensors are read.
     first_epoch = resumed_epoch(o.checkpoint, io::load_safetensors_metadata(o.checkpoint), config, o.force);
     if (first_epoch >= o.epochs) {
-      fmt::print("{} is a finished run ({} of {} epochs): nothing to train, nothing written\n", o.checkpoint,
+      if (lead) fmt::print("{} is a finished run ({} of {} epochs): nothing to train, nothing written\n", o.checkpoint,
                  first_epoch, o.epochs);
       return 0;
     }
     io::Checkpoint loaded = io::load_checkpoint(o.checkpoint, params, state);
     params = loaded.params;
     state = loaded.state;
-    fmt::print("resumed from {} after epoch {}\n", o.checkpoint, first_epoch);
-  } else {
+    if (lead) fmt::print("resumed from {} after epoch {}\n", o.checkpoint, first_epoch);
+  } else if (lead) {
     io::AtomicFile probe(o.checkpoint);  // an unwritable checkpoint fails now, not after an epoch
   }
-  if (!o.quiet)
-    fmt::print("training {} on Fashion-MNIST: {} parameters, {} examples, batch {}, {} epochs, {}\n", o.model,
-               params.count(), train_set.size(), o.batch_size, o.epochs, opt.name);
+  // Every rank starts from rank 0's params and state (the same seed gives the same ones anyway).
+  distributed::broadcast(params);
+  distributed::broadcast(state);
+  if (speak)
+    fmt::print("training {} on Fashion-MNIST: {} parameters, {} examples, batch {}{}, {} epochs, {}\n", o.model,
+               params.count(), train_set.size(), o.batch_size,
+               ranks > 1 ? fmt::format(" ({} per rank on {} ranks)", o.batch_size / ranks, ranks) : "", o.epochs,
+               opt.name);
 
   compiler::Options options;
   options.threads = o.threads;
@@ -148,6 +181,16 @@ double train(TrainOptions o) {
     auto [loss, grads] = value_and_grad(loss_fn)(p, x, y);
     auto [new_params, new_state] = opt.update(grads, s, p);
     return std::tuple{new_params, new_state, loss};
+  }, options);
+  // On several ranks the step is two: the gradients of this rank's shard, averaged over the ranks
+  // (with the loss), then the same update on every rank.
+  auto grad_step = jit([loss_fn](Params p, Tensor x, Tensor y) {
+    auto [loss, grads] = value_and_grad(loss_fn)(p, x, y);
+    return std::tuple{grads, loss};
+  }, options);
+  auto apply = jit([&opt](OptState grads, OptState s, Params p) {
+    auto [new_params, new_state] = opt.update(grads, s, p);
+    return std::tuple{new_params, new_state};
   }, options);
   auto evaluate = jit([classify, forward](Params p, Tensor x, Tensor y) {
     Tensor out = forward(p, x);
@@ -158,39 +201,55 @@ double train(TrainOptions o) {
   for (int epoch = first_epoch; epoch < o.epochs; ++epoch) {
     // Each epoch's order depends only on the seed and the epoch: resuming replays it exactly.
     auto order = data::batches(random::fold_in(root, 1000 + epoch), train_set.size(), o.batch_size);
-    Progress progress(epoch, o.epochs, static_cast<int64_t>(order.size()), o.quiet);
+    Progress progress(epoch, o.epochs, static_cast<int64_t>(order.size()), !speak);
     for (size_t i = 0; i < order.size(); ++i) {
       data::Dataset b = data::batch(train_set, order[i]);
-      auto [p2, s2, loss] = step(params, state, b.images, b.labels);
-      params = std::move(p2);
-      state = std::move(s2);
-      progress.update(static_cast<int64_t>(i), loss.item<float>(), static_cast<int64_t>(i + 1) * o.batch_size);
+      float loss = 0;
+      if (ranks == 1) {
+        auto [p2, s2, value] = step(params, state, b.images, b.labels);
+        params = std::move(p2);
+        state = std::move(s2);
+        loss = value.item<float>();
+      } else {
+        auto [grads, value] = grad_step(params, distributed::shard(b.images), distributed::shard(b.labels));
+        ParamTree reduced = with_loss(grads, value);
+        distributed::allreduce_mean(reduced);
+        auto [p2, s2] = apply(reduced["grads"], state, params);
+        params = std::move(p2);
+        state = std::move(s2);
+        loss = reduced.at("loss").item<float>();
+      }
+      progress.update(static_cast<int64_t>(i), loss, static_cast<int64_t>(i + 1) * o.batch_size);
     }
     progress.done();
+    distributed::check_replicas_agree(params, fmt::format("[train] params after epoch {}", epoch + 1));
+    distributed::check_replicas_agree(state, fmt::format("[train] optimizer state after epoch {}", epoch + 1));
 
     const int64_t eval_batch = 1000;
     double total = 0;
     int64_t seen = 0;
-    for (int64_t begin = 0; begin < test_set.size(); begin += eval_batch) {
+    // Evaluation is sharded too: rank r takes the test batches r, r + N, ...; the sums are reduced.
+    for (int64_t begin = eval_batch * distributed::rank(); begin < test_set.size(); begin += eval_batch * ranks) {
       std::vector<int64_t> rows;
       for (int64_t r = begin; r < std::min(begin + eval_batch, test_set.size()); ++r) rows.push_back(r);
       data::Dataset b = data::batch(test_set, rows);
       total += evaluate(params, b.images, b.labels).item<float>() * static_cast<double>(rows.size());
       seen += static_cast<int64_t>(rows.size());
     }
+    std::tie(total, seen) = summed_over_ranks(total, seen);
     metric = total / static_cast<double>(seen);
     RunConfig metadata = config;
     metadata["epoch"] = std::to_string(epoch + 1);
-    io::save_checkpoint(o.checkpoint, {params, state, metadata});
-    if (!o.quiet)
+    if (lead) io::save_checkpoint(o.checkpoint, {params, state, metadata});
+    if (speak)
       fmt::print("epoch {}/{}: test {} {:.4f}  ({:.1f} s so far, checkpoint {})\n", epoch + 1, o.epochs,
                classify ? "accuracy" : "reconstruction mse", metric, seconds_since(start), o.checkpoint);
     if (o.stop_after > 0 && epoch + 1 == o.stop_after) {
-      fmt::print("stopping after epoch {} as asked (--stop-after)\n", epoch + 1);
+      if (lead) fmt::print("stopping after epoch {} as asked (--stop-after)\n", epoch + 1);
       return metric;
     }
   }
-  if (!o.quiet)
+  if (speak)
     fmt::print("final test {}: {:.4f}  ({:.1f} s in all, compile included)\n", classify ? "accuracy" : "reconstruction mse",
              metric, seconds_since(start));
   return metric;
