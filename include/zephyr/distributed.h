@@ -31,8 +31,8 @@ int end_after_error(int code);
 /// Replaces every leaf by its mean over the ranks: gradients computed on each rank's shard become
 /// the gradients of the global batch. Leaves are summed in buckets of about 4 MB (one
 /// MPI_Allreduce each), then divided by size(); every rank gets the same bits. Leaves must be
-/// f32 or f64 and agree in paths, dtypes and shapes on every rank (checked: the error names the
-/// first leaf that differs and the ranks).
+/// f32 or f64 (else the error names the leaf) and agree in paths, dtypes and shapes on every rank
+/// (checked: the error names the ranks that differ from rank 0).
 void allreduce_mean(ParamTree& tree);
 /// Replaces every leaf by `root`'s: all ranks start from the same parameters.
 void broadcast(ParamTree& tree, int root = 0);

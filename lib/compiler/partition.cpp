@@ -5,6 +5,8 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "../core/fnv1a.h"
+
 namespace zephyr::compiler {
 namespace {
 
@@ -22,14 +24,6 @@ bool elementwise(OpKind op) {
     default:
       return false;
   }
-}
-
-// FNV-1a: a stable 64-bit name for a key (the compile cache compares whole keys, so a collision
-// could at worst clash two symbol names in one link, which the linker reports).
-uint64_t fnv1a(const std::string& bytes) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
-  return h;
 }
 
 void put(std::string& out, int64_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); }
@@ -62,7 +56,9 @@ class Partitioner {
       std::string key = structural_key(kernel);
       auto [it, fresh] = kernel_of_key.try_emplace(key, s.kernels.size());
       if (fresh) {
-        kernel.name = fmt::format("zk_{:016x}", fnv1a(key));
+        // The compile cache compares whole keys: a hash collision could at worst clash two
+        // symbol names in one link, which the linker reports.
+        kernel.name = fmt::format("zk_{:016x}", fnv1a(key.data(), key.size()));
         s.kernels.push_back(std::move(kernel));
         s.keys.push_back(std::move(key));
       }

@@ -13,6 +13,7 @@
 
 #include "zephyr/distributed.h"
 #include "zephyr/error.h"
+#include "../core/fnv1a.h"
 
 namespace zephyr::distributed {
 namespace {
@@ -70,20 +71,13 @@ Job& job() {
   return j;
 }
 
-uint64_t fnv1a(uint64_t h, const void* bytes, size_t n) {
-  const auto* p = static_cast<const unsigned char*>(bytes);
-  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  return h;
-}
-constexpr uint64_t kFnvBasis = 1469598103934665603ull;
-
 uint64_t structure_hash(const ParamTree& tree) {
-  uint64_t h = kFnvBasis;
+  uint64_t h = kFnv1aBasis;
   for (const auto& [path, a] : tree) {
-    h = fnv1a(h, path.data(), path.size() + 1);
+    h = fnv1a(path.data(), path.size() + 1, h);
     const int dtype = static_cast<int>(a.dtype());
-    h = fnv1a(h, &dtype, sizeof dtype);
-    h = fnv1a(h, a.shape().data(), a.shape().size() * sizeof(int64_t));
+    h = fnv1a(&dtype, sizeof dtype, h);
+    h = fnv1a(a.shape().data(), a.shape().size() * sizeof(int64_t), h);
   }
   return h;
 }
@@ -237,7 +231,7 @@ Array shard(const Array& global_batch) {
 
 uint64_t fingerprint(const ParamTree& tree) {
   uint64_t h = structure_hash(tree);
-  for (const auto& [path, a] : tree) h = fnv1a(h, a.raw(), a.nbytes());
+  for (const auto& [path, a] : tree) h = fnv1a(a.raw(), a.nbytes(), h);
   return h;
 }
 
