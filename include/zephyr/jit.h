@@ -19,6 +19,7 @@
 
 #include "zephyr/checks.h"
 #include "zephyr/compiler.h"
+#include "zephyr/interpret.h"
 #include "zephyr/params.h"
 #include "zephyr/tensor_tree.h"
 #include "zephyr/trace.h"
@@ -174,6 +175,12 @@ struct Compiled {
   std::vector<Array> run(std::span<const ArgRef> args) const;
 };
 
+/// What turns a traced Function into code that runs: the compiler (jit) or the reference
+/// interpreter (interpret).
+using Backend = std::function<std::shared_ptr<compiler::Executable>(const Function&)>;
+Backend compiler_backend(const compiler::Options& options);
+Backend interpreter_backend(const InterpretOptions& options);
+
 /// Symbolic stand-ins for one call, recorded so the Function's arguments can be listed.
 class Binder {
  public:
@@ -185,8 +192,8 @@ class Binder {
   /// named by their place in the returned value. `slots` (optional) receives where each argument
   /// comes from in the call.
   Function function(const Flat& results, std::vector<Compiled::Slot>* slots = nullptr) const;
-  /// Compiles function(results), plus the run-time checks as extra results, into an entry.
-  Compiled finish(Flat results, const std::vector<RuntimeCheck>& checks, const compiler::Options& options) const;
+  /// Builds function(results), plus the run-time checks as extra results, into an entry.
+  Compiled finish(Flat results, const std::vector<RuntimeCheck>& checks, const Backend& backend) const;
 
  private:
   struct Source {
@@ -218,7 +225,8 @@ struct JitCacheStats {
 template <class F>
 class Jitted {
  public:
-  explicit Jitted(F f, compiler::Options options = {}) : f_(std::move(f)), options_(options) {}
+  explicit Jitted(F f, compiler::Options options = {}) : Jitted(std::move(f), detail::compiler_backend(options)) {}
+  Jitted(F f, detail::Backend backend) : f_(std::move(f)), backend_(std::move(backend)) {}
 
   template <class... Args>
   auto operator()(const Args&... args) const {
@@ -261,7 +269,7 @@ class Jitted {
         } catch (const Error& e) {
           detail::rethrow_with_arguments(e, refs);
         }
-        auto compiled = std::make_shared<const detail::Compiled>(binder.finish(outputs, checks.checks(), options_));
+        auto compiled = std::make_shared<const detail::Compiled>(binder.finish(outputs, checks.checks(), backend_));
         std::string readable;
         ((readable += detail::signature_of(args) + ";"), ...);
         detail::log_compile(refs, readable, compiled->executable->compile_seconds());
@@ -363,7 +371,7 @@ class Jitted {
     }
   };
   F f_;
-  compiler::Options options_;
+  detail::Backend backend_;
   std::shared_ptr<State> state_ = std::make_shared<State>();
 };
 
@@ -385,6 +393,14 @@ Function make_function(F&& f, const Args&... args) {
 template <class F>
 Jitted<std::decay_t<F>> jit(F&& f, compiler::Options options = {}) {
   return Jitted<std::decay_t<F>>(std::forward<F>(f), options);
+}
+
+/// `f` evaluated by the reference interpreter instead of compiled, with jit's call shape:
+/// `z::interpret(loss)(params, x)` returns what `z::jit(loss)(params, x)` does, computed in plain
+/// loops (no MLIR, no kernels), for debugging a model or checking the compiler.
+template <class F>
+Jitted<std::decay_t<F>> interpret(F&& f, InterpretOptions options = {}) {
+  return Jitted<std::decay_t<F>>(std::forward<F>(f), detail::interpreter_backend(options));
 }
 
 }  // namespace zephyr

@@ -3,6 +3,7 @@
 // kernel in turn over buffers planned by buffer_plan.h, so identical layers share one kernel.
 #include <fmt/format.h>
 
+#include "../primitives/primitive.h"
 #include "buffer_plan.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm_support.h"
@@ -144,6 +145,7 @@ Stage parse_stage(const std::string& text) {
 }
 
 std::string lower_to(const Function& function, Stage stage, const Options& requested) {
+  primitives::verify(function);
   const Options options = resolved(requested, false);
   if (stage == Stage::graph) return print_graph(function, options.locations);
   if (stage <= Stage::llvm_dialect) {
@@ -173,6 +175,7 @@ std::string lower_to(const Function& function, Stage stage, const Options& reque
 }
 
 std::string object_file(const Function& function, const Options& requested) {
+  primitives::verify(function);
   const Options options = resolved(requested, false);
   std::unique_ptr<llvm::TargetMachine> machine = host_target_machine();
   llvm::LLVMContext context;

@@ -6,25 +6,12 @@
 #include <unordered_map>
 
 #include "../core/fnv1a.h"
+#include "../primitives/primitive.h"
 
 namespace zephyr::compiler {
 namespace {
 
-bool elementwise(OpKind op) {
-  switch (op) {
-    case OpKind::Neg: case OpKind::Abs: case OpKind::Exp: case OpKind::Log: case OpKind::Tanh:
-    case OpKind::Sqrt: case OpKind::Rsqrt: case OpKind::Sin: case OpKind::Cos:
-    case OpKind::Add: case OpKind::Sub: case OpKind::Mul: case OpKind::Div: case OpKind::Pow:
-    case OpKind::Maximum: case OpKind::Minimum:
-    case OpKind::BitXor: case OpKind::BitOr: case OpKind::ShiftLeft: case OpKind::ShiftRightLogical:
-    case OpKind::Equal: case OpKind::NotEqual: case OpKind::Less: case OpKind::LessEqual:
-    case OpKind::Greater: case OpKind::GreaterEqual:
-    case OpKind::Select: case OpKind::Cast: case OpKind::BroadcastTo:
-      return true;
-    default:
-      return false;
-  }
-}
+bool elementwise(OpKind op) { return primitives::primitive(op).elementwise; }
 
 void put(std::string& out, int64_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); }
 void put(std::string& out, const std::vector<int64_t>& v) {

@@ -111,43 +111,4 @@ Function bind_constants(const Function& fn, const std::vector<std::pair<std::str
   return substitute(fn, replacements);
 }
 
-std::string print_graph(const Function& fn, bool with_locations) {
-  std::unordered_map<const Node*, std::string> names;
-  std::string out = fmt::format("func @{}(", fn.name);
-  for (size_t i = 0; i < fn.arguments.size(); ++i) {
-    const Node* a = fn.arguments[i].get();
-    names[a] = "%" + a->attrs.name;
-    out += fmt::format("{}{}: {}", i ? ", " : "", names[a], describe(a->dtype, a->shape));
-  }
-  out += ") {\n";
-  int counter = 0;
-  for (const Node* n : topological_order(fn.results)) {
-    if (names.count(n)) continue;
-    std::string id = fmt::format("%{}", counter++);
-    names[n] = id;
-    std::vector<std::string> operands;
-    for (const NodePtr& in : n->inputs) operands.push_back(names.at(in.get()));
-    std::string extra;
-    if (!n->attrs.axes.empty()) extra += fmt::format(" axes=[{}]", fmt::join(n->attrs.axes, ","));
-    if (n->op == OpKind::Slice)
-      extra += fmt::format(" starts=[{}] strides=[{}]", fmt::join(n->attrs.starts, ","),
-                           fmt::join(n->attrs.strides, ","));
-    if (n->op == OpKind::Concat || n->op == OpKind::Iota) extra += fmt::format(" axis={}", n->attrs.axis);
-    if (n->op == OpKind::Pad)
-      extra += fmt::format(" low=[{}] high=[{}] interior=[{}] value={:g}", fmt::join(n->attrs.low, ","),
-                           fmt::join(n->attrs.high, ","), fmt::join(n->attrs.interior, ","), n->attrs.value.at(0));
-    if (n->op == OpKind::Constant && n->attrs.value.size() == 1)
-      extra += fmt::format(" value={:g}", n->attrs.value.at(0));
-    if (n->op == OpKind::Argument) extra += " " + n->attrs.name;  // an argument not in the signature
-    out += fmt::format("  {} = {}({}){} : {}", id, mnemonic(n->op), fmt::join(operands, ", "), extra,
-                       describe(n->dtype, n->shape));
-    if (with_locations && n->loc.line) out += "  // " + n->loc.str();
-    out += "\n";
-  }
-  std::vector<std::string> results;
-  for (const NodePtr& r : fn.results) results.push_back(names.at(r.get()));
-  out += fmt::format("  return {}\n}}\n", fmt::join(results, ", "));
-  return out;
-}
-
 }  // namespace zephyr

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 #include "../core/env.h"
 
@@ -91,8 +92,43 @@ Function Binder::function(const Flat& results, std::vector<Compiled::Slot>* slot
   return fn;
 }
 
-Compiled Binder::finish(Flat results, const std::vector<RuntimeCheck>& checks,
-                        const compiler::Options& options) const {
+Backend compiler_backend(const compiler::Options& options) {
+  return [options](const Function& fn) { return compiler::compile(fn, options); };
+}
+
+namespace {
+// The interpreter behind the Executable interface: arguments and results are the dense buffers
+// of the function's argument and result nodes.
+class Interpreted final : public compiler::Executable {
+ public:
+  Interpreted(Function fn, InterpretOptions options) : fn_(std::move(fn)), options_(options) {}
+  void run(void* const* arguments, void* const* results) const override {
+    std::vector<Array> inputs;
+    for (size_t i = 0; i < fn_.arguments.size(); ++i) {
+      const Node& a = *fn_.arguments[i];
+      Array input(a.shape, a.dtype);
+      std::memcpy(input.raw(), arguments[i], input.nbytes());
+      inputs.push_back(std::move(input));
+    }
+    std::vector<Array> outputs = interpret(fn_, inputs, options_);
+    for (size_t j = 0; j < outputs.size(); ++j) std::memcpy(results[j], outputs[j].raw(), outputs[j].nbytes());
+  }
+  double compile_seconds() const override { return 0; }
+  compiler::CompileStats stats() const override { return {}; }
+
+ private:
+  Function fn_;
+  InterpretOptions options_;
+};
+}  // namespace
+
+Backend interpreter_backend(const InterpretOptions& options) {
+  return [options](const Function& fn) -> std::shared_ptr<compiler::Executable> {
+    return std::make_shared<Interpreted>(fn, options);
+  };
+}
+
+Compiled Binder::finish(Flat results, const std::vector<RuntimeCheck>& checks, const Backend& backend) const {
   Compiled compiled;
   for (const RuntimeCheck& c : checks) {
     compiled.checks.push_back({results.tensors.size(), c});
@@ -105,7 +141,7 @@ Compiled Binder::finish(Flat results, const std::vector<RuntimeCheck>& checks,
   for (const Tensor& r : results.tensors)
     compiled.results.push_back(r.defined() ? std::pair{r.shape(), r.dtype()} : std::pair{Shape{}, DType::bool_});
   compiled.result_paths = results.paths;
-  compiled.executable = compiler::compile(fn, options);
+  compiled.executable = backend(fn);
   return compiled;
 }
 

@@ -4,40 +4,24 @@
 
 #include <cmath>
 
-#include "operand.h"
+#include "../primitives/primitive.h"
 #include "zephyr/ops.h"
 #include "zephyr/params.h"
 
 namespace zephyr {
 namespace {
 
-Tensor unary(OpKind op, const Tensor& x, const SourceLoc& loc, bool float_only = true) {
-  if (float_only && !is_float(x.dtype()))
-    fail_at(loc, mnemonic(op), fmt::format("needs a float operand, got {}", describe(x.dtype(), x.shape())));
-  return Tensor(make_node(op, x.dtype(), x.shape(), {x.node()}, {}, loc));
-}
-
-Tensor binary(OpKind op, const Tensor& a, const Tensor& b, const SourceLoc& loc, bool compare = false) {
-  const char* what = mnemonic(op);
-  if (a.dtype() != b.dtype())
-    fail_at(loc, what, fmt::format("operand dtypes differ: {} and {} (use cast)", detail::operand(a), detail::operand(b)));
-  if (!compare && a.dtype() == DType::bool_)
-    fail_at(loc, what, "arithmetic on bool operands; cast them first");
-  const Shape& sa = a.shape();
-  const Shape& sb = b.shape();
-  for (size_t i = 1; i <= std::min(sa.size(), sb.size()); ++i)  // from the last axis, as broadcasting aligns
-    if (sa[sa.size() - i] != sb[sb.size() - i] && sa[sa.size() - i] != 1 && sb[sb.size() - i] != 1)
-      fail_at(loc, what, fmt::format("{} and {} do not broadcast (axis -{}: {} vs {})", detail::operand(a),
-                                     detail::operand(b), i, sa[sa.size() - i], sb[sb.size() - i]));
-  Shape shape = broadcast_shapes(sa, sb, what, loc);
-  return Tensor(make_node(op, compare ? DType::bool_ : a.dtype(), std::move(shape), {a.node(), b.node()}, {}, loc));
+// The records' shape rules check operands (lib/primitives/unary.cpp and binary.cpp).
+Tensor unary(OpKind op, const Tensor& x, const SourceLoc& loc) { return primitives::build(op, {x.node()}, {}, loc); }
+Tensor binary(OpKind op, const Tensor& a, const Tensor& b, const SourceLoc& loc) {
+  return primitives::build(op, {a.node(), b.node()}, {}, loc);
 }
 
 // A Python-style "weak" scalar: it takes the dtype of the tensor it meets.
 Tensor weak(double value, const Tensor& like, const SourceLoc& loc) {
   Attrs attrs;
   attrs.value = Array::full({}, value, like.dtype());
-  return Tensor(make_node(OpKind::Constant, like.dtype(), {}, {}, std::move(attrs), loc));
+  return primitives::build(OpKind::Constant, {}, std::move(attrs), loc, {like.dtype(), {}});
 }
 
 }  // namespace
@@ -66,21 +50,15 @@ ZEPHYR_BINARY(maximum, Maximum)
 ZEPHYR_BINARY(minimum, Minimum)
 #undef ZEPHYR_BINARY
 
-Tensor pow(const Tensor& a, const Tensor& b, Loc loc) {
-  SourceLoc where = SourceLoc::from(loc);
-  if (!is_float(a.dtype())) fail_at(where, "pow", "needs float operands, got " + describe(a.dtype(), a.shape()));
-  return binary(OpKind::Pow, a, b, where);
-}
+Tensor pow(const Tensor& a, const Tensor& b, Loc loc) { return binary(OpKind::Pow, a, b, SourceLoc::from(loc)); }
 Tensor pow(const Tensor& a, double exponent, Loc loc) {
   SourceLoc where = SourceLoc::from(loc);
   if (exponent == 2.0) return binary(OpKind::Mul, a, a, where);
   return pow(a, weak(exponent, a, where), loc);
 }
 
-#define ZEPHYR_COMPARE(fn, kind)                                 \
-  Tensor fn(const Tensor& a, const Tensor& b, Loc loc) {         \
-    return binary(OpKind::kind, a, b, SourceLoc::from(loc), true); \
-  }
+#define ZEPHYR_COMPARE(fn, kind) \
+  Tensor fn(const Tensor& a, const Tensor& b, Loc loc) { return binary(OpKind::kind, a, b, SourceLoc::from(loc)); }
 ZEPHYR_COMPARE(equal, Equal)
 ZEPHYR_COMPARE(not_equal, NotEqual)
 ZEPHYR_COMPARE(less, Less)
@@ -89,8 +67,8 @@ ZEPHYR_COMPARE(greater, Greater)
 ZEPHYR_COMPARE(greater_equal, GreaterEqual)
 #undef ZEPHYR_COMPARE
 
-Tensor neg(const Tensor& x, Loc loc) { return unary(OpKind::Neg, x, SourceLoc::from(loc), false); }
-Tensor abs(const Tensor& x, Loc loc) { return unary(OpKind::Abs, x, SourceLoc::from(loc), false); }
+Tensor neg(const Tensor& x, Loc loc) { return unary(OpKind::Neg, x, SourceLoc::from(loc)); }
+Tensor abs(const Tensor& x, Loc loc) { return unary(OpKind::Abs, x, SourceLoc::from(loc)); }
 Tensor exp(const Tensor& x, Loc loc) { return unary(OpKind::Exp, x, SourceLoc::from(loc)); }
 Tensor log(const Tensor& x, Loc loc) { return unary(OpKind::Log, x, SourceLoc::from(loc)); }
 Tensor tanh(const Tensor& x, Loc loc) { return unary(OpKind::Tanh, x, SourceLoc::from(loc)); }
@@ -100,28 +78,16 @@ Tensor sin(const Tensor& x, Loc loc) { return unary(OpKind::Sin, x, SourceLoc::f
 Tensor cos(const Tensor& x, Loc loc) { return unary(OpKind::Cos, x, SourceLoc::from(loc)); }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b, Loc loc) {
-  SourceLoc where = SourceLoc::from(loc);
-  if (cond.dtype() != DType::bool_)
-    fail_at(where, "where", "condition must be bool, got " + describe(cond.dtype(), cond.shape()));
-  if (a.dtype() != b.dtype())
-    fail_at(where, "where", fmt::format("branch dtypes differ: {} and {}", describe(a.dtype(), a.shape()),
-                                        describe(b.dtype(), b.shape())));
-  Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where", where), b.shape(), "where", where);
-  return Tensor(make_node(OpKind::Select, a.dtype(), std::move(shape), {cond.node(), a.node(), b.node()}, {}, where));
+  return primitives::build(OpKind::Select, {cond.node(), a.node(), b.node()}, {}, SourceLoc::from(loc));
 }
 
 Tensor cast(const Tensor& x, DType dtype, Loc loc) {
   if (x.dtype() == dtype) return x;
-  return Tensor(make_node(OpKind::Cast, dtype, x.shape(), {x.node()}, {}, SourceLoc::from(loc)));
+  return primitives::build(OpKind::Cast, {x.node()}, {}, SourceLoc::from(loc), {dtype, {}});
 }
 
 namespace {
-Tensor bitwise(OpKind op, const Tensor& a, const Tensor& b, const SourceLoc& loc) {
-  if (a.dtype() != DType::i32 || b.dtype() != DType::i32)
-    fail_at(loc, mnemonic(op), fmt::format("needs i32 operands, got {} and {}", describe(a.dtype(), a.shape()),
-                                           describe(b.dtype(), b.shape())));
-  return binary(op, a, b, loc);
-}
+Tensor bitwise(OpKind op, const Tensor& a, const Tensor& b, const SourceLoc& loc) { return binary(op, a, b, loc); }
 Tensor shift(OpKind op, const Tensor& x, int bits, const SourceLoc& loc) {
   if (bits < 0 || bits >= 32) fail_at(loc, mnemonic(op), fmt::format("shift count {} is outside [0, 32)", bits));
   return bitwise(op, x, weak(bits, x, loc), loc);
@@ -156,9 +122,7 @@ Operand::Operand(const Params& p, Loc l) : tensor(p.tensor(l)), loc(SourceLoc::f
 
 namespace {
 // Operators forward the Operand's recorded location by building nodes directly.
-Tensor bin(OpKind op, const Operand& a, const Tensor& b, bool compare = false) {
-  return binary(op, a.tensor, b, a.loc, compare);
-}
+Tensor bin(OpKind op, const Operand& a, const Tensor& b) { return binary(op, a.tensor, b, a.loc); }
 }  // namespace
 
 Tensor operator+(Operand a, Operand b) { return bin(OpKind::Add, a, b.tensor); }
@@ -173,14 +137,14 @@ Tensor operator+(double a, Operand b) { return binary(OpKind::Add, weak(a, b.ten
 Tensor operator-(double a, Operand b) { return binary(OpKind::Sub, weak(a, b.tensor, b.loc), b.tensor, b.loc); }
 Tensor operator*(double a, Operand b) { return binary(OpKind::Mul, weak(a, b.tensor, b.loc), b.tensor, b.loc); }
 Tensor operator/(double a, Operand b) { return binary(OpKind::Div, weak(a, b.tensor, b.loc), b.tensor, b.loc); }
-Tensor operator-(Operand a) { return unary(OpKind::Neg, a.tensor, a.loc, false); }
-Tensor operator<(Operand a, Operand b) { return bin(OpKind::Less, a, b.tensor, true); }
-Tensor operator<=(Operand a, Operand b) { return bin(OpKind::LessEqual, a, b.tensor, true); }
-Tensor operator>(Operand a, Operand b) { return bin(OpKind::Greater, a, b.tensor, true); }
-Tensor operator>=(Operand a, Operand b) { return bin(OpKind::GreaterEqual, a, b.tensor, true); }
-Tensor operator<(Operand a, double b) { return bin(OpKind::Less, a, weak(b, a.tensor, a.loc), true); }
-Tensor operator<=(Operand a, double b) { return bin(OpKind::LessEqual, a, weak(b, a.tensor, a.loc), true); }
-Tensor operator>(Operand a, double b) { return bin(OpKind::Greater, a, weak(b, a.tensor, a.loc), true); }
-Tensor operator>=(Operand a, double b) { return bin(OpKind::GreaterEqual, a, weak(b, a.tensor, a.loc), true); }
+Tensor operator-(Operand a) { return unary(OpKind::Neg, a.tensor, a.loc); }
+Tensor operator<(Operand a, Operand b) { return bin(OpKind::Less, a, b.tensor); }
+Tensor operator<=(Operand a, Operand b) { return bin(OpKind::LessEqual, a, b.tensor); }
+Tensor operator>(Operand a, Operand b) { return bin(OpKind::Greater, a, b.tensor); }
+Tensor operator>=(Operand a, Operand b) { return bin(OpKind::GreaterEqual, a, b.tensor); }
+Tensor operator<(Operand a, double b) { return bin(OpKind::Less, a, weak(b, a.tensor, a.loc)); }
+Tensor operator<=(Operand a, double b) { return bin(OpKind::LessEqual, a, weak(b, a.tensor, a.loc)); }
+Tensor operator>(Operand a, double b) { return bin(OpKind::Greater, a, weak(b, a.tensor, a.loc)); }
+Tensor operator>=(Operand a, double b) { return bin(OpKind::GreaterEqual, a, weak(b, a.tensor, a.loc)); }
 
 }  // namespace zephyr

@@ -1,7 +1,8 @@
 // Shape rule of the MatMul primitive, and numpy's matmul composed on top of it.
 #include <fmt/format.h>
 
-#include "operand.h"
+#include "../primitives/operand.h"
+#include "../primitives/primitive.h"
 #include "zephyr/ops.h"
 
 namespace zephyr {
@@ -9,11 +10,7 @@ namespace {
 
 // The primitive: (m, k) x (k, n) or (b, m, k) x (b, k, n); the composite guarantees this form.
 Tensor matmul_primitive(const Tensor& a, const Tensor& b, const SourceLoc& loc) {
-  const Shape& s = a.shape();
-  const Shape& t = b.shape();
-  Shape out(s.begin(), s.end() - 1);
-  out.push_back(t.back());
-  return Tensor(make_node(OpKind::MatMul, a.dtype(), std::move(out), {a.node(), b.node()}, {}, loc));
+  return primitives::build(OpKind::MatMul, {a.node(), b.node()}, {}, loc);
 }
 
 Shape concat_shape(Shape head, std::initializer_list<int64_t> tail) {

@@ -5,6 +5,8 @@
 
 #include "zephyr/ops.h"
 
+#include "../primitives/primitive.h"
+
 namespace zephyr {
 namespace {
 
@@ -27,13 +29,9 @@ Shape kept_shape(const Shape& shape, const Axes& axes) {
 Tensor reduce(OpKind op, const Tensor& x, const Axes& axes, bool keepdims, Loc loc) {
   SourceLoc where = SourceLoc::from(loc);
   Axes norm = normalize_axes(axes, x.ndim(), mnemonic(op), where);
-  if (x.dtype() == DType::bool_) fail_at(where, mnemonic(op), "cannot reduce a bool tensor; cast it first");
-  Shape out;
-  for (int64_t i = 0; i < x.ndim(); ++i)
-    if (!std::binary_search(norm.begin(), norm.end(), i)) out.push_back(x.shape()[i]);
   Attrs attrs;
   attrs.axes = norm;
-  Tensor r(make_node(op, x.dtype(), out, {x.node()}, std::move(attrs), where));
+  Tensor r = primitives::build(op, {x.node()}, std::move(attrs), where);
   return keepdims ? reshape(r, kept_shape(x.shape(), norm), loc) : r;
 }
 

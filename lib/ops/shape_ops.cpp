@@ -1,9 +1,11 @@
-// Shape rules of the data-movement primitives, and the composites built on them.
+// The data-movement ops: user-facing argument handling (negative axes, a -1 extent, identity
+// shortcuts), then the primitive's own shape rule (lib/primitives/movement.cpp) builds the node.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <numeric>
 
+#include "../primitives/primitive.h"
 #include "zephyr/ops.h"
 
 namespace zephyr {
@@ -27,11 +29,8 @@ Tensor reshape(const Tensor& x, Shape shape, Loc loc) {
       fail_at(where, "reshape", fmt::format("cannot reshape {} into {}", to_string(x.shape()), to_string(shape)));
     shape[inferred] = total / known;
   }
-  if (numel(shape) != total)
-    fail_at(where, "reshape", fmt::format("cannot reshape {} ({} elements) into {} ({} elements)",
-                                          to_string(x.shape()), total, to_string(shape), numel(shape)));
   if (shape == x.shape()) return x;
-  return Tensor(make_node(OpKind::Reshape, x.dtype(), std::move(shape), {x.node()}, {}, where));
+  return primitives::build(OpKind::Reshape, {x.node()}, {}, where, {x.dtype(), std::move(shape)});
 }
 
 Tensor transpose(const Tensor& x, Axes perm, Loc loc) {
@@ -45,20 +44,18 @@ Tensor transpose(const Tensor& x, Axes perm, Loc loc) {
     fail_at(where, "transpose", fmt::format("permutation [{}] does not match rank {} of {}", fmt::join(perm, ", "),
                                             rank, to_string(x.shape())));
   std::vector<bool> seen(rank, false);
-  Shape out(rank);
+  bool identity = true;
   for (int64_t i = 0; i < rank; ++i) {
     int64_t p = normalize_axis(perm[i], rank, "transpose", where);
     if (seen[p]) fail_at(where, "transpose", fmt::format("axis {} repeats in permutation [{}]", p, fmt::join(perm, ", ")));
     seen[p] = true;
     perm[i] = p;
-    out[i] = x.shape()[p];
+    identity &= p == i;
   }
-  bool identity = true;
-  for (int64_t i = 0; i < rank; ++i) identity &= perm[i] == i;
   if (identity) return x;
   Attrs attrs;
   attrs.axes = std::move(perm);
-  return Tensor(make_node(OpKind::Transpose, x.dtype(), std::move(out), {x.node()}, std::move(attrs), where));
+  return primitives::build(OpKind::Transpose, {x.node()}, std::move(attrs), where);
 }
 
 Tensor moveaxis(const Tensor& x, int64_t source, int64_t destination, Loc loc) {
@@ -73,11 +70,8 @@ Tensor moveaxis(const Tensor& x, int64_t source, int64_t destination, Loc loc) {
 }
 
 Tensor broadcast_to(const Tensor& x, const Shape& shape, Loc loc) {
-  SourceLoc where = SourceLoc::from(loc);
-  if (x.ndim() > static_cast<int64_t>(shape.size()) || broadcast_shapes(x.shape(), shape, "broadcast_to", where) != shape)
-    fail_at(where, "broadcast_to", fmt::format("cannot broadcast {} to {}", to_string(x.shape()), to_string(shape)));
   if (x.shape() == shape) return x;
-  return Tensor(make_node(OpKind::BroadcastTo, x.dtype(), shape, {x.node()}, {}, where));
+  return primitives::build(OpKind::BroadcastTo, {x.node()}, {}, SourceLoc::from(loc), {x.dtype(), shape});
 }
 
 Tensor expand_dims(const Tensor& x, int64_t axis, Loc loc) {
@@ -121,31 +115,20 @@ Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop, int64_t
   attrs.strides.assign(x.ndim(), 1);
   attrs.starts[a] = lo;
   attrs.strides[a] = step;
-  Shape shape = x.shape();
-  shape[a] = count;
-  return Tensor(make_node(OpKind::Slice, x.dtype(), std::move(shape), {x.node()}, std::move(attrs), where));
+  Shape sizes = x.shape();
+  sizes[a] = count;
+  return primitives::build(OpKind::Slice, {x.node()}, std::move(attrs), where, {x.dtype(), std::move(sizes)});
 }
 
 Tensor concat(const std::vector<Tensor>& xs, int64_t axis, Loc loc) {
   SourceLoc where = SourceLoc::from(loc);
   if (xs.empty()) fail_at(where, "concat", "needs at least one tensor");
   if (xs.size() == 1) return xs[0];
-  int64_t a = normalize_axis(axis, xs[0].ndim(), "concat", where);
-  Shape shape = xs[0].shape();
-  shape[a] = 0;
   std::vector<NodePtr> inputs;
-  for (const Tensor& t : xs) {
-    Shape expected = xs[0].shape();
-    expected[a] = t.ndim() == xs[0].ndim() ? t.shape()[a] : -1;
-    if (t.shape() != expected || t.dtype() != xs[0].dtype())
-      fail_at(where, "concat", fmt::format("{} does not match {} outside axis {}", describe(t.dtype(), t.shape()),
-                                           describe(xs[0].dtype(), xs[0].shape()), axis));
-    shape[a] += t.shape()[a];
-    inputs.push_back(t.node());
-  }
+  for (const Tensor& t : xs) inputs.push_back(t.node());
   Attrs attrs;
-  attrs.axis = a;
-  return Tensor(make_node(OpKind::Concat, xs[0].dtype(), std::move(shape), std::move(inputs), std::move(attrs), where));
+  attrs.axis = normalize_axis(axis, xs[0].ndim(), "concat", where);
+  return primitives::build(OpKind::Concat, std::move(inputs), std::move(attrs), where);
 }
 
 Tensor strided_slice(const Tensor& x, const Shape& starts, const Shape& sizes, const Shape& strides, Loc loc) {
@@ -153,18 +136,11 @@ Tensor strided_slice(const Tensor& x, const Shape& starts, const Shape& sizes, c
   size_t rank = x.shape().size();
   if (starts.size() != rank || sizes.size() != rank || strides.size() != rank)
     fail_at(where, "slice", fmt::format("needs {} starts, sizes and strides for {}", rank, to_string(x.shape())));
-  bool identity = true;
-  for (size_t i = 0; i < rank; ++i) {
-    if (starts[i] < 0 || sizes[i] <= 0 || strides[i] <= 0 || starts[i] + (sizes[i] - 1) * strides[i] >= x.shape()[i])
-      fail_at(where, "slice", fmt::format("{} elements from {} with stride {} do not fit axis {} of {}", sizes[i],
-                                          starts[i], strides[i], i, to_string(x.shape())));
-    identity &= starts[i] == 0 && sizes[i] == x.shape()[i];
-  }
-  if (identity) return x;
+  if (starts == Shape(rank, 0) && sizes == x.shape()) return x;
   Attrs attrs;
   attrs.starts = starts;
   attrs.strides = strides;
-  return Tensor(make_node(OpKind::Slice, x.dtype(), sizes, {x.node()}, std::move(attrs), where));
+  return primitives::build(OpKind::Slice, {x.node()}, std::move(attrs), where, {x.dtype(), sizes});
 }
 
 Tensor pad(const Tensor& x, const Shape& low, const Shape& high, const Shape& interior, double value, Loc loc) {
@@ -173,21 +149,15 @@ Tensor pad(const Tensor& x, const Shape& low, const Shape& high, const Shape& in
   Shape inner = interior.empty() ? Shape(rank, 0) : interior;
   if (low.size() != rank || high.size() != rank || inner.size() != rank)
     fail_at(where, "pad", fmt::format("needs {} low, high and interior counts for {}", rank, to_string(x.shape())));
-  Shape shape(rank);
   bool identity = true;
-  for (size_t i = 0; i < rank; ++i) {
-    if (low[i] < 0 || high[i] < 0 || inner[i] < 0)
-      fail_at(where, "pad", fmt::format("negative padding ({}, {}, {}) on axis {}", low[i], high[i], inner[i], i));
-    shape[i] = low[i] + high[i] + x.shape()[i] + (x.shape()[i] - 1) * inner[i];
-    identity &= low[i] == 0 && high[i] == 0 && (inner[i] == 0 || x.shape()[i] == 1);
-  }
+  for (size_t i = 0; i < rank; ++i) identity &= low[i] == 0 && high[i] == 0 && (inner[i] == 0 || x.shape()[i] == 1);
   if (identity) return x;
   Attrs attrs;
   attrs.low = low;
   attrs.high = high;
   attrs.interior = inner;
   attrs.value = Array::full({}, value, x.dtype());
-  return Tensor(make_node(OpKind::Pad, x.dtype(), std::move(shape), {x.node()}, std::move(attrs), where));
+  return primitives::build(OpKind::Pad, {x.node()}, std::move(attrs), where);
 }
 
 Tensor reverse(const Tensor& x, Axes axes, Loc loc) {
@@ -201,7 +171,7 @@ Tensor reverse(const Tensor& x, Axes axes, Loc loc) {
   if (norm.empty()) return x;
   Attrs attrs;
   attrs.axes = std::move(norm);
-  return Tensor(make_node(OpKind::Reverse, x.dtype(), x.shape(), {x.node()}, std::move(attrs), SourceLoc::from(loc)));
+  return primitives::build(OpKind::Reverse, {x.node()}, std::move(attrs), SourceLoc::from(loc));
 }
 
 int64_t Tensor::shape(int64_t axis) const { return node_->shape[normalize_axis(axis, ndim(), "shape")]; }

@@ -1,0 +1,196 @@
+// Binary elementwise primitives with numpy broadcasting: arithmetic, bitwise and comparisons.
+// On integers, arithmetic wraps as two's complement and division truncates, as the lowering's
+// arith ops do.
+#include <algorithm>
+#include <cstdint>
+
+#include "host.h"
+#include "rules.h"
+
+namespace zephyr::primitives::records {
+namespace {
+
+using Grads = std::vector<Tensor>;
+
+enum class Operands { numbers, floats, i32, comparable };
+
+NodeType binary_type(const Call& c, Operands kind) {
+  expect_operands(c, 2);
+  const char* what = mnemonic(c.op);
+  const Tensor a(c.inputs[0]), b(c.inputs[1]);
+  if (a.dtype() != b.dtype())
+    fail_at(c.loc, what, fmt::format("operand dtypes differ: {} and {} (use cast)", detail::operand(a), detail::operand(b)));
+  if (kind != Operands::comparable && a.dtype() == DType::bool_)
+    fail_at(c.loc, what, "arithmetic on bool operands; cast them first");
+  if (kind == Operands::floats && !is_float(a.dtype()))
+    fail_at(c.loc, what, "needs float operands, got " + describe(a.dtype(), a.shape()));
+  if (kind == Operands::i32 && a.dtype() != DType::i32)
+    fail_at(c.loc, what, fmt::format("needs i32 operands, got {} and {}", describe(a.dtype(), a.shape()),
+                                     describe(b.dtype(), b.shape())));
+  const Shape& sa = a.shape();
+  const Shape& sb = b.shape();
+  for (size_t i = 1; i <= std::min(sa.size(), sb.size()); ++i)  // from the last axis, as broadcasting aligns
+    if (sa[sa.size() - i] != sb[sb.size() - i] && sa[sa.size() - i] != 1 && sb[sb.size() - i] != 1)
+      fail_at(c.loc, what, fmt::format("{} and {} do not broadcast (axis -{}: {} vs {})", detail::operand(a),
+                                       detail::operand(b), i, sa[sa.size() - i], sb[sb.size() - i]));
+  Shape shape = broadcast_shapes(sa, sb, what, c.loc);
+  return {kind == Operands::comparable ? DType::bool_ : a.dtype(), std::move(shape)};
+}
+constexpr auto numbers = [](const Call& c) { return binary_type(c, Operands::numbers); };
+constexpr auto floats = [](const Call& c) { return binary_type(c, Operands::floats); };
+constexpr auto i32s = [](const Call& c) { return binary_type(c, Operands::i32); };
+constexpr auto comparable = [](const Call& c) { return binary_type(c, Operands::comparable); };
+
+template <class F>
+Array map2(const Node& n, std::span<const Array> in, F f) {
+  return host::map<2>(n, in, f);
+}
+
+// Integer results are formed in 64 bits (exact for i32 operands) and wrapped by the interpreter.
+int64_t whole(double v) { return static_cast<int64_t>(v); }
+
+Grads no_gradient(const NodePtr&, const Tensor&) { return {}; }
+
+// The cotangent goes to the first operand where `first` holds, else to the second.
+Grads route(const NodePtr& n, const Tensor& g, const Tensor& first) {
+  Tensor zero = full({}, 0.0, g.dtype());
+  return {unbroadcast(where(first, g, zero), n->inputs[0]->shape), unbroadcast(where(first, zero, g), n->inputs[1]->shape)};
+}
+
+}  // namespace
+
+extern const Primitive Add{
+    .attributes = kNoAttrs, .elementwise = true, .infer = numbers,
+    .vjp = [](const NodePtr& n, const Tensor& g) {
+      return Grads{unbroadcast(g, n->inputs[0]->shape), unbroadcast(g, n->inputs[1]->shape)};
+    },
+    .jvp = not_yet, .batch = not_yet,
+    .evaluate = [](const Node& n, std::span<const Array> in) { return map2(n, in, [](double a, double b) { return a + b; }); },
+};
+
+extern const Primitive Sub{
+    .attributes = kNoAttrs, .elementwise = true, .infer = numbers,
+    .vjp = [](const NodePtr& n, const Tensor& g) {
+      return Grads{unbroadcast(g, n->inputs[0]->shape), unbroadcast(neg(g), n->inputs[1]->shape)};
+    },
+    .jvp = not_yet, .batch = not_yet,
+    .evaluate = [](const Node& n, std::span<const Array> in) { return map2(n, in, [](double a, double b) { return a - b; }); },
+};
+
+extern const Primitive Mul{
+    .attributes = kNoAttrs, .elementwise = true, .infer = numbers,
+    .vjp = [](const NodePtr& n, const Tensor& g) {
+      return Grads{unbroadcast(g * input(n, 1), n->inputs[0]->shape), unbroadcast(g * input(n, 0), n->inputs[1]->shape)};
+    },
+    .jvp = not_yet, .batch = not_yet,
+    .evaluate = [](const Node& n, std::span<const Array> in) {
+      if (is_float(n.dtype)) return map2(n, in, [](double a, double b) { return a * b; });
+      return map2(n, in, [](double a, double b) {
+        return static_cast<double>(static_cast<int32_t>(static_cast<uint32_t>(whole(a) * whole(b))));
+      });
+    },
+};
+
+extern const Primitive Div{
+    .attributes = kNoAttrs, .elementwise = true, .infer = numbers,
+    .vjp = [](const NodePtr& n, const Tensor& g) {
+      return Grads{unbroadcast(g / input(n, 1), n->inputs[0]->shape),
+                   unbroadcast(neg(g) * Tensor(n) / input(n, 1), n->inputs[1]->shape)};
+    },
+    .jvp = not_yet, .batch = not_yet,
+    .evaluate = [](const Node& n, std::span<const Array> in) {
+      if (is_float(n.dtype)) return map2(n, in, [](double a, double b) { return a / b; });
+      // Truncating, as arith.divsi; the lowering leaves x / 0 undefined, the reference gives 0.
+      return map2(n, in, [](double a, double b) { return b == 0 ? 0.0 : static_cast<double>(whole(a) / whole(b)); });
+    },
+};
+
+extern const Primitive Pow{
+    .attributes = kNoAttrs, .elementwise = true, .infer = floats,
+    .vjp = [](const NodePtr& n, const Tensor& g) {
+      Tensor x = input(n, 0), p = input(n, 1);
+      return Grads{unbroadcast(g * p * pow(x, p - 1.0), n->inputs[0]->shape),
+                   unbroadcast(g * Tensor(n) * log(x), n->inputs[1]->shape)};
+    },
+    .jvp = not_yet, .batch = not_yet,
+    .evaluate = [](const Node& n, std::span<const Array> in) {
+      return map2(n, in, [](double a, double b) { return std::pow(a, b); });
+    },
+};
+
+// NaN wins, as arith.maximumf / minimumf; ties go to the first operand in the VJP.
+extern const Primitive Maximum{
+    .attributes = kNoAttrs, .elementwise = true, .infer = numbers,
+    .vjp = [](const NodePtr& n, const Tensor& g) { return route(n, g, input(n, 0) >= input(n, 1)); },
+    .jvp = not_yet, .batch = not_yet,
+    .evaluate = [](const Node& n, std::span<const Array> in) {
+      return map2(n, in, [](double a, double b) { return std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b); });
+    },
+};
+
+extern const Primitive Minimum{
+    .attributes = kNoAttrs, .elementwise = true, .infer = numbers,
+    .vjp = [](const NodePtr& n, const Tensor& g) { return route(n, g, input(n, 0) <= input(n, 1)); },
+    .jvp = not_yet, .batch = not_yet,
+    .evaluate = [](const Node& n, std::span<const Array> in) {
+      return map2(n, in, [](double a, double b) { return std::isnan(a) || std::isnan(b) ? NAN : std::min(a, b); });
+    },
+};
+
+// ---- Bitwise on i32 (what counter-based random numbers are made of) --------------------------
+namespace {
+uint32_t bits(double v) { return static_cast<uint32_t>(host::as_i32(v)); }
+double from_bits(uint32_t v) { return static_cast<double>(static_cast<int32_t>(v)); }
+}  // namespace
+
+extern const Primitive BitXor{
+    .attributes = kNoAttrs, .elementwise = true, .infer = i32s, .vjp = no_gradient,
+    .jvp = not_yet, .batch = not_yet,
+    .evaluate = [](const Node& n, std::span<const Array> in) {
+      return map2(n, in, [](double a, double b) { return from_bits(bits(a) ^ bits(b)); });
+    },
+};
+
+extern const Primitive BitOr{
+    .attributes = kNoAttrs, .elementwise = true, .infer = i32s, .vjp = no_gradient,
+    .jvp = not_yet, .batch = not_yet,
+    .evaluate = [](const Node& n, std::span<const Array> in) {
+      return map2(n, in, [](double a, double b) { return from_bits(bits(a) | bits(b)); });
+    },
+};
+
+// Counts outside [0, 32) are poison in the lowering (the builders refuse them); 0 here.
+extern const Primitive ShiftLeft{
+    .attributes = kNoAttrs, .elementwise = true, .infer = i32s, .vjp = no_gradient,
+    .jvp = not_yet, .batch = not_yet,
+    .evaluate = [](const Node& n, std::span<const Array> in) {
+      return map2(n, in, [](double a, double b) { return b < 0 || b >= 32 ? 0.0 : from_bits(bits(a) << bits(b)); });
+    },
+};
+
+extern const Primitive ShiftRightLogical{
+    .attributes = kNoAttrs, .elementwise = true, .infer = i32s, .vjp = no_gradient,
+    .jvp = not_yet, .batch = not_yet,
+    .evaluate = [](const Node& n, std::span<const Array> in) {
+      return map2(n, in, [](double a, double b) { return b < 0 || b >= 32 ? 0.0 : from_bits(bits(a) >> bits(b)); });
+    },
+};
+
+// ---- Comparisons: bool results, no gradient; ordered (false on NaN) except not_equal ---------
+#define ZEPHYR_COMPARISON(kind, expr)                                                                \
+  extern const Primitive kind{                                                                       \
+      .attributes = kNoAttrs, .elementwise = true, .infer = comparable, .vjp = no_gradient,          \
+      .jvp = not_yet, .batch = not_yet,                                                              \
+      .evaluate = [](const Node& n, std::span<const Array> in) {                                     \
+        return map2(n, in, [](double a, double b) { return (expr) ? 1.0 : 0.0; });                   \
+      },                                                                                             \
+  };
+ZEPHYR_COMPARISON(Equal, a == b)
+ZEPHYR_COMPARISON(NotEqual, a != b)
+ZEPHYR_COMPARISON(Less, a < b)
+ZEPHYR_COMPARISON(LessEqual, a <= b)
+ZEPHYR_COMPARISON(Greater, a > b)
+ZEPHYR_COMPARISON(GreaterEqual, a >= b)
+#undef ZEPHYR_COMPARISON
+
+}  // namespace zephyr::primitives::records

@@ -1,0 +1,83 @@
+// Indexing by i32 ids along axis 0 of a table, and its transpose. Ids outside [0, rows) are
+// clamped to the nearest row, as the lowering does (nets::token_embed adds a checked variant).
+#include <algorithm>
+
+#include "host.h"
+#include "rules.h"
+
+namespace zephyr::primitives::records {
+namespace {
+
+int64_t row(double id, int64_t rows) { return std::clamp<int64_t>(static_cast<int64_t>(id), 0, rows - 1); }
+
+void expect_ids(const Call& c, const Node& ids, const char* what) {
+  if (ids.dtype != DType::i32) fail_at(c.loc, what, fmt::format("ids must be i32, got {}", describe(ids.dtype, ids.shape)));
+}
+
+}  // namespace
+
+// out[i..., j...] = table[ids[i...], j...]
+extern const Primitive Gather{
+    .attributes = kNoAttrs,
+    .elementwise = false,
+    .infer = [](const Call& c) {
+      expect_operands(c, 2);
+      const Node &table = operand_node(c, 0), &ids = operand_node(c, 1);
+      expect_ids(c, ids, "take");
+      if (table.shape.empty()) fail_at(c.loc, "take", "needs a table of rank >= 1, got a scalar");
+      Shape shape = ids.shape;
+      shape.insert(shape.end(), table.shape.begin() + 1, table.shape.end());
+      return NodeType{table.dtype, std::move(shape)};
+    },
+    .vjp = [](const NodePtr& n, const Tensor& g) {
+      return std::vector<Tensor>{scatter_add(input(n, 1), g, n->inputs[0]->shape[0]), Tensor()};
+    },
+    .jvp = not_yet,
+    .batch = not_yet,
+    .evaluate = [](const Node& n, std::span<const Array> in) {
+      const int64_t rows = in[0].shape(0), width = in[0].size() / rows;
+      Array out = host::zeros(n.shape);
+      for (int64_t i = 0; i < in[1].size(); ++i) {
+        const int64_t r = row(in[1].data<double>()[i], rows);
+        std::copy_n(in[0].data<double>() + r * width, width, out.data<double>() + i * width);
+      }
+      return out;
+    },
+};
+
+// out[r, j...] = sum of updates[i..., j...] over the i with ids[i...] == r.
+extern const Primitive ScatterAdd{
+    .attributes = kNoAttrs,
+    .elementwise = false,
+    .infer = [](const Call& c) {
+      expect_operands(c, 2);
+      const Node &ids = operand_node(c, 0), &updates = operand_node(c, 1);
+      expect_ids(c, ids, "scatter_add");
+      const Shape& declared = c.declared.shape;
+      if (declared.empty() || declared[0] <= 0)
+        fail_at(c.loc, "scatter_add", fmt::format("needs rows > 0, got {}", declared.empty() ? 0 : declared[0]));
+      const size_t lead = std::min(updates.shape.size(), ids.shape.size());
+      if (updates.shape.size() < ids.shape.size() || !std::equal(ids.shape.begin(), ids.shape.end(), updates.shape.begin()))
+        fail_at(c.loc, "scatter_add", fmt::format("updates {} do not start with the ids' shape {}",
+                                                  to_string(updates.shape), to_string(ids.shape)));
+      if (!is_float(updates.dtype) && updates.dtype != DType::i32)
+        fail_at(c.loc, "scatter_add", "updates must be numeric, got " + describe(updates.dtype, updates.shape));
+      Shape shape{declared[0]};
+      shape.insert(shape.end(), updates.shape.begin() + static_cast<int64_t>(lead), updates.shape.end());
+      return NodeType{updates.dtype, std::move(shape)};
+    },
+    .vjp = [](const NodePtr& n, const Tensor& g) { return std::vector<Tensor>{Tensor(), take(g, input(n, 0))}; },
+    .jvp = not_yet,
+    .batch = not_yet,
+    .evaluate = [](const Node& n, std::span<const Array> in) {
+      const int64_t rows = n.shape[0], count = in[0].size(), width = numel(n.shape) / rows;
+      Array out = host::zeros(n.shape);
+      for (int64_t i = 0; i < count; ++i) {
+        const int64_t r = row(in[0].data<double>()[i], rows);
+        for (int64_t j = 0; j < width; ++j) out.data<double>()[r * width + j] += in[1].data<double>()[i * width + j];
+      }
+      return out;
+    },
+};
+
+}  // namespace zephyr::primitives::records

@@ -1,0 +1,62 @@
+// The contraction primitive: (m, k) x (k, n), or (b, m, k) x (b, k, n). numpy's matmul (promotion
+// of vectors, broadcast batches) is a composite in lib/ops/matmul.cpp that reduces to this form.
+#include <numeric>
+
+#include "host.h"
+#include "rules.h"
+
+namespace zephyr::primitives::records {
+namespace {
+
+Tensor transpose_last(const Tensor& t) {
+  Axes perm(t.ndim());
+  std::iota(perm.begin(), perm.end(), 0);
+  std::swap(perm[perm.size() - 1], perm[perm.size() - 2]);
+  return transpose(t, perm);
+}
+
+}  // namespace
+
+extern const Primitive MatMul{
+    .attributes = kNoAttrs,
+    .elementwise = false,
+    .infer = [](const Call& c) {
+      expect_operands(c, 2);
+      const Tensor a(c.inputs[0]), b(c.inputs[1]);
+      if (a.dtype() != b.dtype() || a.dtype() == DType::bool_)
+        fail_at(c.loc, "matmul", fmt::format("operands must share a numeric dtype, got {} and {}", detail::operand(a),
+                                             detail::operand(b)));
+      const Shape &s = a.shape(), &t = b.shape();
+      const bool batched = s.size() == 3 && t.size() == 3 && s[0] == t[0];
+      if (!(s.size() == 2 && t.size() == 2) && !batched)
+        fail_at(c.loc, "matmul", fmt::format("the primitive takes (m, k) x (k, n) or (b, m, k) x (b, k, n), got {} and {}",
+                                             detail::operand(a), detail::operand(b)));
+      if (s.back() != t[t.size() - 2])
+        fail_at(c.loc, "matmul", fmt::format("last dim of lhs {} must equal second-to-last dim of rhs {} ({} vs {})",
+                                             detail::operand(a), detail::operand(b), s.back(), t[t.size() - 2]));
+      Shape out(s.begin(), s.end() - 1);
+      out.push_back(t.back());
+      return NodeType{a.dtype(), std::move(out)};
+    },
+    .vjp = [](const NodePtr& n, const Tensor& g) {
+      return std::vector<Tensor>{matmul(g, transpose_last(input(n, 1))), matmul(transpose_last(input(n, 0)), g)};
+    },
+    .jvp = not_yet,
+    .batch = not_yet,
+    .evaluate = [](const Node& n, std::span<const Array> in) {
+      const Shape& s = in[0].shape();
+      const int64_t batch = s.size() == 3 ? s[0] : 1, m = s[s.size() - 2], k = s.back(), cols = n.shape.back();
+      Array out = host::zeros(n.shape);
+      const double *a = in[0].data<double>(), *b = in[1].data<double>();
+      double* o = out.data<double>();
+      for (int64_t z = 0; z < batch; ++z)
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t p = 0; p < k; ++p) {
+            const double x = a[(z * m + i) * k + p];
+            for (int64_t j = 0; j < cols; ++j) o[(z * m + i) * cols + j] += x * b[(z * k + p) * cols + j];
+          }
+      return out;
+    },
+};
+
+}  // namespace zephyr::primitives::records

@@ -1,0 +1,114 @@
+// The record of a primitive op: everything the core knows about it, in one place (as MLX gives
+// each primitive a class). One record per line of include/zephyr/op_kinds.def, defined in
+// lib/primitives/<group>.cpp; its lowering is an entry in lib/compiler/lowering_table.cpp.
+//
+// A record cannot leave a rule out: every field is a `Rule`, which has no default, so a record
+// missing one does not compile, and a kind without a record does not link (table.cpp names each).
+#pragma once
+
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "zephyr/graph.h"
+#include "zephyr/tensor.h"
+
+namespace zephyr::primitives {
+
+/// What a node is: the result of a shape and dtype rule.
+struct NodeType {
+  DType dtype;
+  Shape shape;
+};
+
+/// The arguments of a shape rule: a node about to be built (by an op) or checked (by the
+/// verifier). `declared` is the type the builder asks for: leaves read it, casts its dtype, and
+/// reshapes, broadcasts, slices and scatters its shape.
+struct Call {
+  OpKind op;
+  std::span<const NodePtr> inputs;
+  const Attrs& attrs;
+  const SourceLoc& loc;
+  NodeType declared;
+};
+
+/// The fields of `Attrs` an op reads. The printer and the verifier go by this list, so a field
+/// an op sets without declaring it is a verifier error rather than silently unprinted.
+enum AttrField : unsigned {
+  kNoAttrs = 0,
+  kAxes = 1u << 0,     // axes (sorted) or a permutation
+  kStarts = 1u << 1,   // Slice
+  kStrides = 1u << 2,  // Slice
+  kPadding = 1u << 3,  // low, high, interior
+  kAxis = 1u << 4,     // one axis
+  kValue = 1u << 5,    // an Array: a literal or a fill value
+  kName = 1u << 6,     // an argument's path or name
+};
+
+/// "Not written yet": the Transforms issue fills JVP and batching rules in. Naming it in a
+/// record keeps the omission visible; calling such a rule throws, naming the op.
+struct NotYet {};
+inline constexpr NotYet not_yet{};
+
+/// A required rule: a function pointer with no default value (a record that omits it does not
+/// compile). Captureless lambdas convert.
+template <class Signature>
+class Rule {
+ public:
+  Rule() = delete;
+  template <class F>
+    requires std::is_convertible_v<F, Signature*>
+  constexpr Rule(F f) : fn_(f) {}  // NOLINT: records are written with designated initializers
+  constexpr Rule(NotYet) : fn_(nullptr) {}
+  bool defined() const { return fn_ != nullptr; }
+  Signature* get() const { return fn_; }
+
+ private:
+  Signature* fn_;
+};
+
+/// Cotangents of the node's inputs, given the node and the cotangent of its result; an
+/// undefined Tensor means "no gradient" for that input.
+using VjpFn = std::vector<Tensor>(const NodePtr& node, const Tensor& cotangent);
+/// The tangent of the node's result, given the tangents of its inputs (undefined: zero).
+using JvpFn = Tensor(const NodePtr& node, std::span<const Tensor> tangents);
+/// The node applied to inputs with a batch axis (`axes[i]`, -1 for unbatched); returns the
+/// result and writes its batch axis.
+using BatchFn = Tensor(const NodePtr& node, std::span<const Tensor> inputs, std::span<const int64_t> axes,
+                       int64_t& out_axis);
+/// The reference evaluation: the node's value from its inputs' values, all as f64 Arrays
+/// whatever the dtype (integers and bools hold exact whole numbers). The interpreter rounds
+/// the result to the node's dtype, so a rule computes as exactly as it can.
+using EvaluateFn = Array(const Node& node, std::span<const Array> inputs);
+using InferFn = NodeType(const Call& call);
+
+struct Primitive {
+  /// The fields of Attrs the op reads.
+  unsigned attributes;
+  /// Computed independently per element from the same element of each (broadcast) input:
+  /// the partitioner may recompute or fuse it freely.
+  bool elementwise;
+  /// Checks the inputs and attributes and gives the result type; errors name the op and the
+  /// user's file:line.
+  Rule<InferFn> infer;
+  Rule<VjpFn> vjp;
+  Rule<JvpFn> jvp;
+  Rule<BatchFn> batch;
+  Rule<EvaluateFn> evaluate;
+};
+
+/// The record of `op`.
+const Primitive& primitive(OpKind op);
+
+/// Builds a node of `op` after its shape rule has checked it: the one way ops create nodes.
+Tensor build(OpKind op, std::vector<NodePtr> inputs, Attrs attrs, const SourceLoc& loc, NodeType declared = {});
+
+/// The verifier: every node's arity, attributes, dtype and shape, by its record's shape rule.
+/// Throws Error naming the op and the node's file:line.
+void verify(const Function& function);
+
+/// `attrs` as text (" axes=[0,1] axis=2"), the fields `op` declares only.
+std::string print_attrs(OpKind op, const Attrs& attrs);
+
+}  // namespace zephyr::primitives

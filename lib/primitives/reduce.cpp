@@ -1,0 +1,84 @@
+// Reductions over a sorted set of axes, which leave the shape.
+#include <algorithm>
+#include <limits>
+
+#include "host.h"
+#include "rules.h"
+
+namespace zephyr::primitives::records {
+namespace {
+
+NodeType reduced_type(const Call& c) {
+  expect_operands(c, 1);
+  const Node& x = operand_node(c, 0);
+  if (x.dtype == DType::bool_) fail_at(c.loc, mnemonic(c.op), "cannot reduce a bool tensor; cast it first");
+  const Axes& axes = c.attrs.axes;
+  expect_axes(c, axes, static_cast<int64_t>(x.shape.size()));
+  Shape out;
+  for (size_t i = 0; i < x.shape.size(); ++i)
+    if (!std::binary_search(axes.begin(), axes.end(), static_cast<int64_t>(i))) out.push_back(x.shape[i]);
+  return {x.dtype, std::move(out)};
+}
+
+// The input's shape with the reduced axes kept as extent 1.
+Shape kept(const NodePtr& n) {
+  Shape shape = n->inputs[0]->shape;
+  for (int64_t a : n->attrs.axes) shape[a] = 1;
+  return shape;
+}
+
+// out[j] = combine(out[j], x[i]) over the input, j being i without the reduced axes.
+template <class F>
+Array reduce(const Node& n, const Array& x, double init, F combine) {
+  Array out = Array::full(n.shape, init, DType::f64);
+  const Shape& in_shape = x.shape();
+  std::vector<bool> reduced(in_shape.size(), false);
+  for (int64_t a : n.attrs.axes) reduced[a] = true;
+  const double* v = x.data<double>();
+  double* o = out.data<double>();
+  int64_t flat = 0;
+  host::for_each_index(in_shape, [&](const std::vector<int64_t>& index) {
+    int64_t j = 0;
+    for (size_t a = 0; a < index.size(); ++a)
+      if (!reduced[a]) j = j * in_shape[a] + index[a];
+    o[j] = combine(o[j], v[flat++]);
+  });
+  return out;
+}
+
+}  // namespace
+
+extern const Primitive ReduceSum{
+    .attributes = kAxes,
+    .elementwise = false,
+    .infer = reduced_type,
+    .vjp = [](const NodePtr& n, const Tensor& g) {
+      return std::vector<Tensor>{broadcast_to(reshape(g, kept(n)), n->inputs[0]->shape)};
+    },
+    .jvp = not_yet,
+    .batch = not_yet,
+    .evaluate = [](const Node& n, std::span<const Array> in) {
+      return reduce(n, in[0], 0.0, [](double acc, double x) { return acc + x; });
+    },
+};
+
+// Ties split the cotangent evenly, as in JAX; NaN wins, as arith.maximumf.
+extern const Primitive ReduceMax{
+    .attributes = kAxes,
+    .elementwise = false,
+    .infer = reduced_type,
+    .vjp = [](const NodePtr& n, const Tensor& g) {
+      Tensor hit = cast(equal(input(n, 0), reshape(Tensor(n), kept(n))), g.dtype());
+      Tensor count = sum(hit, n->attrs.axes, true);
+      return std::vector<Tensor>{hit * reshape(g, kept(n)) / count};
+    },
+    .jvp = not_yet,
+    .batch = not_yet,
+    .evaluate = [](const Node& n, std::span<const Array> in) {
+      const double lowest = is_float(n.dtype) ? -std::numeric_limits<double>::infinity()
+                                              : static_cast<double>(std::numeric_limits<int32_t>::min());
+      return reduce(n, in[0], lowest, [](double acc, double x) { return std::isnan(acc) || std::isnan(x) ? NAN : std::max(acc, x); });
+    },
+};
+
+}  // namespace zephyr::primitives::records

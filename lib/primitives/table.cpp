@@ -1,0 +1,47 @@
+// The table of primitive records, one per line of op_kinds.def. Each record is defined beside
+// its group's others (lib/primitives/<group>.cpp); a kind whose record is missing fails the link
+// with "undefined reference to zephyr::primitives::records::<Kind>".
+#include <fmt/format.h>
+
+#include "primitive.h"
+
+namespace zephyr::primitives {
+namespace records {
+#define ZEPHYR_OP(kind, mnemonic) extern const Primitive kind;
+#include "zephyr/op_kinds.def"
+#undef ZEPHYR_OP
+}  // namespace records
+
+namespace {
+const Primitive* const kRecords[] = {
+#define ZEPHYR_OP(kind, mnemonic) &records::kind,
+#include "zephyr/op_kinds.def"
+#undef ZEPHYR_OP
+};
+}  // namespace
+
+const Primitive& primitive(OpKind op) { return *kRecords[static_cast<size_t>(op)]; }
+
+Tensor build(OpKind op, std::vector<NodePtr> inputs, Attrs attrs, const SourceLoc& loc, NodeType declared) {
+  NodeType type = primitive(op).infer.get()(Call{op, inputs, attrs, loc, std::move(declared)});
+  return Tensor(make_node(op, type.dtype, std::move(type.shape), std::move(inputs), std::move(attrs), loc));
+}
+
+std::string print_attrs(OpKind op, const Attrs& a) {
+  const unsigned fields = primitive(op).attributes;
+  std::string out;
+  if (fields & kAxes) out += fmt::format(" axes=[{}]", fmt::join(a.axes, ","));
+  if (fields & kStarts) out += fmt::format(" starts=[{}]", fmt::join(a.starts, ","));
+  if (fields & kStrides) out += fmt::format(" strides=[{}]", fmt::join(a.strides, ","));
+  if (fields & kPadding)
+    out += fmt::format(" low=[{}] high=[{}] interior=[{}]", fmt::join(a.low, ","), fmt::join(a.high, ","),
+                       fmt::join(a.interior, ","));
+  if (fields & kAxis) out += fmt::format(" axis={}", a.axis);
+  if ((fields & kValue) && a.value.defined())
+    out += a.value.size() == 1 ? fmt::format(" value={:g}", a.value.at(0))
+                               : fmt::format(" value=dense<{}>", describe(a.value.dtype(), a.value.shape()));
+  if (fields & kName) out += " " + a.name;
+  return out;
+}
+
+}  // namespace zephyr::primitives
