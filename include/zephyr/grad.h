@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -85,10 +88,21 @@ auto value_and_grad(F f, Loc loc = Loc::current()) {
   auto symbolic = [f, where = SourceLoc::from(loc)](const auto&... a) {
     return detail::symbolic_value_and_grad<Arg>(f, where, a...);
   };
-  auto compiled = jit(symbolic);
-  return [symbolic, compiled](const auto&... args) {
-    if constexpr (detail::symbolic_call<decltype(args)...>) return symbolic(args...);
-    else return compiled(args...);
+  // Compiled on the first concrete call only: a program that differentiates inside jit or
+  // interpret never instantiates the compiler's backend, so zephyr::core alone links it.
+  using Compiled = Jitted<decltype(symbolic)>;
+  struct Lazy {
+    std::once_flag once;
+    std::optional<Compiled> jitted;
+  };
+  auto lazy = std::make_shared<Lazy>();
+  return [symbolic, lazy](const auto&... args) {
+    if constexpr (detail::symbolic_call<decltype(args)...>) {
+      return symbolic(args...);
+    } else {
+      std::call_once(lazy->once, [&] { lazy->jitted.emplace(symbolic); });
+      return (*lazy->jitted)(args...);
+    }
   };
 }
 

@@ -75,6 +75,10 @@ Function bind_constants(const Function& function, const std::vector<std::pair<st
 /// Nodes reachable from `results`, inputs before users (a topological order).
 std::vector<const Node*> topological_order(const std::vector<NodePtr>& results);
 
+/// The verifier: every node's arity, attributes, dtype and shape, re-checked by its primitive's
+/// shape rule. Throws Error naming the op and the node's file:line. The compiler and the
+/// interpreter run it first; a transform that builds nodes directly may call it too.
+void verify(const Function& function);
 /// Our graph printed readably: one line per node, arguments by name, with source locations.
 std::string print_graph(const Function& function, bool with_locations = false);
 

@@ -33,6 +33,8 @@ namespace detail {
 void append_key(std::string& key, const ParamTree& tree);
 void append_key(std::string& key, const Array& array);
 void append_key_text(std::string& key, const std::string& text);
+/// The name a traced function's Array argument at call position `index` gets ("arg<index>").
+std::string argument_name(size_t index);
 template <class T>
 std::string signature_of(const T& value);
 template <class T>

@@ -53,6 +53,9 @@ Tensor greater_equal(const Tensor& a, const Tensor& b, Loc loc = Loc::current())
 /// cond ? a : b elementwise; cond is bool; all three broadcast together.
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b, Loc loc = Loc::current());
 Tensor cast(const Tensor& x, DType dtype, Loc loc = Loc::current());
+/// x itself, but no gradient flows through it (jax.lax.stop_gradient): for targets, running
+/// statistics, and straight-through estimators `x + stop_gradient(q(x) - x)`.
+Tensor stop_gradient(const Tensor& x, Loc loc = Loc::current());
 
 // ---- Bitwise (i32; shifts take a count in [0, 32), logical right shift fills with zeros) -------
 Tensor bit_xor(const Tensor& a, const Tensor& b, Loc loc = Loc::current());

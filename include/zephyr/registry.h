@@ -39,8 +39,8 @@ struct RegisteredModel {
   std::function<Function(const ParamTree&)> forward;
   /// value_and_grad with respect to the params (the model must return a scalar).
   std::function<Function(const ParamTree&)> grad;
-  /// One Adam training step: (params, state, inputs...) -> (params, state, loss).
-  std::function<Function(const ParamTree&)> train_step;
+  /// One training step with `optimizer`: (params, state, inputs...) -> (params, state, loss).
+  std::function<Function(const ParamTree&, const optim::Optimizer& optimizer)> train_step;
   /// The same model with other example input shapes (one per input, in order; `zephyr
   /// --input-shape`). Throws if the count differs; the model's own shape checks do the rest.
   std::function<RegisteredModel(const std::vector<Shape>&)> with_input_shapes;
@@ -71,16 +71,20 @@ RegisteredModel describe_model(std::string name, F f, const Tuple& all, std::ind
                                std::index_sequence<J...>) {
   std::vector<Array> examples{Array::zeros(std::get<I>(all).shape, std::get<I>(all).dtype)...};
   auto hyper = std::make_tuple(std::get<N + J>(all)...);
-  // The jit binder names inputs by call position ("arg1"...): give them the specs' names.
-  std::vector<std::pair<std::string, std::string>> names;
-  auto name_input = [&](size_t i, const InputSpec& s, size_t position) {
-    names.push_back({"arg" + std::to_string(position), !s.name.empty() ? s.name : i == 0 ? "x" : "input" + std::to_string(i)});
+  // Inputs get the specs' names instead of the binder's positional ones; `first` is the call
+  // position of the first input (after the params, or the params and the optimizer state).
+  const std::vector<std::string> input_names{
+      (!std::get<I>(all).name.empty() ? std::get<I>(all).name : I == 0 ? "x" : "input" + std::to_string(I))...};
+  auto names_from = [input_names](size_t first) {
+    std::vector<std::pair<std::string, std::string>> names;
+    for (size_t i = 0; i < input_names.size(); ++i) names.push_back({argument_name(first + i), input_names[i]});
+    return names;
   };
-  (name_input(I, std::get<I>(all), I + 1), ...);
+  const auto names = names_from(1);
   RegisteredModel m;
   m.name = std::move(name);
   std::string inputs;
-  ((inputs += ", " + names[I].second + ": " + signature_of(examples[I])), ...);
+  ((inputs += ", " + input_names[I] + ": " + signature_of(examples[I])), ...);
   std::string constants;
   ((constants += ", " + signature_of(std::get<J>(hyper))), ...);
   m.signature = fmt::format("{}(params{}{})", m.name, inputs, constants);
@@ -94,17 +98,13 @@ RegisteredModel describe_model(std::string name, F f, const Tuple& all, std::ind
         make_function([=](Params q, const TensorFor<I>&... x) { return value_and_grad(loss)(q, x...); }, p, examples[I]...),
         names);
   };
-  m.train_step = [=](const ParamTree& p) {
-    optim::Optimizer opt = optim::adam(1e-3);
+  m.train_step = [=](const ParamTree& p, const optim::Optimizer& opt) {
     auto step = [=](Params q, OptState s, const TensorFor<I>&... x) {
       auto [value, grads] = value_and_grad(loss)(q, x...);
       auto [q2, s2] = opt.update(grads, s, q);
       return std::tuple{q2, s2, value};
     };
-    // Inputs come after the state here: their call positions are shifted by one.
-    std::vector<std::pair<std::string, std::string>> shifted;
-    for (const auto& [from, to] : names) shifted.push_back({"arg" + std::to_string(std::stoi(from.substr(3)) + 1), to});
-    return rename_results(rename_arguments(make_function(step, p, opt.init(p), examples[I]...), shifted),
+    return rename_results(rename_arguments(make_function(step, p, opt.init(p), examples[I]...), names_from(2)),
                           {{"0", "params"}, {"1", "state"}, {"2", "loss"}});
   };
   m.with_input_shapes = [=, name = m.name](const std::vector<Shape>& shapes) {

@@ -145,7 +145,7 @@ Stage parse_stage(const std::string& text) {
 }
 
 std::string lower_to(const Function& function, Stage stage, const Options& requested) {
-  primitives::verify(function);
+  zephyr::verify(function);
   const Options options = resolved(requested, false);
   if (stage == Stage::graph) return print_graph(function, options.locations);
   if (stage <= Stage::llvm_dialect) {
@@ -175,7 +175,7 @@ std::string lower_to(const Function& function, Stage stage, const Options& reque
 }
 
 std::string object_file(const Function& function, const Options& requested) {
-  primitives::verify(function);
+  zephyr::verify(function);
   const Options options = resolved(requested, false);
   std::unique_ptr<llvm::TargetMachine> machine = host_target_machine();
   llvm::LLVMContext context;

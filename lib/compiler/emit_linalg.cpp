@@ -84,7 +84,7 @@ class Emitter {
       case OpKind::BitXor: case OpKind::BitOr: case OpKind::ShiftLeft: case OpKind::ShiftRightLogical:
       case OpKind::Equal: case OpKind::NotEqual: case OpKind::Less: case OpKind::LessEqual:
       case OpKind::Greater: case OpKind::GreaterEqual:
-      case OpKind::Select: case OpKind::Cast: case OpKind::BroadcastTo:
+      case OpKind::Select: case OpKind::Cast: case OpKind::StopGradient: case OpKind::BroadcastTo:
         return elementwise(n);
       case OpKind::ReduceSum: case OpKind::ReduceMax: return reduce(n);
       case OpKind::MatMul: return matmul(n);
@@ -236,6 +236,7 @@ class Emitter {
       case OpKind::GreaterEqual: return compare(nb, l, f, arith::CmpFPredicate::OGE, arith::CmpIPredicate::sge, x);
       case OpKind::Select: return nb.create<arith::SelectOp>(l, x[0], x[1], x[2]);
       case OpKind::Cast: return cast(nb, l, x[0], in_type, n->dtype);
+      case OpKind::StopGradient: return x[0];
       // Not elementwise (primitive(op).elementwise is false): lowered by emit() above. Listed
       // so that the switch stays exhaustive, and a new op without a lowering fails the build.
       case OpKind::Argument: case OpKind::Constant: case OpKind::Iota:

@@ -214,7 +214,7 @@ std::string assembly(llvm::Module& module, llvm::TargetMachine& machine) {
 }
 
 std::shared_ptr<Executable> compile(const Function& function, const Options& options) {
-  primitives::verify(function);  // a malformed graph is an error naming its op, not a bad kernel
+  zephyr::verify(function);  // a malformed graph is an error naming its op, not a bad kernel
   static const bool kernels_off = [] {
     const char* v = std::getenv("ZEPHYR_KERNELS");
     return v != nullptr && std::string_view(v) == "0";

@@ -86,6 +86,10 @@ Tensor cast(const Tensor& x, DType dtype, Loc loc) {
   return primitives::build(OpKind::Cast, {x.node()}, {}, SourceLoc::from(loc), {dtype, {}});
 }
 
+Tensor stop_gradient(const Tensor& x, Loc loc) {
+  return primitives::build(OpKind::StopGradient, {x.node()}, {}, SourceLoc::from(loc));
+}
+
 namespace {
 Tensor bitwise(OpKind op, const Tensor& a, const Tensor& b, const SourceLoc& loc) { return binary(op, a, b, loc); }
 Tensor shift(OpKind op, const Tensor& x, int bits, const SourceLoc& loc) {

@@ -49,8 +49,6 @@ Array map2(const Node& n, std::span<const Array> in, F f) {
 // Integer results are formed in 64 bits (exact for i32 operands) and wrapped by the interpreter.
 int64_t whole(double v) { return static_cast<int64_t>(v); }
 
-Grads no_gradient(const NodePtr&, const Tensor&) { return {}; }
-
 // The cotangent goes to the first operand where `first` holds, else to the second.
 Grads route(const NodePtr& n, const Tensor& g, const Tensor& first) {
   Tensor zero = full({}, 0.0, g.dtype());

@@ -35,7 +35,7 @@ void round_to(Array& value, DType dtype, bool keep_f64) {
 }  // namespace
 
 std::vector<Array> interpret(const Function& fn, std::span<const Array> arguments, const InterpretOptions& options) {
-  primitives::verify(fn);
+  zephyr::verify(fn);
   if (arguments.size() != fn.arguments.size())
     throw Error(fmt::format("[interpret] the function takes {} arguments, got {}", fn.arguments.size(), arguments.size()));
   std::unordered_map<const Node*, Array> values;

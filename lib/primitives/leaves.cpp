@@ -13,7 +13,7 @@ extern const Primitive Argument{
       if (c.attrs.name.empty()) fail_at(c.loc, "argument", "has no name");
       return c.declared;
     },
-    .vjp = [](const NodePtr&, const Tensor&) { return std::vector<Tensor>{}; },
+    .vjp = no_gradient,
     .jvp = not_yet,
     .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array>) -> Array {
@@ -33,7 +33,7 @@ extern const Primitive Constant{
                                                describe(c.declared.dtype, c.declared.shape)));
       return c.declared;
     },
-    .vjp = [](const NodePtr&, const Tensor&) { return std::vector<Tensor>{}; },
+    .vjp = no_gradient,
     .jvp = not_yet,
     .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array>) {
@@ -56,7 +56,7 @@ extern const Primitive Iota{
         fail_at(c.loc, "iota", fmt::format("axis {} is out of range for rank {}", c.attrs.axis, rank));
       return c.declared;
     },
-    .vjp = [](const NodePtr&, const Tensor&) { return std::vector<Tensor>{}; },
+    .vjp = no_gradient,
     .jvp = not_yet,
     .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array>) {

@@ -104,10 +104,6 @@ const Primitive& primitive(OpKind op);
 /// Builds a node of `op` after its shape rule has checked it: the one way ops create nodes.
 Tensor build(OpKind op, std::vector<NodePtr> inputs, Attrs attrs, const SourceLoc& loc, NodeType declared = {});
 
-/// The verifier: every node's arity, attributes, dtype and shape, by its record's shape rule.
-/// Throws Error naming the op and the node's file:line.
-void verify(const Function& function);
-
 /// `attrs` as text (" axes=[0,1] axis=2"), the fields `op` declares only.
 std::string print_attrs(OpKind op, const Attrs& attrs);
 

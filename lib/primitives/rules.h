@@ -22,6 +22,10 @@ inline const Node& operand_node(const Call& c, size_t i) { return *c.inputs[i]; 
 /// The node's input `i` as a Tensor, for VJP rules.
 inline Tensor input(const NodePtr& n, size_t i) { return Tensor(n->inputs[i]); }
 
+/// The VJP of an op nothing flows back through (leaves, integer and bitwise ops, stop_gradient):
+/// no cotangent for any input.
+inline std::vector<Tensor> no_gradient(const NodePtr&, const Tensor&) { return {}; }
+
 /// Sums a broadcast cotangent back to the operand's shape (numpy broadcasting in reverse).
 Tensor unbroadcast(const Tensor& g, const Shape& shape);
 

@@ -1,4 +1,4 @@
-// Selection and conversion.
+// Selection, conversion and stop_gradient.
 #include "host.h"
 #include "rules.h"
 
@@ -50,6 +50,21 @@ extern const Primitive Cast{
       if (!is_float(n.dtype)) return host::map<1>(n, in, [](double x) { return std::trunc(x); });
       return host::map<1>(n, in, [](double x) { return x; });
     },
+};
+
+// The value passes; the gradient does not (as jax.lax.stop_gradient).
+extern const Primitive StopGradient{
+    .attributes = kNoAttrs,
+    .elementwise = true,
+    .infer = [](const Call& c) {
+      expect_operands(c, 1);
+      const Node& x = operand_node(c, 0);
+      return NodeType{x.dtype, x.shape};
+    },
+    .vjp = no_gradient,
+    .jvp = not_yet,
+    .batch = not_yet,
+    .evaluate = [](const Node& n, std::span<const Array> in) { return host::map<1>(n, in, [](double x) { return x; }); },
 };
 
 }  // namespace zephyr::primitives::records

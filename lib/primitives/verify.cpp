@@ -21,7 +21,12 @@ const char* undeclared_field(unsigned declared, const Attrs& a) {
 
 }  // namespace
 
+}  // namespace zephyr::primitives
+
+namespace zephyr {
+
 void verify(const Function& fn) {
+  using namespace primitives;
   for (const Node* n : topological_order(fn.results)) {
     const Primitive& record = primitive(n->op);
     if (const char* field = undeclared_field(record.attributes, n->attrs))
@@ -35,4 +40,4 @@ void verify(const Function& fn) {
   }
 }
 
-}  // namespace zephyr::primitives
+}  // namespace zephyr

@@ -104,6 +104,31 @@ TEST_CASE("cast passes the gradient through, converted back to the input's dtype
   CHECK(g.to_vector<double>() == std::vector<double>(5, 3.0));
 }
 
+TEST_CASE("stop_gradient: the value passes, the gradient is zero where stopped") {
+  // d/dx [x * stop(x)] = stop(x) = x, not 2x; d/dx [stop(x)^2] = 0.
+  auto f = z::grad([](z::Tensor x) { return z::sum(x * z::stop_gradient(x) + z::square(z::stop_gradient(x))); });
+  const z::Array x = random_f64({6}, 31);
+  auto value = z::jit([](z::Tensor x) { return z::stop_gradient(x) * 2.0; })(x);
+  CHECK(f(x).to_vector<double>() == x.to_vector<double>());
+  CHECK(value.to_vector<double>() == (z::jit([](z::Tensor x) { return x * 2.0; })(x)).to_vector<double>());
+}
+
+TEST_CASE("stop_gradient: a straight-through estimator trains through a step function") {
+  // y = x + stop(sign(x) - x): the forward value is sign(x), the gradient that of the identity.
+  auto ste = [](z::Tensor x) {
+    z::Tensor sign = z::where(z::greater(x, z::scalar(0.0, x.dtype())), z::scalar(1.0, x.dtype()), z::scalar(-1.0, x.dtype()));
+    return x + z::stop_gradient(sign - x);
+  };
+  // Fit w so that sign(w) matches the targets' signs: loss = sum((ste(w) - t)^2).
+  const z::Array t = z::Array::from<double>({4}, {1, -1, 1, -1});
+  auto loss = [ste](z::Tensor w, z::Tensor target) { return z::sum(z::square(ste(w) - target)); };
+  z::Array w = z::Array::from<double>({4}, {-0.3, 0.2, -0.1, 0.4});  // every sign wrong: loss 16
+  CHECK(z::jit(loss)(w, t).item<double>() == 16.0);
+  auto step = z::jit([loss](z::Tensor w, z::Tensor target) { return w - 0.1 * z::grad(loss)(w, target); });
+  for (int i = 0; i < 5; ++i) w = step(w, t);
+  CHECK(z::jit(loss)(w, t).item<double>() == 0.0);
+}
+
 TEST_CASE("reduction VJPs match finite differences") {
   auto x = random_f64({2, 3, 4}, 8);
   Check{[](auto& v) { return z::sum(v[0], {1}); }, {x}}.run();

@@ -47,25 +47,9 @@ void check_same_bits(const z::ParamTree& a, const z::ParamTree& b, const std::st
   for (size_t i = 0; i < a.size(); ++i) check_same_bits(a.leaves()[i].second, b.leaves()[i].second, what + " " + a.leaves()[i].first);
 }
 
-// A causal transformer LM over byte tokens, as the Kernels issue's model (smaller).
-z::Tensor lm_loss(z::Params p, z::Tensor tokens, int blocks) {
-  const int64_t vocab = 64, dim = 32, time = tokens.shape(-1) - 1;
-  z::Tensor inputs = z::slice(tokens, -1, 0, time), targets = z::slice(tokens, -1, 1, time + 1);
-  z::Tensor h = z::nets::token_embed(p["embed"], inputs, vocab, dim);
-  for (int i = 0; i < blocks; ++i) h = z::nets::transformer_block(p["blocks"][i], h, 4, 4 * dim, {.is_causal = true});
-  z::Tensor logits = z::nets::linear(p["head"], z::nets::layer_norm(p["final_norm"], h), vocab);
-  return z::losses::softmax_cross_entropy(z::reshape(logits, {-1, vocab}), z::reshape(targets, {-1}));
-}
-
-z::Array lm_tokens(int64_t batch, int64_t time) {
-  z::Array tokens({batch, time + 1}, z::DType::i32);
-  for (int64_t i = 0; i < tokens.size(); ++i) tokens.data<int32_t>()[i] = static_cast<int32_t>((i * 37 + 11) % 64);
-  return tokens;
-}
-
 auto adam_step(const z::optim::Optimizer& adam) {
   return [adam](z::Params p, z::OptState s, z::Tensor x, int blocks) {
-    auto [loss, grads] = z::value_and_grad(lm_loss)(p, x, blocks);
+    auto [loss, grads] = z::value_and_grad(z::testing::lm_loss)(p, x, blocks);
     auto [p2, s2] = adam.update(grads, s, p);
     return std::tuple{p2, s2, loss};
   };
@@ -74,8 +58,8 @@ auto adam_step(const z::optim::Optimizer& adam) {
 }  // namespace
 
 TEST_CASE("kernels: a transformer LM's Adam step equals the whole-graph lowering bit for bit, on 1 and 2 threads") {
-  const z::Array tokens = lm_tokens(2, 16);
-  const z::ParamTree params = z::trace(lm_loss, z::random::key(0), tokens, 2);
+  const z::Array tokens = z::testing::lm_tokens(2, 16);
+  const z::ParamTree params = z::trace(z::testing::lm_loss, z::random::key(0), tokens, 2);
   const z::optim::Optimizer adam = z::optim::adam(1e-3);
   const z::ParamTree state = adam.init(params);
   for (int threads : {1, 2}) {
@@ -125,8 +109,8 @@ TEST_CASE("kernels: identical blocks compile once: 1, 2, 4 and 8 blocks have the
   const z::optim::Optimizer adam = z::optim::adam(1e-3);
   std::vector<z::compiler::CompileStats> stats;
   for (int blocks : {1, 2, 4, 8}) {
-    const z::Array tokens = lm_tokens(2, 16);
-    const z::ParamTree params = z::trace(lm_loss, z::random::key(0), tokens, blocks);
+    const z::Array tokens = z::testing::lm_tokens(2, 16);
+    const z::ParamTree params = z::trace(z::testing::lm_loss, z::random::key(0), tokens, blocks);
     const z::ParamTree state = adam.init(params);
     auto step = z::jit(adam_step(adam), as_kernels(1));
     step(params, state, tokens, blocks);
@@ -200,9 +184,9 @@ int main(int argc, char** argv) {{
 
 TEST_CASE("kernels: an 8-block LM's Adam step compiled ahead of time links into a C program and gives the JIT's bits") {
   namespace fs = std::filesystem;
-  const z::Array tokens = lm_tokens(2, 16);
+  const z::Array tokens = z::testing::lm_tokens(2, 16);
   const int blocks = 8;
-  const z::ParamTree params = z::trace(lm_loss, z::random::key(0), tokens, blocks);
+  const z::ParamTree params = z::trace(z::testing::lm_loss, z::random::key(0), tokens, blocks);
   const z::optim::Optimizer adam = z::optim::adam(1e-3);
   z::Function fn = z::make_function(adam_step(adam), params, adam.init(params), tokens, blocks);
   fn.name = "lm8_step";

@@ -68,7 +68,8 @@ z::Function model_graph(const std::string& name, bool grad, bool train_step, z::
   const z::RegisteredModel model = resolve_model(name, input_shapes);
   z::ParamTree params = model.trace(z::random::key(0));
   if (weights_like) *weights_like = params;
-  return grad ? model.grad(params) : train_step ? model.train_step(params) : model.forward(params);
+  // `--train-step` graphs step with Adam at 1e-3, as the flags' help says.
+  return grad ? model.grad(params) : train_step ? model.train_step(params, z::optim::adam(1e-3)) : model.forward(params);
 }
 
 void show_params(const std::string& name, uint64_t seed, bool json) {

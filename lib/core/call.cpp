@@ -1,10 +1,13 @@
+// Calling a traced function: binding arguments to symbolic stand-ins, building the Function,
+// running whatever Executable a backend made of it, and checking its run-time checks. Nothing
+// here compiles: the interpreter backend lives here too, the compiler's in lib/jit.
 #include "zephyr/jit.h"
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
-#include "../core/env.h"
+#include "env.h"
 
 namespace zephyr::detail {
 
@@ -43,6 +46,8 @@ void append_key_text(std::string& key, const std::string& text) {
   key += text;
 }
 
+std::string argument_name(size_t index) { return "arg" + std::to_string(index); }
+
 Params Binder::bind(const ParamTree& tree, size_t index) {
   auto scope = ParamScope::binding(tree, fmt::format("argument {}", index));
   sources_.push_back({index, scope, {}});
@@ -51,7 +56,7 @@ Params Binder::bind(const ParamTree& tree, size_t index) {
 
 Tensor Binder::bind(const Array& array, size_t index) {
   if (!array.defined()) throw Error(fmt::format("[jit] argument {} is an empty Array", index));
-  Tensor input = symbolic_input(array, "arg" + std::to_string(index));
+  Tensor input = symbolic_input(array, argument_name(index));
   sources_.push_back({index, nullptr, {input}});
   return input;
 }
@@ -60,7 +65,7 @@ std::vector<Tensor> Binder::bind(const std::vector<Array>& arrays, size_t index)
   std::vector<Tensor> inputs;
   for (size_t i = 0; i < arrays.size(); ++i) {
     if (!arrays[i].defined()) throw Error(fmt::format("[jit] argument {}[{}] is an empty Array", index, i));
-    inputs.push_back(symbolic_input(arrays[i], fmt::format("arg{}_{}", index, i)));
+    inputs.push_back(symbolic_input(arrays[i], fmt::format("{}_{}", argument_name(index), i)));
   }
   sources_.push_back({index, nullptr, inputs});
   return inputs;
@@ -90,10 +95,6 @@ Function Binder::function(const Flat& results, std::vector<Compiled::Slot>* slot
       fn.result_names.push_back(results.names[i]);
     }
   return fn;
-}
-
-Backend compiler_backend(const compiler::Options& options) {
-  return [options](const Function& fn) { return compiler::compile(fn, options); };
 }
 
 namespace {
@@ -130,9 +131,9 @@ Backend interpreter_backend(const InterpretOptions& options) {
 
 Compiled Binder::finish(Flat results, const std::vector<RuntimeCheck>& checks, const Backend& backend) const {
   Compiled compiled;
-  for (const RuntimeCheck& c : checks) {
-    compiled.checks.push_back({results.tensors.size(), c});
-    results.push(c.failures, "!check");
+  for (size_t i = 0; i < checks.size(); ++i) {  // a check is a result named "checks/<i>"
+    compiled.checks.push_back({results.tensors.size(), checks[i]});
+    results.push(checks[i].failures, fmt::format("checks/{}", i));
   }
   for (size_t i = 0; i < results.tensors.size(); ++i)
     if (!results.tensors[i].defined() && results.paths[i] != "{" && results.paths[i] != "}")
