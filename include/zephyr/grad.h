@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -110,6 +111,79 @@ auto value_and_grad(F f, Loc loc = Loc::current()) {
 template <size_t Arg = 0, class F>
 auto grad(F f, Loc loc = Loc::current()) {
   return [vg = value_and_grad<Arg>(std::move(f), loc)](const auto&... args) { return vg(args...).second; };
+}
+
+namespace detail {
+
+// f(primals...) and its tangent, for the first half of `all` as primals and the second half as
+// tangents.
+template <class F, size_t... I>
+std::tuple<Tensor, Tensor> symbolic_jvp(const F& f, const SourceLoc& where, const std::vector<Tensor>& all,
+                                        std::index_sequence<I...>) {
+  constexpr size_t n = sizeof...(I);
+  std::vector<Tensor> primals(all.begin(), all.begin() + n), tangents(all.begin() + n, all.end());
+  for (size_t i = 0; i < n; ++i)
+    if (primals[i].shape() != tangents[i].shape() || primals[i].dtype() != tangents[i].dtype())
+      fail_at(where, "jvp", fmt::format("tangent {} is {} but its primal is {}", i,
+                                        describe(tangents[i].dtype(), tangents[i].shape()),
+                                        describe(primals[i].dtype(), primals[i].shape())));
+  Tensor y = std::invoke(f, primals[I]...);
+  if (!y.defined()) fail_at(where, "jvp", "the function returned an empty Tensor");
+  return {y, jvp({y}, primals, tangents)[0]};
+}
+
+}  // namespace detail
+
+/// Forward mode, as jax.jvp: `{f(primals...), the derivative of f at primals in the direction
+/// tangents...}`, with one tangent per primal of its shape and dtype. `f` takes Tensors and
+/// returns one Tensor. On Tensors (inside jit or interpret) it builds graph values; on Arrays it
+/// compiles f and its tangent together and returns Arrays.
+///
+///   auto [y, dy] = z::jvp(f, std::tuple{x}, std::tuple{v});
+template <class F, class... P>
+auto jvp(F f, const std::tuple<P...>& primals, const std::tuple<P...>& tangents, Loc loc = Loc::current()) {
+  static_assert((std::is_same_v<P, Tensor> && ...) || (std::is_same_v<P, Array> && ...),
+                "z::jvp takes tuples of Tensors (symbolic) or of Arrays (compiled)");
+  const SourceLoc where = SourceLoc::from(loc);
+  auto both = [f, where](const auto&... xs) {
+    return detail::symbolic_jvp(f, where, std::vector<Tensor>{xs...}, std::make_index_sequence<sizeof...(P)>{});
+  };
+  return std::apply([&](const auto&... all) {
+    if constexpr ((std::is_same_v<P, Tensor> && ...)) return both(all...);
+    else return jit(both)(all...);
+  }, std::tuple_cat(primals, tangents));
+}
+
+/// Hessian-vector product of a scalar function of one Tensor, forward over reverse (the JVP of
+/// its gradient): `z::hvp(f)(x, v)` is H(x)·v, of x's shape. Tensors in, Tensor out (inside jit
+/// or interpret); Arrays in, Array out (compiled).
+template <class F>
+auto hvp(F f, Loc loc = Loc::current()) {
+  return [f, loc](const auto& x, const auto& v) {
+    auto gradient = [f, loc](const Tensor& t) { return grad(f, loc)(t); };
+    return std::get<1>(jvp(gradient, std::tuple{x}, std::tuple{v}, loc));
+  };
+}
+
+/// The Hessian of a scalar function of one Tensor x, of shape x.shape ++ x.shape: one
+/// Hessian-vector product per element of x, so for small inputs. Tensor or Array, as hvp.
+template <class F>
+auto hessian(F f, Loc loc = Loc::current()) {
+  auto symbolic = [f, loc](const Tensor& x) {
+    const int64_t n = numel(x.shape());
+    std::vector<Tensor> rows;
+    for (int64_t i = 0; i < n; ++i) {
+      Tensor basis = cast(equal(reshape(iota({n}), x.shape()), scalar(static_cast<double>(i), DType::i32)), x.dtype());
+      rows.push_back(reshape(hvp(f, loc)(x, basis), {1, n}));
+    }
+    Shape shape = x.shape();
+    shape.insert(shape.end(), x.shape().begin(), x.shape().end());
+    return reshape(concat(rows, 0), shape);
+  };
+  return [symbolic](const auto& x) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(x)>, Tensor>) return symbolic(x);
+    else return jit(symbolic)(x);
+  };
 }
 
 }  // namespace zephyr

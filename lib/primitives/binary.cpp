@@ -62,7 +62,10 @@ extern const Primitive Add{
     .vjp = [](const NodePtr& n, const Tensor& g) {
       return Grads{unbroadcast(g, n->inputs[0]->shape), unbroadcast(g, n->inputs[1]->shape)};
     },
-    .jvp = not_yet, .batch = not_yet,
+    .jvp = [](const NodePtr& n, std::span<const Tensor> t) {
+      if (!t[0].defined()) return t[1];
+      return t[1].defined() ? t[0] + t[1] : t[0];
+    }, .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) { return map2(n, in, [](double a, double b) { return a + b; }); },
 };
 
@@ -71,7 +74,10 @@ extern const Primitive Sub{
     .vjp = [](const NodePtr& n, const Tensor& g) {
       return Grads{unbroadcast(g, n->inputs[0]->shape), unbroadcast(neg(g), n->inputs[1]->shape)};
     },
-    .jvp = not_yet, .batch = not_yet,
+    .jvp = [](const NodePtr& n, std::span<const Tensor> t) {
+      if (!t[0].defined()) return neg(t[1]);
+      return t[1].defined() ? t[0] - t[1] : t[0];
+    }, .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) { return map2(n, in, [](double a, double b) { return a - b; }); },
 };
 
@@ -80,7 +86,11 @@ extern const Primitive Mul{
     .vjp = [](const NodePtr& n, const Tensor& g) {
       return Grads{unbroadcast(g * input(n, 1), n->inputs[0]->shape), unbroadcast(g * input(n, 0), n->inputs[1]->shape)};
     },
-    .jvp = not_yet, .batch = not_yet,
+    .jvp = [](const NodePtr& n, std::span<const Tensor> t) {
+      Tensor a = input(n, 0), b = input(n, 1);
+      if (!t[0].defined()) return a * t[1];
+      return t[1].defined() ? t[0] * b + a * t[1] : t[0] * b;
+    }, .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       if (is_float(n.dtype)) return map2(n, in, [](double a, double b) { return a * b; });
       return map2(n, in, [](double a, double b) {
@@ -95,7 +105,12 @@ extern const Primitive Div{
       return Grads{unbroadcast(g / input(n, 1), n->inputs[0]->shape),
                    unbroadcast(neg(g) * Tensor(n) / input(n, 1), n->inputs[1]->shape)};
     },
-    .jvp = not_yet, .batch = not_yet,
+    .jvp = [](const NodePtr& n, std::span<const Tensor> t) {
+      Tensor b = input(n, 1), by_b = t[0].defined() ? t[0] / b : Tensor();
+      if (!t[1].defined()) return by_b;
+      Tensor d = neg(t[1]) * Tensor(n) / b;
+      return by_b.defined() ? by_b + d : d;
+    }, .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       if (is_float(n.dtype)) return map2(n, in, [](double a, double b) { return a / b; });
       // Truncating, as arith.divsi; the lowering leaves x / 0 undefined, the reference gives 0.
@@ -110,7 +125,13 @@ extern const Primitive Pow{
       return Grads{unbroadcast(g * p * pow(x, p - 1.0), n->inputs[0]->shape),
                    unbroadcast(g * Tensor(n) * log(x), n->inputs[1]->shape)};
     },
-    .jvp = not_yet, .batch = not_yet,
+    .jvp = [](const NodePtr& n, std::span<const Tensor> t) {
+      Tensor x = input(n, 0), p = input(n, 1);
+      Tensor by_x = t[0].defined() ? t[0] * p * pow(x, p - 1.0) : Tensor();
+      if (!t[1].defined()) return by_x;
+      Tensor by_p = t[1] * Tensor(n) * log(x);
+      return by_x.defined() ? by_x + by_p : by_p;
+    }, .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       return map2(n, in, [](double a, double b) { return std::pow(a, b); });
     },
@@ -120,7 +141,9 @@ extern const Primitive Pow{
 extern const Primitive Maximum{
     .attributes = kNoAttrs, .elementwise = true, .infer = numbers,
     .vjp = [](const NodePtr& n, const Tensor& g) { return route(n, g, input(n, 0) >= input(n, 1)); },
-    .jvp = not_yet, .batch = not_yet,
+    .jvp = [](const NodePtr& n, std::span<const Tensor> t) {
+      return where(input(n, 0) >= input(n, 1), tangent(n, t, 0), tangent(n, t, 1));
+    }, .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       return map2(n, in, [](double a, double b) { return std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b); });
     },
@@ -129,7 +152,9 @@ extern const Primitive Maximum{
 extern const Primitive Minimum{
     .attributes = kNoAttrs, .elementwise = true, .infer = numbers,
     .vjp = [](const NodePtr& n, const Tensor& g) { return route(n, g, input(n, 0) <= input(n, 1)); },
-    .jvp = not_yet, .batch = not_yet,
+    .jvp = [](const NodePtr& n, std::span<const Tensor> t) {
+      return where(input(n, 0) <= input(n, 1), tangent(n, t, 0), tangent(n, t, 1));
+    }, .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       return map2(n, in, [](double a, double b) { return std::isnan(a) || std::isnan(b) ? NAN : std::min(a, b); });
     },
@@ -143,7 +168,7 @@ double from_bits(uint32_t v) { return static_cast<double>(static_cast<int32_t>(v
 
 extern const Primitive BitXor{
     .attributes = kNoAttrs, .elementwise = true, .infer = i32s, .vjp = no_gradient,
-    .jvp = not_yet, .batch = not_yet,
+    .jvp = no_tangent, .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       return map2(n, in, [](double a, double b) { return from_bits(bits(a) ^ bits(b)); });
     },
@@ -151,7 +176,7 @@ extern const Primitive BitXor{
 
 extern const Primitive BitOr{
     .attributes = kNoAttrs, .elementwise = true, .infer = i32s, .vjp = no_gradient,
-    .jvp = not_yet, .batch = not_yet,
+    .jvp = no_tangent, .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       return map2(n, in, [](double a, double b) { return from_bits(bits(a) | bits(b)); });
     },
@@ -160,7 +185,7 @@ extern const Primitive BitOr{
 // Counts outside [0, 32) are poison in the lowering (the builders refuse them); 0 here.
 extern const Primitive ShiftLeft{
     .attributes = kNoAttrs, .elementwise = true, .infer = i32s, .vjp = no_gradient,
-    .jvp = not_yet, .batch = not_yet,
+    .jvp = no_tangent, .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       return map2(n, in, [](double a, double b) { return b < 0 || b >= 32 ? 0.0 : from_bits(bits(a) << bits(b)); });
     },
@@ -168,7 +193,7 @@ extern const Primitive ShiftLeft{
 
 extern const Primitive ShiftRightLogical{
     .attributes = kNoAttrs, .elementwise = true, .infer = i32s, .vjp = no_gradient,
-    .jvp = not_yet, .batch = not_yet,
+    .jvp = no_tangent, .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       return map2(n, in, [](double a, double b) { return b < 0 || b >= 32 ? 0.0 : from_bits(bits(a) >> bits(b)); });
     },
@@ -178,7 +203,7 @@ extern const Primitive ShiftRightLogical{
 #define ZEPHYR_COMPARISON(kind, expr)                                                                \
   extern const Primitive kind{                                                                       \
       .attributes = kNoAttrs, .elementwise = true, .infer = comparable, .vjp = no_gradient,          \
-      .jvp = not_yet, .batch = not_yet,                                                              \
+      .jvp = no_tangent, .batch = not_yet,                                                           \
       .evaluate = [](const Node& n, std::span<const Array> in) {                                     \
         return map2(n, in, [](double a, double b) { return (expr) ? 1.0 : 0.0; });                   \
       },                                                                                             \

@@ -32,7 +32,7 @@ extern const Primitive Gather{
     .vjp = [](const NodePtr& n, const Tensor& g) {
       return std::vector<Tensor>{scatter_add(input(n, 1), g, n->inputs[0]->shape[0]), Tensor()};
     },
-    .jvp = not_yet,
+    .jvp = [](const NodePtr& n, std::span<const Tensor> t) { return same_op(n, {t[0], input(n, 1)}); },
     .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       const int64_t rows = in[0].shape(0), width = in[0].size() / rows;
@@ -67,7 +67,7 @@ extern const Primitive ScatterAdd{
       return NodeType{updates.dtype, std::move(shape)};
     },
     .vjp = [](const NodePtr& n, const Tensor& g) { return std::vector<Tensor>{Tensor(), take(g, input(n, 0))}; },
-    .jvp = not_yet,
+    .jvp = [](const NodePtr& n, std::span<const Tensor> t) { return same_op(n, {input(n, 0), t[1]}); },
     .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       const int64_t rows = n.shape[0], count = in[0].size(), width = numel(n.shape) / rows;

@@ -14,7 +14,7 @@ extern const Primitive Argument{
       return c.declared;
     },
     .vjp = no_gradient,
-    .jvp = not_yet,
+    .jvp = no_tangent,
     .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array>) -> Array {
       throw Error(fmt::format("[interpret] argument '{}' has no value", n.attrs.name));
@@ -34,7 +34,7 @@ extern const Primitive Constant{
       return c.declared;
     },
     .vjp = no_gradient,
-    .jvp = not_yet,
+    .jvp = no_tangent,
     .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array>) {
       Array out = host::zeros(n.shape);
@@ -57,7 +57,7 @@ extern const Primitive Iota{
       return c.declared;
     },
     .vjp = no_gradient,
-    .jvp = not_yet,
+    .jvp = no_tangent,
     .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array>) {
       Array out = host::zeros(n.shape);

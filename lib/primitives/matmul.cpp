@@ -41,7 +41,12 @@ extern const Primitive MatMul{
     .vjp = [](const NodePtr& n, const Tensor& g) {
       return std::vector<Tensor>{matmul(g, transpose_last(input(n, 1))), matmul(transpose_last(input(n, 0)), g)};
     },
-    .jvp = not_yet,
+    .jvp = [](const NodePtr& n, std::span<const Tensor> t) {
+      Tensor by_a = t[0].defined() ? matmul(t[0], input(n, 1)) : Tensor();
+      if (!t[1].defined()) return by_a;
+      Tensor by_b = matmul(input(n, 0), t[1]);
+      return by_a.defined() ? by_a + by_b : by_b;
+    },
     .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       const Shape& s = in[0].shape();

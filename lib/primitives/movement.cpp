@@ -45,7 +45,7 @@ extern const Primitive Reshape{
       return NodeType{x.dtype, c.declared.shape};
     },
     .vjp = [](const NodePtr& n, const Tensor& g) { return Grads{reshape(g, n->inputs[0]->shape)}; },
-    .jvp = not_yet,
+    .jvp = [](const NodePtr& n, std::span<const Tensor> t) { return same_op(n, {t[0]}); },
     .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) { return in[0].clone().reshape(n.shape); },
 };
@@ -74,7 +74,7 @@ extern const Primitive Transpose{
       for (size_t i = 0; i < inverse.size(); ++i) inverse[n->attrs.axes[i]] = static_cast<int64_t>(i);
       return Grads{transpose(g, inverse)};
     },
-    .jvp = not_yet,
+    .jvp = [](const NodePtr& n, std::span<const Tensor> t) { return same_op(n, {t[0]}); },
     .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       const Shape& from = in[0].shape();
@@ -98,7 +98,7 @@ extern const Primitive BroadcastTo{
       return NodeType{x.dtype, to};
     },
     .vjp = [](const NodePtr& n, const Tensor& g) { return Grads{unbroadcast(g, n->inputs[0]->shape)}; },
-    .jvp = not_yet,
+    .jvp = [](const NodePtr& n, std::span<const Tensor> t) { return same_op(n, {t[0]}); },
     .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) { return host::map<1>(n, in, [](double x) { return x; }); },
 };
@@ -132,7 +132,7 @@ extern const Primitive Slice{
       }
       return Grads{pad(g, low, high, interior)};
     },
-    .jvp = not_yet,
+    .jvp = [](const NodePtr& n, std::span<const Tensor> t) { return same_op(n, {t[0]}); },
     .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       std::vector<int64_t> source(n.shape.size());
@@ -174,7 +174,11 @@ extern const Primitive Concat{
       }
       return parts;
     },
-    .jvp = not_yet,
+    .jvp = [](const NodePtr& n, std::span<const Tensor> t) {
+      std::vector<Tensor> parts;
+      for (size_t i = 0; i < t.size(); ++i) parts.push_back(tangent(n, t, i));
+      return same_op(n, std::move(parts));
+    },
     .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       const int64_t axis = n.attrs.axis;
@@ -215,7 +219,11 @@ extern const Primitive Pad{
       for (int64_t& s : steps) s += 1;
       return Grads{strided_slice(g, n->attrs.low, n->inputs[0]->shape, steps)};
     },
-    .jvp = not_yet,
+    .jvp = [](const NodePtr& n, std::span<const Tensor> t) {  // the fill is a constant: its tangent is 0
+      Attrs attrs = n->attrs;
+      attrs.value = Array::zeros({}, n->dtype);
+      return build(OpKind::Pad, {t[0].node()}, std::move(attrs), n->loc, {n->dtype, n->shape});
+    },
     .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       const Attrs& a = n.attrs;
@@ -242,7 +250,7 @@ extern const Primitive Reverse{
       return NodeType{x.dtype, x.shape};
     },
     .vjp = [](const NodePtr& n, const Tensor& g) { return Grads{reverse(g, n->attrs.axes)}; },
-    .jvp = not_yet,
+    .jvp = [](const NodePtr& n, std::span<const Tensor> t) { return same_op(n, {t[0]}); },
     .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       std::vector<int64_t> source(n.shape.size());

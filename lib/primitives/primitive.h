@@ -71,7 +71,9 @@ class Rule {
 /// Cotangents of the node's inputs, given the node and the cotangent of its result; an
 /// undefined Tensor means "no gradient" for that input.
 using VjpFn = std::vector<Tensor>(const NodePtr& node, const Tensor& cotangent);
-/// The tangent of the node's result, given the tangents of its inputs (undefined: zero).
+/// The tangent of the node's result, given the tangents of its inputs (undefined: zero). Called
+/// for float results with at least one tangent defined; a tangent of an input's broadcastable
+/// shape is broadcast to the node's by the sweep.
 using JvpFn = Tensor(const NodePtr& node, std::span<const Tensor> tangents);
 /// The node applied to inputs with a batch axis (`axes[i]`, -1 for unbatched); returns the
 /// result and writes its batch axis.

@@ -55,7 +55,7 @@ extern const Primitive ReduceSum{
     .vjp = [](const NodePtr& n, const Tensor& g) {
       return std::vector<Tensor>{broadcast_to(reshape(g, kept(n)), n->inputs[0]->shape)};
     },
-    .jvp = not_yet,
+    .jvp = [](const NodePtr& n, std::span<const Tensor> t) { return same_op(n, {t[0]}); },
     .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       return reduce(n, in[0], 0.0, [](double acc, double x) { return acc + x; });
@@ -72,7 +72,10 @@ extern const Primitive ReduceMax{
       Tensor count = sum(hit, n->attrs.axes, true);
       return std::vector<Tensor>{hit * reshape(g, kept(n)) / count};
     },
-    .jvp = not_yet,
+    .jvp = [](const NodePtr& n, std::span<const Tensor> t) {  // the VJP's even split of ties
+      Tensor hit = cast(equal(input(n, 0), reshape(Tensor(n), kept(n))), n->dtype);
+      return sum(hit * t[0], n->attrs.axes) / sum(hit, n->attrs.axes);
+    },
     .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       const double lowest = is_float(n.dtype) ? -std::numeric_limits<double>::infinity()

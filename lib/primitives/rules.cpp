@@ -11,6 +11,19 @@ Tensor unbroadcast(const Tensor& g, const Shape& shape) {
   return reshape(sum(g, axes), shape);
 }
 
+Tensor tangent(const NodePtr& n, std::span<const Tensor> t, size_t i) {
+  if (t[i].defined()) return t[i];
+  return full(n->inputs[i]->shape, 0.0, n->inputs[i]->dtype);
+}
+
+Tensor diagonal_jvp(const NodePtr& n, std::span<const Tensor> t) { return primitive(n->op).vjp.get()(n, t[0])[0]; }
+
+Tensor same_op(const NodePtr& n, std::vector<Tensor> inputs) {
+  std::vector<NodePtr> nodes;
+  for (const Tensor& x : inputs) nodes.push_back(x.node());
+  return build(n->op, std::move(nodes), n->attrs, n->loc, {n->dtype, n->shape});
+}
+
 void expect_axes(const Call& c, const Axes& axes, int64_t rank) {
   for (size_t i = 0; i < axes.size(); ++i)
     if (axes[i] < 0 || axes[i] >= rank || (i > 0 && axes[i] <= axes[i - 1]))

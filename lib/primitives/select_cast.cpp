@@ -23,7 +23,9 @@ extern const Primitive Select{
       return std::vector<Tensor>{Tensor(), unbroadcast(where(cond, g, zero), n->inputs[1]->shape),
                                  unbroadcast(where(cond, zero, g), n->inputs[2]->shape)};
     },
-    .jvp = not_yet,
+    .jvp = [](const NodePtr& n, std::span<const Tensor> t) {
+      return where(input(n, 0), tangent(n, t, 1), tangent(n, t, 2));
+    },
     .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       return host::map<3>(n, in, [](double c, double a, double b) { return c != 0 ? a : b; });
@@ -43,7 +45,10 @@ extern const Primitive Cast{
       if (!is_float(n->dtype) || !is_float(n->inputs[0]->dtype)) return std::vector<Tensor>{};
       return std::vector<Tensor>{cast(g, n->inputs[0]->dtype)};
     },
-    .jvp = not_yet,
+    .jvp = [](const NodePtr& n, std::span<const Tensor> t) {
+      if (!is_float(n->dtype) || !is_float(n->inputs[0]->dtype)) return Tensor();
+      return cast(t[0], n->dtype);
+    },
     .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       if (n.dtype == DType::bool_) return host::map<1>(n, in, [](double x) { return x != 0 ? 1.0 : 0.0; });
@@ -62,7 +67,7 @@ extern const Primitive StopGradient{
       return NodeType{x.dtype, x.shape};
     },
     .vjp = no_gradient,
-    .jvp = not_yet,
+    .jvp = no_tangent,
     .batch = not_yet,
     .evaluate = [](const Node& n, std::span<const Array> in) { return host::map<1>(n, in, [](double x) { return x; }); },
 };

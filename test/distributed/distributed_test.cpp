@@ -52,7 +52,7 @@ TEST_CASE("distributed: allreduce_mean is each leaf's mean over the ranks, the s
   dist::check_replicas_agree(tree, "after allreduce_mean");
 }
 
-TEST_CASE("distributed: broadcast gives every rank the root's tree; diverged replicas are reported") {
+TEST_CASE("distributed: broadcast gives every rank the root's tree, and diverged replicas are reported") {
   z::ParamTree tree = rank_tree(dist::rank());
   if (dist::size() > 1) CHECK_THROWS_WITH_AS(dist::check_replicas_agree(tree, "epoch 1"),
                                              doctest::Contains("epoch 1: rank(s) 1"), z::Error);

@@ -214,7 +214,7 @@ TEST_CASE("idx permutation is a permutation, deterministic per key, and differs 
   CHECK_ERROR(z::data::permutation(z::random::key(0), -1), "negative size -1");
 }
 
-TEST_CASE("idx batches cover every index once; drop_last drops only the short batch") {
+TEST_CASE("idx batches cover every index once, and drop_last drops only the short batch") {
   auto key = z::random::key(42);
   auto full = z::data::batches(key, 10, 4, /*drop_last=*/false);
   REQUIRE(full.size() == 3);

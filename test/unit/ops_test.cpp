@@ -886,7 +886,7 @@ TEST_CASE("slice with negative bounds, clamping and steps") {
 
 // A strided slice returned as a result is copied out of a strided view: this needs the copy to
 // become loops (memref.copy would call memrefCopy from MLIR's runner utilities).
-TEST_CASE("strided slices returned directly; empty slices are rejected") {
+TEST_CASE("strided slices returned directly, and empty slices are rejected") {
   Array x = random_floats(88, {5, 7, 3});
   auto f = z::jit([](Tensor t, int64_t axis, int64_t start, int64_t stop, int64_t step) {
     return z::slice(t, axis, start, stop, step);

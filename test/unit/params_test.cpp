@@ -88,7 +88,7 @@ TEST_CASE("the base initializer: truncated normal weights with std 1/sqrt(fan_in
   for (int64_t i = 0; i < b.size(); ++i) REQUIRE(b.at(i) == 0.0);
 }
 
-TEST_CASE("same seed gives bitwise-identical params; another seed does not") {
+TEST_CASE("same seed gives bitwise-identical params, and another seed does not") {
   z::Array x = z::Array::ones({8, 64});
   z::ParamTree a = z::trace(autoencoder, z::random::key(0), x, 32, 16);
   z::ParamTree b = z::trace(autoencoder, z::random::key(0), x, 32, 16);
