@@ -37,5 +37,9 @@ class CheckScope {
   CheckScope* outer_;
 };
 
+/// Adds `check` to the innermost CheckScope, if any (a transform re-recording the checks it
+/// collected around the function it transforms).
+void record_check(RuntimeCheck check);
+
 }  // namespace detail
 }  // namespace zephyr

@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <tuple>
 #include <type_traits>
@@ -40,10 +39,6 @@ template <size_t I, class... Args>
 decltype(auto) nth(Args&&... args) {
   return std::get<I>(std::forward_as_tuple(std::forward<Args>(args)...));
 }
-
-template <class... Args>
-constexpr bool symbolic_call = (std::is_same_v<std::decay_t<Args>, Params> || ...) ||
-                               (std::is_same_v<std::decay_t<Args>, Tensor> || ...);
 
 // Gradients exist for floats only: differentiating an i32 or bool argument is a mistake (JAX
 // refuses it too), not a request for zeros.
@@ -89,22 +84,7 @@ auto value_and_grad(F f, Loc loc = Loc::current()) {
   auto symbolic = [f, where = SourceLoc::from(loc)](const auto&... a) {
     return detail::symbolic_value_and_grad<Arg>(f, where, a...);
   };
-  // Compiled on the first concrete call only: a program that differentiates inside jit or
-  // interpret never instantiates the compiler's backend, so zephyr::core alone links it.
-  using Compiled = Jitted<decltype(symbolic)>;
-  struct Lazy {
-    std::once_flag once;
-    std::optional<Compiled> jitted;
-  };
-  auto lazy = std::make_shared<Lazy>();
-  return [symbolic, lazy](const auto&... args) {
-    if constexpr (detail::symbolic_call<decltype(args)...>) {
-      return symbolic(args...);
-    } else {
-      std::call_once(lazy->once, [&] { lazy->jitted.emplace(symbolic); });
-      return (*lazy->jitted)(args...);
-    }
-  };
+  return detail::symbolic_or_compiled(symbolic);
 }
 
 /// The gradient of `f` with respect to argument `Arg`: same structure and paths as that argument.

@@ -8,6 +8,7 @@
 #include <future>
 #include <list>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -396,6 +397,34 @@ template <class F>
 Jitted<std::decay_t<F>> jit(F&& f, compiler::Options options = {}) {
   return Jitted<std::decay_t<F>>(std::forward<F>(f), options);
 }
+
+namespace detail {
+
+template <class... Args>
+constexpr bool symbolic_call = (std::is_same_v<std::decay_t<Args>, Params> || ...) ||
+                               (std::is_same_v<std::decay_t<Args>, Tensor> || ...);
+
+/// A transform's result: `symbolic` itself on Tensor or Params arguments (inside jit, interpret
+/// or another transform), jit(symbolic) on Arrays and ParamTrees, compiled on the first such
+/// call only, so a program that only interprets never instantiates the compiler's backend.
+template <class S>
+auto symbolic_or_compiled(S symbolic) {
+  struct Lazy {
+    std::once_flag once;
+    std::optional<Jitted<S>> jitted;
+  };
+  auto lazy = std::make_shared<Lazy>();
+  return [symbolic, lazy](const auto&... args) {
+    if constexpr (symbolic_call<decltype(args)...>) {
+      return symbolic(args...);
+    } else {
+      std::call_once(lazy->once, [&] { lazy->jitted.emplace(symbolic); });
+      return (*lazy->jitted)(args...);
+    }
+  };
+}
+
+}  // namespace detail
 
 /// `f` evaluated by the reference interpreter instead of compiled, with jit's call shape:
 /// `z::interpret(loss)(params, x)` returns what `z::jit(loss)(params, x)` does, computed in plain

@@ -65,7 +65,7 @@ extern const Primitive Add{
     .jvp = [](const NodePtr& n, std::span<const Tensor> t) {
       if (!t[0].defined()) return t[1];
       return t[1].defined() ? t[0] + t[1] : t[0];
-    }, .batch = not_yet,
+    }, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) { return map2(n, in, [](double a, double b) { return a + b; }); },
 };
 
@@ -77,7 +77,7 @@ extern const Primitive Sub{
     .jvp = [](const NodePtr& n, std::span<const Tensor> t) {
       if (!t[0].defined()) return neg(t[1]);
       return t[1].defined() ? t[0] - t[1] : t[0];
-    }, .batch = not_yet,
+    }, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) { return map2(n, in, [](double a, double b) { return a - b; }); },
 };
 
@@ -90,7 +90,7 @@ extern const Primitive Mul{
       Tensor a = input(n, 0), b = input(n, 1);
       if (!t[0].defined()) return a * t[1];
       return t[1].defined() ? t[0] * b + a * t[1] : t[0] * b;
-    }, .batch = not_yet,
+    }, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       if (is_float(n.dtype)) return map2(n, in, [](double a, double b) { return a * b; });
       return map2(n, in, [](double a, double b) {
@@ -110,7 +110,7 @@ extern const Primitive Div{
       if (!t[1].defined()) return by_b;
       Tensor d = neg(t[1]) * Tensor(n) / b;
       return by_b.defined() ? by_b + d : d;
-    }, .batch = not_yet,
+    }, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       if (is_float(n.dtype)) return map2(n, in, [](double a, double b) { return a / b; });
       // Truncating, as arith.divsi; the lowering leaves x / 0 undefined, the reference gives 0.
@@ -131,7 +131,7 @@ extern const Primitive Pow{
       if (!t[1].defined()) return by_x;
       Tensor by_p = t[1] * Tensor(n) * log(x);
       return by_x.defined() ? by_x + by_p : by_p;
-    }, .batch = not_yet,
+    }, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       return map2(n, in, [](double a, double b) { return std::pow(a, b); });
     },
@@ -143,7 +143,7 @@ extern const Primitive Maximum{
     .vjp = [](const NodePtr& n, const Tensor& g) { return route(n, g, input(n, 0) >= input(n, 1)); },
     .jvp = [](const NodePtr& n, std::span<const Tensor> t) {
       return where(input(n, 0) >= input(n, 1), tangent(n, t, 0), tangent(n, t, 1));
-    }, .batch = not_yet,
+    }, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       return map2(n, in, [](double a, double b) { return std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b); });
     },
@@ -154,7 +154,7 @@ extern const Primitive Minimum{
     .vjp = [](const NodePtr& n, const Tensor& g) { return route(n, g, input(n, 0) <= input(n, 1)); },
     .jvp = [](const NodePtr& n, std::span<const Tensor> t) {
       return where(input(n, 0) <= input(n, 1), tangent(n, t, 0), tangent(n, t, 1));
-    }, .batch = not_yet,
+    }, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       return map2(n, in, [](double a, double b) { return std::isnan(a) || std::isnan(b) ? NAN : std::min(a, b); });
     },
@@ -168,7 +168,7 @@ double from_bits(uint32_t v) { return static_cast<double>(static_cast<int32_t>(v
 
 extern const Primitive BitXor{
     .attributes = kNoAttrs, .elementwise = true, .infer = i32s, .vjp = no_gradient,
-    .jvp = no_tangent, .batch = not_yet,
+    .jvp = no_tangent, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       return map2(n, in, [](double a, double b) { return from_bits(bits(a) ^ bits(b)); });
     },
@@ -176,7 +176,7 @@ extern const Primitive BitXor{
 
 extern const Primitive BitOr{
     .attributes = kNoAttrs, .elementwise = true, .infer = i32s, .vjp = no_gradient,
-    .jvp = no_tangent, .batch = not_yet,
+    .jvp = no_tangent, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       return map2(n, in, [](double a, double b) { return from_bits(bits(a) | bits(b)); });
     },
@@ -185,7 +185,7 @@ extern const Primitive BitOr{
 // Counts outside [0, 32) are poison in the lowering (the builders refuse them); 0 here.
 extern const Primitive ShiftLeft{
     .attributes = kNoAttrs, .elementwise = true, .infer = i32s, .vjp = no_gradient,
-    .jvp = no_tangent, .batch = not_yet,
+    .jvp = no_tangent, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       return map2(n, in, [](double a, double b) { return b < 0 || b >= 32 ? 0.0 : from_bits(bits(a) << bits(b)); });
     },
@@ -193,7 +193,7 @@ extern const Primitive ShiftLeft{
 
 extern const Primitive ShiftRightLogical{
     .attributes = kNoAttrs, .elementwise = true, .infer = i32s, .vjp = no_gradient,
-    .jvp = no_tangent, .batch = not_yet,
+    .jvp = no_tangent, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       return map2(n, in, [](double a, double b) { return b < 0 || b >= 32 ? 0.0 : from_bits(bits(a) >> bits(b)); });
     },
@@ -203,7 +203,7 @@ extern const Primitive ShiftRightLogical{
 #define ZEPHYR_COMPARISON(kind, expr)                                                                \
   extern const Primitive kind{                                                                       \
       .attributes = kNoAttrs, .elementwise = true, .infer = comparable, .vjp = no_gradient,          \
-      .jvp = no_tangent, .batch = not_yet,                                                           \
+      .jvp = no_tangent, .batch = elementwise_batch,                                                           \
       .evaluate = [](const Node& n, std::span<const Array> in) {                                     \
         return map2(n, in, [](double a, double b) { return (expr) ? 1.0 : 0.0; });                   \
       },                                                                                             \

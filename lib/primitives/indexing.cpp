@@ -14,6 +14,15 @@ void expect_ids(const Call& c, const Node& ids, const char* what) {
   if (ids.dtype != DType::i32) fail_at(c.loc, what, fmt::format("ids must be i32, got {}", describe(ids.dtype, ids.shape)));
 }
 
+// Batched ids (size, ...) into a table of `rows` rows per example, as rows of the examples'
+// tables stacked: clamped within the example, then offset by example * rows.
+Tensor own_rows(const Tensor& ids, int64_t rows) {
+  const Tensor clamped = minimum(maximum(ids, scalar(0, DType::i32)), scalar(static_cast<double>(rows - 1), DType::i32));
+  Shape leading(ids.shape().size(), 1);
+  leading[0] = ids.shape()[0];
+  return clamped + reshape(iota({ids.shape()[0]}) * scalar(static_cast<double>(rows), DType::i32), leading);
+}
+
 }  // namespace
 
 // out[i..., j...] = table[ids[i...], j...]
@@ -33,7 +42,22 @@ extern const Primitive Gather{
       return std::vector<Tensor>{scatter_add(input(n, 1), g, n->inputs[0]->shape[0]), Tensor()};
     },
     .jvp = [](const NodePtr& n, std::span<const Tensor> t) { return same_op(n, {t[0], input(n, 1)}); },
-    .batch = not_yet,
+    .batch = [](const NodePtr&, std::span<const Tensor> in, const std::vector<bool>& batched) {
+      const Tensor &table = in[0], &ids = in[1];
+      if (!batched[1]) {  // shared ids: gather rows of (rows, size, ...) and bring the batch forward
+        Axes perm{1, 0};
+        for (int64_t a = 2; a < table.ndim(); ++a) perm.push_back(a);
+        return moveaxis(take(transpose(table, perm), ids), ids.ndim(), 0);
+      }
+      if (!batched[0]) return take(table, ids);
+      // Both batched: example b's rows are b * rows ... in the flattened table. Clamping first
+      // keeps an id out of range within its own example, as the unbatched op does.
+      const int64_t size = table.shape()[0], rows = table.shape()[1];
+      Shape flat = table.shape();
+      flat.erase(flat.begin());
+      flat[0] = size * rows;
+      return take(reshape(table, flat), own_rows(ids, rows));
+    },
     .evaluate = [](const Node& n, std::span<const Array> in) {
       const int64_t rows = in[0].shape(0), width = in[0].size() / rows;
       Array out = host::zeros(n.shape);
@@ -68,7 +92,17 @@ extern const Primitive ScatterAdd{
     },
     .vjp = [](const NodePtr& n, const Tensor& g) { return std::vector<Tensor>{Tensor(), take(g, input(n, 0))}; },
     .jvp = [](const NodePtr& n, std::span<const Tensor> t) { return same_op(n, {input(n, 0), t[1]}); },
-    .batch = not_yet,
+    .batch = [](const NodePtr& n, std::span<const Tensor> in, const std::vector<bool>& batched) {
+      const Tensor& ids = in[0];
+      const int64_t rows = n->shape[0];
+      if (!batched[0]) {  // shared ids: scatter (ids..., size, ...) into (rows, size, ...)
+        Tensor updates = moveaxis(in[1], 0, ids.ndim());
+        return moveaxis(scatter_add(ids, updates, rows), 1, 0);
+      }
+      const Tensor updates = batched_input(in, batched, 1);
+      const int64_t size = updates.shape()[0];
+      return reshape(scatter_add(own_rows(ids, rows), updates, size * rows), with_batch(size, n->shape));
+    },
     .evaluate = [](const Node& n, std::span<const Array> in) {
       const int64_t rows = n.shape[0], count = in[0].size(), width = numel(n.shape) / rows;
       Array out = host::zeros(n.shape);

@@ -15,7 +15,7 @@ extern const Primitive Argument{
     },
     .vjp = no_gradient,
     .jvp = no_tangent,
-    .batch = not_yet,
+    .batch = leaf_batch,
     .evaluate = [](const Node& n, std::span<const Array>) -> Array {
       throw Error(fmt::format("[interpret] argument '{}' has no value", n.attrs.name));
     },
@@ -35,7 +35,7 @@ extern const Primitive Constant{
     },
     .vjp = no_gradient,
     .jvp = no_tangent,
-    .batch = not_yet,
+    .batch = leaf_batch,
     .evaluate = [](const Node& n, std::span<const Array>) {
       Array out = host::zeros(n.shape);
       const Array& v = n.attrs.value;
@@ -58,7 +58,7 @@ extern const Primitive Iota{
     },
     .vjp = no_gradient,
     .jvp = no_tangent,
-    .batch = not_yet,
+    .batch = leaf_batch,
     .evaluate = [](const Node& n, std::span<const Array>) {
       Array out = host::zeros(n.shape);
       double* o = out.data<double>();

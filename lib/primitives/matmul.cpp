@@ -47,7 +47,22 @@ extern const Primitive MatMul{
       Tensor by_b = matmul(input(n, 0), t[1]);
       return by_a.defined() ? by_a + by_b : by_b;
     },
-    .batch = not_yet,
+    .batch = [](const NodePtr& n, std::span<const Tensor> in, const std::vector<bool>& batched) {
+      const int64_t size = batch_size(in, batched);
+      const Shape &a = n->inputs[0]->shape, &b = n->inputs[1]->shape;
+      if (a.size() == 3) {  // (c, m, k) x (c, k, n) per example: one product per (example, c)
+        const int64_t c = a[0], m = a[1], k = a[2], cols = b[2];
+        Tensor x = reshape(batched_input(in, batched, 0), {size * c, m, k});
+        Tensor y = reshape(batched_input(in, batched, 1), {size * c, k, cols});
+        return reshape(matmul(x, y), {size, c, m, cols});
+      }
+      const int64_t m = a[0], k = a[1], cols = b[1];
+      if (batched[0] && batched[1]) return matmul(in[0], in[1]);
+      if (batched[0]) return reshape(matmul(reshape(in[0], {size * m, k}), in[1]), {size, m, cols});
+      // A shared lhs: the examples' columns side by side, (m, k) x (k, size * cols).
+      Tensor columns = reshape(transpose(in[1], {1, 0, 2}), {k, size * cols});
+      return transpose(reshape(matmul(in[0], columns), {m, size, cols}), {1, 0, 2});
+    },
     .evaluate = [](const Node& n, std::span<const Array> in) {
       const Shape& s = in[0].shape();
       const int64_t batch = s.size() == 3 ? s[0] : 1, m = s[s.size() - 2], k = s.back(), cols = n.shape.back();

@@ -46,7 +46,9 @@ extern const Primitive Reshape{
     },
     .vjp = [](const NodePtr& n, const Tensor& g) { return Grads{reshape(g, n->inputs[0]->shape)}; },
     .jvp = [](const NodePtr& n, std::span<const Tensor> t) { return same_op(n, {t[0]}); },
-    .batch = not_yet,
+    .batch = [](const NodePtr& n, std::span<const Tensor> in, const std::vector<bool>& batched) {
+      return same_op_batched(n, {in[0]}, n->attrs, batch_size(in, batched));  // examples stay contiguous
+    },
     .evaluate = [](const Node& n, std::span<const Array> in) { return in[0].clone().reshape(n.shape); },
 };
 
@@ -75,7 +77,12 @@ extern const Primitive Transpose{
       return Grads{transpose(g, inverse)};
     },
     .jvp = [](const NodePtr& n, std::span<const Tensor> t) { return same_op(n, {t[0]}); },
-    .batch = not_yet,
+    .batch = [](const NodePtr& n, std::span<const Tensor> in, const std::vector<bool>& batched) {
+      Attrs attrs = n->attrs;
+      attrs.axes = Axes{0};
+      for (int64_t a : after_batch(n->attrs.axes)) attrs.axes.push_back(a);
+      return same_op_batched(n, {in[0]}, std::move(attrs), batch_size(in, batched));
+    },
     .evaluate = [](const Node& n, std::span<const Array> in) {
       const Shape& from = in[0].shape();
       std::vector<int64_t> source(from.size());
@@ -99,7 +106,7 @@ extern const Primitive BroadcastTo{
     },
     .vjp = [](const NodePtr& n, const Tensor& g) { return Grads{unbroadcast(g, n->inputs[0]->shape)}; },
     .jvp = [](const NodePtr& n, std::span<const Tensor> t) { return same_op(n, {t[0]}); },
-    .batch = not_yet,
+    .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) { return host::map<1>(n, in, [](double x) { return x; }); },
 };
 
@@ -133,7 +140,12 @@ extern const Primitive Slice{
       return Grads{pad(g, low, high, interior)};
     },
     .jvp = [](const NodePtr& n, std::span<const Tensor> t) { return same_op(n, {t[0]}); },
-    .batch = not_yet,
+    .batch = [](const NodePtr& n, std::span<const Tensor> in, const std::vector<bool>& batched) {
+      Attrs attrs = n->attrs;
+      attrs.starts.insert(attrs.starts.begin(), 0);
+      attrs.strides.insert(attrs.strides.begin(), 1);
+      return same_op_batched(n, {in[0]}, std::move(attrs), batch_size(in, batched));
+    },
     .evaluate = [](const Node& n, std::span<const Array> in) {
       std::vector<int64_t> source(n.shape.size());
       return gather_by_index(n, [&](const std::vector<int64_t>& index) {
@@ -179,7 +191,13 @@ extern const Primitive Concat{
       for (size_t i = 0; i < t.size(); ++i) parts.push_back(tangent(n, t, i));
       return same_op(n, std::move(parts));
     },
-    .batch = not_yet,
+    .batch = [](const NodePtr& n, std::span<const Tensor> in, const std::vector<bool>& batched) {
+      std::vector<Tensor> parts;
+      for (size_t i = 0; i < in.size(); ++i) parts.push_back(batched_input(in, batched, i));
+      Attrs attrs = n->attrs;
+      attrs.axis += 1;
+      return same_op_batched(n, parts, std::move(attrs), batch_size(in, batched));
+    },
     .evaluate = [](const Node& n, std::span<const Array> in) {
       const int64_t axis = n.attrs.axis;
       std::vector<int64_t> source(n.shape.size());
@@ -224,7 +242,11 @@ extern const Primitive Pad{
       attrs.value = Array::zeros({}, n->dtype);
       return build(OpKind::Pad, {t[0].node()}, std::move(attrs), n->loc, {n->dtype, n->shape});
     },
-    .batch = not_yet,
+    .batch = [](const NodePtr& n, std::span<const Tensor> in, const std::vector<bool>& batched) {
+      Attrs attrs = n->attrs;
+      for (Shape* counts : {&attrs.low, &attrs.high, &attrs.interior}) counts->insert(counts->begin(), 0);
+      return same_op_batched(n, {in[0]}, std::move(attrs), batch_size(in, batched));
+    },
     .evaluate = [](const Node& n, std::span<const Array> in) {
       const Attrs& a = n.attrs;
       const Shape& from = in[0].shape();
@@ -251,7 +273,11 @@ extern const Primitive Reverse{
     },
     .vjp = [](const NodePtr& n, const Tensor& g) { return Grads{reverse(g, n->attrs.axes)}; },
     .jvp = [](const NodePtr& n, std::span<const Tensor> t) { return same_op(n, {t[0]}); },
-    .batch = not_yet,
+    .batch = [](const NodePtr& n, std::span<const Tensor> in, const std::vector<bool>& batched) {
+      Attrs attrs = n->attrs;
+      attrs.axes = after_batch(n->attrs.axes);
+      return same_op_batched(n, {in[0]}, std::move(attrs), batch_size(in, batched));
+    },
     .evaluate = [](const Node& n, std::span<const Array> in) {
       std::vector<int64_t> source(n.shape.size());
       return gather_by_index(n, [&](const std::vector<int64_t>& index) {

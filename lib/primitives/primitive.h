@@ -46,22 +46,15 @@ enum AttrField : unsigned {
   kName = 1u << 6,     // an argument's path or name
 };
 
-/// "Not written yet": the Transforms issue fills JVP and batching rules in. Naming it in a
-/// record keeps the omission visible; calling such a rule throws, naming the op.
-struct NotYet {};
-inline constexpr NotYet not_yet{};
-
-/// A required rule: a function pointer with no default value (a record that omits it does not
-/// compile). Captureless lambdas convert.
+/// A required rule: a function pointer with no default and no null value, so a record that
+/// omits a rule does not compile. Captureless lambdas convert.
 template <class Signature>
 class Rule {
  public:
   Rule() = delete;
   template <class F>
-    requires std::is_convertible_v<F, Signature*>
+    requires(std::is_convertible_v<F, Signature*> && !std::is_null_pointer_v<F>)
   constexpr Rule(F f) : fn_(f) {}  // NOLINT: records are written with designated initializers
-  constexpr Rule(NotYet) : fn_(nullptr) {}
-  bool defined() const { return fn_ != nullptr; }
   Signature* get() const { return fn_; }
 
  private:
@@ -75,10 +68,10 @@ using VjpFn = std::vector<Tensor>(const NodePtr& node, const Tensor& cotangent);
 /// for float results with at least one tangent defined; a tangent of an input's broadcastable
 /// shape is broadcast to the node's by the sweep.
 using JvpFn = Tensor(const NodePtr& node, std::span<const Tensor> tangents);
-/// The node applied to inputs with a batch axis (`axes[i]`, -1 for unbatched); returns the
-/// result and writes its batch axis.
-using BatchFn = Tensor(const NodePtr& node, std::span<const Tensor> inputs, std::span<const int64_t> axes,
-                       int64_t& out_axis);
+/// The node applied to a batch of examples (vmap): `batched[i]` says whether input i carries a
+/// leading batch axis (the others are as in the node, shared by every example); the result has
+/// the batch as its leading axis. Called only when some input is batched.
+using BatchFn = Tensor(const NodePtr& node, std::span<const Tensor> inputs, const std::vector<bool>& batched);
 /// The reference evaluation: the node's value from its inputs' values, all as f64 Arrays
 /// whatever the dtype (integers and bools hold exact whole numbers). The interpreter rounds
 /// the result to the node's dtype, so a rule computes as exactly as it can.

@@ -56,7 +56,11 @@ extern const Primitive ReduceSum{
       return std::vector<Tensor>{broadcast_to(reshape(g, kept(n)), n->inputs[0]->shape)};
     },
     .jvp = [](const NodePtr& n, std::span<const Tensor> t) { return same_op(n, {t[0]}); },
-    .batch = not_yet,
+    .batch = [](const NodePtr& n, std::span<const Tensor> in, const std::vector<bool>& batched) {
+      Attrs attrs = n->attrs;
+      attrs.axes = after_batch(n->attrs.axes);
+      return same_op_batched(n, {in[0]}, std::move(attrs), batch_size(in, batched));
+    },
     .evaluate = [](const Node& n, std::span<const Array> in) {
       return reduce(n, in[0], 0.0, [](double acc, double x) { return acc + x; });
     },
@@ -76,7 +80,11 @@ extern const Primitive ReduceMax{
       Tensor hit = cast(equal(input(n, 0), reshape(Tensor(n), kept(n))), n->dtype);
       return sum(hit * t[0], n->attrs.axes) / sum(hit, n->attrs.axes);
     },
-    .batch = not_yet,
+    .batch = [](const NodePtr& n, std::span<const Tensor> in, const std::vector<bool>& batched) {
+      Attrs attrs = n->attrs;
+      attrs.axes = after_batch(n->attrs.axes);
+      return same_op_batched(n, {in[0]}, std::move(attrs), batch_size(in, batched));
+    },
     .evaluate = [](const Node& n, std::span<const Array> in) {
       const double lowest = is_float(n.dtype) ? -std::numeric_limits<double>::infinity()
                                               : static_cast<double>(std::numeric_limits<int32_t>::min());

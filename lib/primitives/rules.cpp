@@ -24,6 +24,56 @@ Tensor same_op(const NodePtr& n, std::vector<Tensor> inputs) {
   return build(n->op, std::move(nodes), n->attrs, n->loc, {n->dtype, n->shape});
 }
 
+int64_t batch_size(std::span<const Tensor> inputs, const std::vector<bool>& batched) {
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (batched[i]) return inputs[i].shape()[0];
+  throw Error("[vmap] internal: a batching rule was called with no batched input");
+}
+
+Shape with_batch(int64_t size, const Shape& shape) {
+  Shape out{size};
+  out.insert(out.end(), shape.begin(), shape.end());
+  return out;
+}
+
+Axes after_batch(const Axes& axes) {
+  Axes out;
+  for (int64_t a : axes) out.push_back(a + 1);
+  return out;
+}
+
+Tensor batched_input(std::span<const Tensor> inputs, const std::vector<bool>& batched, size_t i) {
+  if (batched[i]) return inputs[i];
+  return broadcast_to(inputs[i], with_batch(batch_size(inputs, batched), inputs[i].shape()));
+}
+
+Tensor same_op_batched(const NodePtr& n, const std::vector<Tensor>& inputs, Attrs attrs, int64_t size) {
+  std::vector<NodePtr> nodes;
+  for (const Tensor& x : inputs) nodes.push_back(x.node());
+  return build(n->op, std::move(nodes), std::move(attrs), n->loc, {n->dtype, with_batch(size, n->shape)});
+}
+
+Tensor elementwise_batch(const NodePtr& n, std::span<const Tensor> inputs, const std::vector<bool>& batched) {
+  const int64_t size = batch_size(inputs, batched);
+  std::vector<NodePtr> aligned;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!batched[i]) {
+      aligned.push_back(inputs[i].node());
+      continue;
+    }
+    const Shape& example = n->inputs[i]->shape;
+    Shape shape(n->shape.size() - example.size() + 1, 1);
+    shape[0] = size;
+    shape.insert(shape.end(), example.begin(), example.end());
+    aligned.push_back(reshape(inputs[i], shape).node());
+  }
+  return build(n->op, std::move(aligned), n->attrs, n->loc, {n->dtype, with_batch(size, n->shape)});
+}
+
+Tensor leaf_batch(const NodePtr& n, std::span<const Tensor>, const std::vector<bool>&) {
+  fail_at(n->loc, mnemonic(n->op), "[vmap] internal: a leaf has no inputs to batch");
+}
+
 void expect_axes(const Call& c, const Axes& axes, int64_t rank) {
   for (size_t i = 0; i < axes.size(); ++i)
     if (axes[i] < 0 || axes[i] >= rank || (i > 0 && axes[i] <= axes[i - 1]))

@@ -44,6 +44,30 @@ Tensor diagonal_jvp(const NodePtr& n, std::span<const Tensor> t);
 /// in the inputs given (data movement, sums, gathers), with missing tangents as zeros.
 Tensor same_op(const NodePtr& n, std::vector<Tensor> inputs);
 
+/// The number of examples: the leading extent of the batched inputs (the sweep checks they agree).
+int64_t batch_size(std::span<const Tensor> inputs, const std::vector<bool>& batched);
+
+/// `shape` with a leading batch axis of `size`.
+Shape with_batch(int64_t size, const Shape& shape);
+
+/// Axes of an example shifted past the batch axis.
+Axes after_batch(const Axes& axes);
+
+/// Input i with the batch leading: as given if batched, else broadcast to every example.
+Tensor batched_input(std::span<const Tensor> inputs, const std::vector<bool>& batched, size_t i);
+
+/// The node's op over inputs that all carry the batch, with `attrs`, and the node's type with a
+/// leading batch axis of `size` as the declared type.
+Tensor same_op_batched(const NodePtr& n, const std::vector<Tensor>& inputs, Attrs attrs, int64_t size);
+
+/// The batching rule of an elementwise op (numpy broadcasting): a batched input gets extent-1
+/// axes after the batch up to the node's rank, so examples line up with examples and unbatched
+/// inputs broadcast across them.
+Tensor elementwise_batch(const NodePtr& n, std::span<const Tensor> inputs, const std::vector<bool>& batched);
+
+/// The batching rule of a leaf: it has no inputs, so the sweep never calls it.
+Tensor leaf_batch(const NodePtr& n, std::span<const Tensor>, const std::vector<bool>&);
+
 /// Sums a broadcast cotangent back to the operand's shape (numpy broadcasting in reverse).
 Tensor unbroadcast(const Tensor& g, const Shape& shape);
 

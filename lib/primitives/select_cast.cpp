@@ -26,7 +26,7 @@ extern const Primitive Select{
     .jvp = [](const NodePtr& n, std::span<const Tensor> t) {
       return where(input(n, 0), tangent(n, t, 1), tangent(n, t, 2));
     },
-    .batch = not_yet,
+    .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       return host::map<3>(n, in, [](double c, double a, double b) { return c != 0 ? a : b; });
     },
@@ -49,7 +49,7 @@ extern const Primitive Cast{
       if (!is_float(n->dtype) || !is_float(n->inputs[0]->dtype)) return Tensor();
       return cast(t[0], n->dtype);
     },
-    .batch = not_yet,
+    .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       if (n.dtype == DType::bool_) return host::map<1>(n, in, [](double x) { return x != 0 ? 1.0 : 0.0; });
       if (!is_float(n.dtype)) return host::map<1>(n, in, [](double x) { return std::trunc(x); });
@@ -68,7 +68,7 @@ extern const Primitive StopGradient{
     },
     .vjp = no_gradient,
     .jvp = no_tangent,
-    .batch = not_yet,
+    .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) { return host::map<1>(n, in, [](double x) { return x; }); },
 };
 

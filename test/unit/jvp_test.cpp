@@ -114,7 +114,9 @@ TEST_CASE("jvp: every primitive's rule matches central finite differences and it
     const std::vector<z::Array> g = z::interpret(reverse)(kX, kP, u);
     CHECK_MESSAGE(dot(u, dy) == doctest::Approx(dot(g[0], kVx) + dot(g[1], kVp)).epsilon(c.tolerance * 1e-2),
                   std::string(c.name) << ": <u, Jv> vs <Jᵀu, v>");
-    for (const z::Node* n : z::topological_order(z::make_function(c.f, kX, kP).results)) covered.insert(n->op);
+    // The function must outlive the loop: a temporary in the range initializer dies before the body runs.
+    const z::Function traced = z::make_function(c.f, kX, kP);
+    for (const z::Node* n : z::topological_order(traced.results)) covered.insert(n->op);
   }
   // Every primitive with a float result has a case (the others' tangents are zero by rule).
   for (z::OpKind k : {
