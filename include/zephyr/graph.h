@@ -25,6 +25,8 @@ struct Node;
 using NodePtr = std::shared_ptr<const Node>;
 
 /// Per-op attributes; each op reads only the fields its comment names.
+struct CustomRule;  // z::custom_vjp's gradient (zephyr/custom_vjp.h)
+
 struct Attrs {
   std::vector<int64_t> axes;     // ReduceSum/ReduceMax/Reverse: axes (sorted); Transpose: permutation
   std::vector<int64_t> starts;   // Slice
@@ -33,6 +35,7 @@ struct Attrs {
   int64_t axis = 0;              // Iota, Concat
   Array value;                   // Constant: a scalar (splat) or a dense array of the node's shape; Pad: the scalar fill
   std::string name;              // Argument: parameter path or input name
+  std::shared_ptr<const CustomRule> rule;  // CustomVjp: the user's gradient
 };
 
 /// One value of the graph. Shape and dtype are static and known when the node is built.

@@ -97,6 +97,7 @@ class Emitter {
       case OpKind::Reverse: return reverse(n);
       case OpKind::Gather: return gather(n);
       case OpKind::ScatterAdd: return scatter_add(n);
+      case OpKind::CustomVjp: return in(n, n->inputs.size() - 1);  // the function's own result
     }
     throw Error(fmt::format("[compile] no lowering for op '{}'", mnemonic(n->op)));
   }
@@ -243,6 +244,7 @@ class Emitter {
       case OpKind::ReduceSum: case OpKind::ReduceMax: case OpKind::MatMul:
       case OpKind::Reshape: case OpKind::Transpose: case OpKind::Slice: case OpKind::Concat:
       case OpKind::Pad: case OpKind::Reverse: case OpKind::Gather: case OpKind::ScatterAdd:
+      case OpKind::CustomVjp:
         break;
     }
     throw Error(fmt::format("[compile] '{}' is not elementwise", mnemonic(n->op)));

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <unordered_map>
 
@@ -138,10 +139,38 @@ class Partitioner {
   std::unordered_map<const Node*, size_t> values_;
 };
 
+// A custom_vjp node's value is its last operand: the gradient it carries has been taken by now,
+// so the node goes (its users read that operand), rather than becoming a kernel that copies.
+Function without_custom_rules(const Function& function) {
+  const std::vector<const Node*> order = topological_order(function.results);
+  if (std::none_of(order.begin(), order.end(), [](const Node* n) { return n->op == OpKind::CustomVjp; })) return function;
+  std::unordered_map<const Node*, NodePtr> now;  // the node each changed one becomes
+  auto current = [&](const NodePtr& n) {
+    auto it = now.find(n.get());
+    return it != now.end() ? it->second : n;
+  };
+  for (const Node* n : order) {
+    if (n->op == OpKind::CustomVjp) {
+      now[n] = current(n->inputs.back());
+      continue;
+    }
+    std::vector<NodePtr> inputs;
+    bool changed = false;
+    for (const NodePtr& in : n->inputs) {
+      inputs.push_back(current(in));
+      changed |= inputs.back() != in;
+    }
+    if (changed) now[n] = make_node(n->op, n->dtype, n->shape, std::move(inputs), n->attrs, n->loc);
+  }
+  Function out = function;
+  for (NodePtr& r : out.results) r = current(r);
+  return out;
+}
+
 }  // namespace
 
 Schedule partition(const Function& function, const PartitionOptions& options) {
-  return Partitioner(function, options).run();
+  return Partitioner(without_custom_rules(function), options).run();
 }
 
 std::string structural_key(const Function& kernel) {

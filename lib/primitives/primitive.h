@@ -44,6 +44,7 @@ enum AttrField : unsigned {
   kAxis = 1u << 4,     // one axis
   kValue = 1u << 5,    // an Array: a literal or a fill value
   kName = 1u << 6,     // an argument's path or name
+  kRule = 1u << 7,     // CustomVjp: the user's gradient
 };
 
 /// A required rule: a function pointer with no default and no null value, so a record that

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "primitive.h"
+#include "zephyr/custom_vjp.h"
 
 namespace zephyr::primitives {
 namespace records {
@@ -41,6 +42,7 @@ std::string print_attrs(OpKind op, const Attrs& a) {
     out += a.value.size() == 1 ? fmt::format(" value={:g}", a.value.at(0))
                                : fmt::format(" value=dense<{}>", describe(a.value.dtype(), a.value.shape()));
   if (fields & kName) out += " " + a.name;
+  if ((fields & kRule) && a.rule) out += " rule=" + a.rule->where.str();
   return out;
 }
 

@@ -16,6 +16,7 @@ const char* undeclared_field(unsigned declared, const Attrs& a) {
   if (!(declared & kAxis) && a.axis != 0) return "axis";
   if (!(declared & kValue) && a.value.defined()) return "value";
   if (!(declared & kName) && !a.name.empty()) return "name";
+  if (!(declared & kRule) && a.rule) return "rule";
   return nullptr;
 }
 

@@ -3,6 +3,7 @@
 // evaluated by the primitives' reference evaluations (matmul tiling remainders: lowering_test). The interpreter itself is
 // checked against hand-written loops, and the verifier against graphs built wrongly on purpose.
 #include <doctest/doctest.h>
+#include <zephyr/custom_vjp.h>
 #include <zephyr/zephyr.h>
 
 #include <cmath>
@@ -87,6 +88,11 @@ const std::vector<OpCase>& op_cases() {
       {"select", [](z::Tensor x, z::Tensor p, z::Tensor) { return z::where(z::greater(x, z::scalar(0.0)), x, p); }, 0},
       // Casts: float to int truncates toward zero, to bool tests for nonzero.
       {"stop_gradient", [](z::Tensor x, z::Tensor p, z::Tensor) { return z::stop_gradient(x) * p; }, 0},
+      {"custom_vjp", [](z::Tensor x, z::Tensor p, z::Tensor) {  // the value is the function's
+         auto twice = z::custom_vjp([](z::Tensor a) { return a * 2.0; }, [](z::Tensor a) { return std::pair{a * 2.0, a}; },
+                                    [](const z::Tensor&, z::Tensor g) { return g; });
+         return twice(x) + p;
+       }, 0},
       {"cast f32 -> i32", [](z::Tensor x, z::Tensor, z::Tensor) { return z::cast(x * 37.0, z::DType::i32); }, 0},
       {"cast i32 -> f32", [](z::Tensor, z::Tensor, z::Tensor b) { return z::cast(b, z::DType::f32); }, 0},
       {"cast i32 -> bool", [](z::Tensor, z::Tensor, z::Tensor b) { return z::cast(z::shift_right_logical(b, 30), z::DType::bool_); }, 0},

@@ -2,6 +2,7 @@
 // or shared, in every combination), per-example gradients against a loop of single-example
 // gradients, axes, nesting, run-time checks and the errors.
 #include <doctest/doctest.h>
+#include <zephyr/custom_vjp.h>
 #include <zephyr/vmap.h>
 #include <zephyr/zephyr.h>
 
@@ -92,6 +93,13 @@ const std::vector<BatchCase>& cases() {
       {"reverse", [](T x, T, T) { return z::reverse(x, {1}); }},
       {"gather (ids clamp within the example)", [](T x, T, T b) { return z::take(x, small_ids(b)); }},
       {"scatter_add", [](T x, T, T b) { return z::scatter_add(small_ids(b), x * 2.0, 4); }},
+      {"custom_vjp", [](T x, T p, T) {
+         auto scaled = z::custom_vjp([](T a, T b) { return a * b; }, [](T a, T b) { return std::pair{a * b, std::tuple{a, b}}; },
+                                     [](const std::tuple<T, T>& ab, T g) {
+                                       return std::tuple{g * std::get<1>(ab), g * std::get<0>(ab)};
+                                     });
+         return scaled(x, p);
+       }},
       {"constants, iota", [](T x, T, T) {
          return x * z::full({4}, 3.0) + z::cast(z::iota({3, 4}, 1), z::DType::f32) + z::constant(random_array({3, 4}, 9));
        }},
