@@ -65,6 +65,8 @@ class Array {
   }
   /// The element at flat index `i`, converted to double (any dtype).
   double at(int64_t i) const;
+  /// Stores `value` at flat position i in the array's dtype: floats round, integers wrap.
+  void set(int64_t i, double value);
   /// The single element of a size-1 array.
   template <class T> T item() const {
     if (size() != 1) throw Error("[Array::item] array of shape " + to_string(shape_) + " is not a scalar");

@@ -16,6 +16,11 @@ const char* c_type(DType dtype) {
     case DType::f64: return "double";
     case DType::i32: return "int32_t";
     case DType::bool_: return "uint8_t";
+    case DType::bf16: return "uint16_t";  // bfloat16 bits
+    case DType::f16: return "uint16_t";   // IEEE half bits
+    case DType::i64: return "int64_t";
+    case DType::u8: return "uint8_t";
+    case DType::i8: return "int8_t";
   }
   return "void";
 }

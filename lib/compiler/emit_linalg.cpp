@@ -21,6 +21,8 @@ namespace {
 
 using mlir::Value;
 
+int primitives_width(DType d) { return d == DType::i64 ? 64 : d == DType::i32 ? 32 : 8; }
+
 class Emitter {
  public:
   Emitter(mlir::MLIRContext& ctx, mlir::ModuleOp module) : ctx_(ctx), b_(&ctx) {
@@ -58,6 +60,10 @@ class Emitter {
       case DType::f64: return b_.getF64Type();
       case DType::i32: return b_.getI32Type();
       case DType::bool_: return b_.getI1Type();
+      case DType::bf16: return b_.getBF16Type();
+      case DType::f16: return b_.getF16Type();
+      case DType::i64: return b_.getI64Type();
+      case DType::u8: case DType::i8: return b_.getIntegerType(8);  // signless: the ops say unsigned
     }
     return {};
   }
@@ -109,6 +115,15 @@ class Emitter {
       case DType::f64: return b_.getF64FloatAttr(v);
       case DType::i32: return b_.getI32IntegerAttr(static_cast<int32_t>(v));
       case DType::bool_: return b_.getBoolAttr(v != 0);
+      case DType::bf16: case DType::f16: {
+        // The value as its Array stores it: the same rounding as everywhere else.
+        Array one({}, d);
+        one.set(0, v);
+        return b_.getFloatAttr(element(d), one.at(0));
+      }
+      case DType::i64: return b_.getI64IntegerAttr(static_cast<int64_t>(v));
+      case DType::u8: case DType::i8:  // two's complement in 8 bits
+        return b_.getIntegerAttr(element(d), static_cast<int8_t>(static_cast<uint8_t>(static_cast<int64_t>(v))));
     }
     return {};
   }
@@ -125,6 +140,11 @@ class Emitter {
         case DType::f64: attr = mlir::DenseElementsAttr::get(type, llvm::ArrayRef<double>(v.data<double>(), v.size())); break;
         case DType::i32: attr = mlir::DenseElementsAttr::get(type, llvm::ArrayRef<int32_t>(v.data<int32_t>(), v.size())); break;
         case DType::bool_: attr = mlir::DenseElementsAttr::get(type, llvm::ArrayRef<bool>(v.data<bool>(), v.size())); break;
+        // Little-endian bytes, as MLIR's dense storage holds these types.
+        case DType::bf16: case DType::f16: case DType::i64: case DType::u8: case DType::i8:
+          attr = mlir::DenseElementsAttr::getFromRawBuffer(
+              type, llvm::ArrayRef<char>(static_cast<const char*>(v.raw()), v.nbytes()));
+          break;
       }
     }
     return b_.create<mlir::arith::ConstantOp>(loc(n), type, attr);
@@ -141,9 +161,12 @@ class Emitter {
         llvm::ArrayRef<mlir::AffineMap>{map}, iters, [&](mlir::OpBuilder& nb, mlir::Location l, mlir::ValueRange) {
           Value index = nb.create<mlir::linalg::IndexOp>(l, axis);
           Value i = nb.create<mlir::arith::IndexCastOp>(l, nb.getI64Type(), index);
-          Value out = dtype == DType::i32 ? Value(nb.create<mlir::arith::TruncIOp>(l, nb.getI32Type(), i))
-                      : dtype == DType::bool_ ? Value(nb.create<mlir::arith::TruncIOp>(l, nb.getI1Type(), i))
-                                              : Value(nb.create<mlir::arith::SIToFPOp>(l, element(dtype), i));
+          Value out = dtype == DType::i64 ? i
+                      : !is_float(dtype)  ? Value(nb.create<mlir::arith::TruncIOp>(l, element(dtype), i))
+                      : is_low_precision(dtype)
+                          ? Value(nb.create<mlir::arith::TruncFOp>(
+                                l, element(dtype), nb.create<mlir::arith::SIToFPOp>(l, nb.getF32Type(), i)))
+                          : Value(nb.create<mlir::arith::SIToFPOp>(l, element(dtype), i));
           nb.create<mlir::linalg::YieldOp>(l, out);
         });
     return op.getResult(0);
@@ -200,7 +223,7 @@ class Emitter {
     namespace arith = mlir::arith;
     namespace math = mlir::math;
     DType in_type = n->inputs.empty() ? n->dtype : n->inputs[0]->dtype;
-    bool f = is_float(in_type);
+    bool f = is_float(in_type), u = is_unsigned(in_type);
     switch (n->op) {
       case OpKind::BroadcastTo: return x[0];
       case OpKind::Neg:
@@ -208,6 +231,7 @@ class Emitter {
         return nb.create<arith::SubIOp>(l, nb.create<arith::ConstantOp>(l, nb.getZeroAttr(x[0].getType())), x[0]);
       case OpKind::Abs:
         if (f) return nb.create<math::AbsFOp>(l, x[0]);
+        if (u) return x[0];
         return nb.create<math::AbsIOp>(l, x[0]);
       case OpKind::Exp: return nb.create<math::ExpOp>(l, x[0]);
       case OpKind::Log: return nb.create<math::LogOp>(l, x[0]);
@@ -219,22 +243,26 @@ class Emitter {
       case OpKind::Add: return f ? Value(nb.create<arith::AddFOp>(l, x[0], x[1])) : nb.create<arith::AddIOp>(l, x[0], x[1]);
       case OpKind::Sub: return f ? Value(nb.create<arith::SubFOp>(l, x[0], x[1])) : nb.create<arith::SubIOp>(l, x[0], x[1]);
       case OpKind::Mul: return f ? Value(nb.create<arith::MulFOp>(l, x[0], x[1])) : nb.create<arith::MulIOp>(l, x[0], x[1]);
-      case OpKind::Div: return f ? Value(nb.create<arith::DivFOp>(l, x[0], x[1])) : nb.create<arith::DivSIOp>(l, x[0], x[1]);
+      case OpKind::Div:
+        if (f) return nb.create<arith::DivFOp>(l, x[0], x[1]);
+        return integer_divide(nb, l, u, x[0], x[1]);
       case OpKind::Pow: return nb.create<math::PowFOp>(l, x[0], x[1]);
       case OpKind::Maximum:
-        return f ? Value(nb.create<arith::MaximumFOp>(l, x[0], x[1])) : nb.create<arith::MaxSIOp>(l, x[0], x[1]);
+        if (f) return nb.create<arith::MaximumFOp>(l, x[0], x[1]);
+        return u ? Value(nb.create<arith::MaxUIOp>(l, x[0], x[1])) : nb.create<arith::MaxSIOp>(l, x[0], x[1]);
       case OpKind::Minimum:
-        return f ? Value(nb.create<arith::MinimumFOp>(l, x[0], x[1])) : nb.create<arith::MinSIOp>(l, x[0], x[1]);
+        if (f) return nb.create<arith::MinimumFOp>(l, x[0], x[1]);
+        return u ? Value(nb.create<arith::MinUIOp>(l, x[0], x[1])) : nb.create<arith::MinSIOp>(l, x[0], x[1]);
       case OpKind::BitXor: return nb.create<arith::XOrIOp>(l, x[0], x[1]);
       case OpKind::BitOr: return nb.create<arith::OrIOp>(l, x[0], x[1]);
       case OpKind::ShiftLeft: return nb.create<arith::ShLIOp>(l, x[0], x[1]);
       case OpKind::ShiftRightLogical: return nb.create<arith::ShRUIOp>(l, x[0], x[1]);
       case OpKind::Equal: return compare(nb, l, f, arith::CmpFPredicate::OEQ, arith::CmpIPredicate::eq, x);
       case OpKind::NotEqual: return compare(nb, l, f, arith::CmpFPredicate::UNE, arith::CmpIPredicate::ne, x);
-      case OpKind::Less: return compare(nb, l, f, arith::CmpFPredicate::OLT, arith::CmpIPredicate::slt, x);
-      case OpKind::LessEqual: return compare(nb, l, f, arith::CmpFPredicate::OLE, arith::CmpIPredicate::sle, x);
-      case OpKind::Greater: return compare(nb, l, f, arith::CmpFPredicate::OGT, arith::CmpIPredicate::sgt, x);
-      case OpKind::GreaterEqual: return compare(nb, l, f, arith::CmpFPredicate::OGE, arith::CmpIPredicate::sge, x);
+      case OpKind::Less: return compare(nb, l, f, arith::CmpFPredicate::OLT, u ? arith::CmpIPredicate::ult : arith::CmpIPredicate::slt, x);
+      case OpKind::LessEqual: return compare(nb, l, f, arith::CmpFPredicate::OLE, u ? arith::CmpIPredicate::ule : arith::CmpIPredicate::sle, x);
+      case OpKind::Greater: return compare(nb, l, f, arith::CmpFPredicate::OGT, u ? arith::CmpIPredicate::ugt : arith::CmpIPredicate::sgt, x);
+      case OpKind::GreaterEqual: return compare(nb, l, f, arith::CmpFPredicate::OGE, u ? arith::CmpIPredicate::uge : arith::CmpIPredicate::sge, x);
       case OpKind::Select: return nb.create<arith::SelectOp>(l, x[0], x[1], x[2]);
       case OpKind::Cast: return cast(nb, l, x[0], in_type, n->dtype);
       case OpKind::StopGradient: return x[0];
@@ -248,6 +276,26 @@ class Emitter {
         break;
     }
     throw Error(fmt::format("[compile] '{}' is not elementwise", mnemonic(n->op)));
+  }
+
+  // Toward zero, as numpy's C division; x / 0 is 0 and MIN / -1 wraps to MIN, where the bare
+  // instruction would trap (SIGFPE) and take the user's process with it.
+  Value integer_divide(mlir::OpBuilder& nb, mlir::Location l, bool is_unsigned, Value a, Value b) {
+    namespace arith = mlir::arith;
+    auto constant = [&](int64_t v) { return nb.create<arith::ConstantOp>(l, nb.getIntegerAttr(a.getType(), v)).getResult(); };
+    Value zero = constant(0), one = constant(1);
+    Value by_zero = nb.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, b, zero);
+    Value bad = by_zero;
+    if (!is_unsigned) {
+      const unsigned width = a.getType().getIntOrFloatBitWidth();
+      Value min = nb.create<arith::ConstantOp>(l, nb.getIntegerAttr(a.getType(), llvm::APInt::getSignedMinValue(width)));
+      Value overflows = nb.create<arith::AndIOp>(l, nb.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, a, min),
+                                                 nb.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, b, constant(-1)));
+      bad = nb.create<arith::OrIOp>(l, by_zero, overflows);
+    }
+    Value divisor = nb.create<arith::SelectOp>(l, bad, one, b);
+    Value q = is_unsigned ? Value(nb.create<arith::DivUIOp>(l, a, divisor)) : nb.create<arith::DivSIOp>(l, a, divisor);
+    return nb.create<arith::SelectOp>(l, by_zero, zero, q);
   }
 
   Value compare(mlir::OpBuilder& nb, mlir::Location l, bool f, mlir::arith::CmpFPredicate fp,
@@ -264,12 +312,34 @@ class Emitter {
       if (is_float(from)) return nb.create<arith::CmpFOp>(l, arith::CmpFPredicate::UNE, v, zero);
       return nb.create<arith::CmpIOp>(l, arith::CmpIPredicate::ne, v, zero);
     }
-    if (is_float(from) && is_float(to))
-      return from == DType::f32 ? Value(nb.create<arith::ExtFOp>(l, t, v)) : nb.create<arith::TruncFOp>(l, t, v);
-    if (is_float(from)) return nb.create<arith::FPToSIOp>(l, t, v);
-    if (from == DType::bool_)
-      return is_float(to) ? Value(nb.create<arith::UIToFPOp>(l, t, v)) : nb.create<arith::ExtUIOp>(l, t, v);
-    return nb.create<arith::SIToFPOp>(l, t, v);  // i32 -> float
+    auto bits = [](mlir::Type type) { return type.getIntOrFloatBitWidth(); };
+    auto widen = [&](Value x) {  // a 16-bit float to f32, else unchanged
+      return is_low_precision(from) ? Value(nb.create<arith::ExtFOp>(l, nb.getF32Type(), x)) : x;
+    };
+    if (is_float(from) && is_float(to)) {
+      if (from == to) return v;
+      if (is_low_precision(from) && to != DType::f32)  // from 16 bits: widen to f32 first
+        return cast(nb, l, nb.create<arith::ExtFOp>(l, nb.getF32Type(), v), DType::f32, to);
+      // Between the 16-bit formats, and from f64 to them, through f32 (as the interpreter rounds).
+      if (is_low_precision(to) && from != DType::f32)
+        return nb.create<arith::TruncFOp>(l, t, cast(nb, l, v, from, DType::f32));
+      return bits(t) > bits(v.getType()) ? Value(nb.create<arith::ExtFOp>(l, t, v)) : nb.create<arith::TruncFOp>(l, t, v);
+    }
+    if (is_float(from)) {
+      // Toward zero, then wrapped to the width: narrow integers go through i32, as numpy's
+      // conversions do on x86 (a float out of i32's range has no defined conversion).
+      if (bits(t) >= 32) return nb.create<arith::FPToSIOp>(l, t, widen(v));
+      return nb.create<arith::TruncIOp>(l, t, nb.create<arith::FPToSIOp>(l, nb.getI32Type(), widen(v)));
+    }
+    const bool unsigned_from = from == DType::bool_ || is_unsigned(from);
+    if (is_float(to)) {
+      mlir::Type wide = is_low_precision(to) ? mlir::Type(nb.getF32Type()) : t;
+      Value x = unsigned_from ? Value(nb.create<arith::UIToFPOp>(l, wide, v)) : nb.create<arith::SIToFPOp>(l, wide, v);
+      return is_low_precision(to) ? Value(nb.create<arith::TruncFOp>(l, t, x)) : x;
+    }
+    if (bits(t) == bits(v.getType())) return v;  // u8 <-> i8: the same bits
+    if (bits(t) < bits(v.getType())) return nb.create<arith::TruncIOp>(l, t, v);
+    return unsigned_from ? Value(nb.create<arith::ExtUIOp>(l, t, v)) : nb.create<arith::ExtSIOp>(l, t, v);
   }
 
   // ---- Reductions -----------------------------------------------------------------------------
@@ -290,7 +360,7 @@ class Emitter {
     mlir::Attribute init_attr;
     if (is_sum) init_attr = b_.getZeroAttr(element(n->dtype));
     else if (f) init_attr = b_.getFloatAttr(element(n->dtype), -std::numeric_limits<double>::infinity());
-    else init_attr = b_.getI32IntegerAttr(std::numeric_limits<int32_t>::min());
+    else init_attr = scalar_attr(n->dtype, is_unsigned(n->dtype) ? 0.0 : -std::ldexp(1.0, primitives_width(n->dtype) - 1));
     Value init_value = b_.create<mlir::arith::ConstantOp>(l, mlir::cast<mlir::TypedAttr>(init_attr));
     Value init = b_.create<mlir::linalg::FillOp>(l, init_value, empty(n)).getResult(0);
     llvm::SmallVector<mlir::AffineMap> maps{b_.getMultiDimIdentityMap(rank),
@@ -302,7 +372,8 @@ class Emitter {
           if (is_sum) r = f ? Value(nb.create<mlir::arith::AddFOp>(bl, args[0], args[1]))
                             : nb.create<mlir::arith::AddIOp>(bl, args[0], args[1]);
           else r = f ? Value(nb.create<mlir::arith::MaximumFOp>(bl, args[0], args[1]))
-                     : nb.create<mlir::arith::MaxSIOp>(bl, args[0], args[1]);
+                     : is_unsigned(n->dtype) ? Value(nb.create<mlir::arith::MaxUIOp>(bl, args[0], args[1]))
+                                             : nb.create<mlir::arith::MaxSIOp>(bl, args[0], args[1]);
           nb.create<mlir::linalg::YieldOp>(bl, r);
         });
     return op.getResult(0);

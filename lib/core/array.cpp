@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <new>
+#include <type_traits>
 
 #include "buffer_pool.h"
 
@@ -19,21 +20,29 @@ std::shared_ptr<std::byte[]> allocate(size_t nbytes, DType dtype, const Shape& s
   return std::shared_ptr<std::byte[]>(static_cast<std::byte*>(p), [](std::byte* q) { buffer_pool::release(q); });
 }
 
+// A whole number as the two's-complement integer of T's width (wrapping, as the compiled code).
+template <class T>
+T wrapped(double v) {
+  return static_cast<T>(static_cast<std::make_unsigned_t<T>>(static_cast<uint64_t>(static_cast<int64_t>(v))));
+}
+
 template <class F>
 void store_each(Array& a, F value_at) {
   int64_t n = a.size();
-  auto fill = [&]<class T>(T* out) {  // the pointer once: data<T>() checks the dtype
-    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(value_at(i));
+  auto fill = [&]<class T>(T* out, auto convert) {  // the pointer once: data<T>() checks the dtype
+    for (int64_t i = 0; i < n; ++i) out[i] = convert(value_at(i));
   };
   switch (a.dtype()) {
-    case DType::f32: fill(a.data<float>()); break;
-    case DType::f64: fill(a.data<double>()); break;
-    case DType::i32: fill(a.data<int32_t>()); break;
-    case DType::bool_: {
-      bool* out = a.data<bool>();
-      for (int64_t i = 0; i < n; ++i) out[i] = value_at(i) != 0;
-      break;
-    }
+    case DType::f32: fill(a.data<float>(), [](double v) { return static_cast<float>(v); }); break;
+    case DType::f64: fill(a.data<double>(), [](double v) { return v; }); break;
+    case DType::i32: fill(a.data<int32_t>(), wrapped<int32_t>); break;
+    case DType::bool_: fill(a.data<bool>(), [](double v) { return v != 0; }); break;
+    // Through f32, as PyTorch converts a double to bfloat16 and half.
+    case DType::bf16: fill(a.data<bfloat16>(), [](double v) { return to_bfloat16(static_cast<float>(v)); }); break;
+    case DType::f16: fill(a.data<float16>(), [](double v) { return to_float16(static_cast<float>(v)); }); break;
+    case DType::i64: fill(a.data<int64_t>(), [](double v) { return static_cast<int64_t>(v); }); break;
+    case DType::u8: fill(a.data<uint8_t>(), wrapped<uint8_t>); break;
+    case DType::i8: fill(a.data<int8_t>(), wrapped<int8_t>); break;
   }
 }
 
@@ -62,8 +71,22 @@ double Array::at(int64_t i) const {
     case DType::f64: return data<double>()[i];
     case DType::i32: return data<int32_t>()[i];
     case DType::bool_: return data<bool>()[i];
+    case DType::bf16: return to_float(data<bfloat16>()[i]);
+    case DType::f16: return to_float(data<float16>()[i]);
+    case DType::i64: return static_cast<double>(data<int64_t>()[i]);
+    case DType::u8: return data<uint8_t>()[i];
+    case DType::i8: return data<int8_t>()[i];
   }
   return 0;
+}
+
+void Array::set(int64_t i, double value) {
+  if (i < 0 || i >= size()) throw Error(fmt::format("[Array::set] position {} is outside {}", i, describe(dtype_, shape_)));
+  // The one element as a view of this array's storage, converted as store_each converts.
+  Array one = *this;
+  one.shape_ = {};
+  one.storage_ = std::shared_ptr<std::byte[]>(storage_, storage_.get() + i * static_cast<int64_t>(itemsize(dtype_)));
+  store_each(one, [&](int64_t) { return value; });
 }
 
 Array Array::clone() const {

@@ -44,14 +44,26 @@ const char* format_name(DType dtype) {
     case DType::f64: return "F64";
     case DType::i32: return "I32";
     case DType::bool_: return "BOOL";
+    case DType::bf16: return "BF16";
+    case DType::f16: return "F16";
+    case DType::i64: return "I64";
+    case DType::u8: return "U8";
+    case DType::i8: return "I8";
   }
   return "?";
 }
 
 std::optional<DType> parse_dtype(const std::string& s) {
-  for (DType d : {DType::f32, DType::f64, DType::i32, DType::bool_})
+  for (DType d : all_dtypes())
     if (s == format_name(d)) return d;
   return std::nullopt;
+}
+
+// "F32, F64, ...": what the format names zephyr reads, for errors.
+std::string readable_dtypes() {
+  std::string out;
+  for (DType d : all_dtypes()) out += (out.empty() ? "" : ", ") + std::string(format_name(d));
+  return out;
 }
 
 // One validated header entry; offsets are relative to the start of the data section.
@@ -91,7 +103,7 @@ Entry parse_entry(const std::string& path, const std::string& name, const Json& 
   if (!dtype.is_string()) fail(path, fmt::format("tensor '{}': dtype {} is not a string", name, dtype.dump()));
   auto parsed = parse_dtype(dtype.get<std::string>());
   if (!parsed)
-    fail(path, fmt::format("tensor '{}': unsupported dtype {} (zephyr reads F32, F64, I32, BOOL)", name, dtype.dump()));
+    fail(path, fmt::format("tensor '{}': unsupported dtype {} (zephyr reads {})", name, dtype.dump(), readable_dtypes()));
   e.dtype = *parsed;
 
   const Json& shape = field(path, name, j, "shape");

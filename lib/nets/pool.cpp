@@ -54,8 +54,7 @@ Array window_counts(const Tensor& x, const Window& w, const Shape& out_shape) {
       }
       total *= static_cast<double>(inside);
     }
-    if (x.dtype() == DType::f32) counts.data<float>()[flat] = static_cast<float>(total);
-    else counts.data<double>()[flat] = total;
+    counts.set(flat, total);
   }
   return counts;
 }

@@ -12,7 +12,7 @@ namespace {
 
 using Grads = std::vector<Tensor>;
 
-enum class Operands { numbers, floats, i32, comparable };
+enum class Operands { numbers, floats, integers, comparable };
 
 NodeType binary_type(const Call& c, Operands kind) {
   expect_operands(c, 2);
@@ -24,8 +24,8 @@ NodeType binary_type(const Call& c, Operands kind) {
     fail_at(c.loc, what, "arithmetic on bool operands; cast them first");
   if (kind == Operands::floats && !is_float(a.dtype()))
     fail_at(c.loc, what, "needs float operands, got " + describe(a.dtype(), a.shape()));
-  if (kind == Operands::i32 && a.dtype() != DType::i32)
-    fail_at(c.loc, what, fmt::format("needs i32 operands, got {} and {}", describe(a.dtype(), a.shape()),
+  if (kind == Operands::integers && !is_integer(a.dtype()))
+    fail_at(c.loc, what, fmt::format("needs integer operands, got {} and {}", describe(a.dtype(), a.shape()),
                                      describe(b.dtype(), b.shape())));
   const Shape& sa = a.shape();
   const Shape& sb = b.shape();
@@ -38,7 +38,7 @@ NodeType binary_type(const Call& c, Operands kind) {
 }
 constexpr auto numbers = [](const Call& c) { return binary_type(c, Operands::numbers); };
 constexpr auto floats = [](const Call& c) { return binary_type(c, Operands::floats); };
-constexpr auto i32s = [](const Call& c) { return binary_type(c, Operands::i32); };
+constexpr auto integers = [](const Call& c) { return binary_type(c, Operands::integers); };
 constexpr auto comparable = [](const Call& c) { return binary_type(c, Operands::comparable); };
 
 template <class F>
@@ -58,7 +58,7 @@ Grads route(const NodePtr& n, const Tensor& g, const Tensor& first) {
 }  // namespace
 
 extern const Primitive Add{
-    .attributes = kNoAttrs, .elementwise = true, .infer = numbers,
+    .attributes = kNoAttrs, .elementwise = true, .low_precision = LowPrecision::in_f32, .infer = numbers,
     .vjp = [](const NodePtr& n, const Tensor& g) {
       return Grads{unbroadcast(g, n->inputs[0]->shape), unbroadcast(g, n->inputs[1]->shape)};
     },
@@ -70,7 +70,7 @@ extern const Primitive Add{
 };
 
 extern const Primitive Sub{
-    .attributes = kNoAttrs, .elementwise = true, .infer = numbers,
+    .attributes = kNoAttrs, .elementwise = true, .low_precision = LowPrecision::in_f32, .infer = numbers,
     .vjp = [](const NodePtr& n, const Tensor& g) {
       return Grads{unbroadcast(g, n->inputs[0]->shape), unbroadcast(neg(g), n->inputs[1]->shape)};
     },
@@ -82,7 +82,7 @@ extern const Primitive Sub{
 };
 
 extern const Primitive Mul{
-    .attributes = kNoAttrs, .elementwise = true, .infer = numbers,
+    .attributes = kNoAttrs, .elementwise = true, .low_precision = LowPrecision::in_f32, .infer = numbers,
     .vjp = [](const NodePtr& n, const Tensor& g) {
       return Grads{unbroadcast(g * input(n, 1), n->inputs[0]->shape), unbroadcast(g * input(n, 0), n->inputs[1]->shape)};
     },
@@ -93,14 +93,15 @@ extern const Primitive Mul{
     }, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       if (is_float(n.dtype)) return map2(n, in, [](double a, double b) { return a * b; });
-      return map2(n, in, [](double a, double b) {
-        return static_cast<double>(static_cast<int32_t>(static_cast<uint32_t>(whole(a) * whole(b))));
+      const DType d = n.dtype;
+      return map2(n, in, [d](double a, double b) {
+        return host::wrap_bits(static_cast<uint64_t>(whole(a)) * static_cast<uint64_t>(whole(b)), d);
       });
     },
 };
 
 extern const Primitive Div{
-    .attributes = kNoAttrs, .elementwise = true, .infer = numbers,
+    .attributes = kNoAttrs, .elementwise = true, .low_precision = LowPrecision::in_f32, .infer = numbers,
     .vjp = [](const NodePtr& n, const Tensor& g) {
       return Grads{unbroadcast(g / input(n, 1), n->inputs[0]->shape),
                    unbroadcast(neg(g) * Tensor(n) / input(n, 1), n->inputs[1]->shape)};
@@ -113,13 +114,17 @@ extern const Primitive Div{
     }, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) {
       if (is_float(n.dtype)) return map2(n, in, [](double a, double b) { return a / b; });
-      // Truncating, as arith.divsi; the lowering leaves x / 0 undefined, the reference gives 0.
-      return map2(n, in, [](double a, double b) { return b == 0 ? 0.0 : static_cast<double>(whole(a) / whole(b)); });
+      // Truncating, as arith.divsi; x / 0 is 0 and MIN / -1 wraps to MIN, as the lowering says.
+      return map2(n, in, [](double a, double b) {
+        if (b == 0) return 0.0;
+        if (b == -1) return whole(a) == INT64_MIN ? a : -a;  // the interpreter wraps -MIN to MIN
+        return static_cast<double>(whole(a) / whole(b));
+      });
     },
 };
 
 extern const Primitive Pow{
-    .attributes = kNoAttrs, .elementwise = true, .infer = floats,
+    .attributes = kNoAttrs, .elementwise = true, .low_precision = LowPrecision::in_f32, .infer = floats,
     .vjp = [](const NodePtr& n, const Tensor& g) {
       Tensor x = input(n, 0), p = input(n, 1);
       return Grads{unbroadcast(g * p * pow(x, p - 1.0), n->inputs[0]->shape),
@@ -139,7 +144,7 @@ extern const Primitive Pow{
 
 // NaN wins, as arith.maximumf / minimumf; ties go to the first operand in the VJP.
 extern const Primitive Maximum{
-    .attributes = kNoAttrs, .elementwise = true, .infer = numbers,
+    .attributes = kNoAttrs, .elementwise = true, .low_precision = LowPrecision::in_f32, .infer = numbers,
     .vjp = [](const NodePtr& n, const Tensor& g) { return route(n, g, input(n, 0) >= input(n, 1)); },
     .jvp = [](const NodePtr& n, std::span<const Tensor> t) {
       return where(input(n, 0) >= input(n, 1), tangent(n, t, 0), tangent(n, t, 1));
@@ -150,7 +155,7 @@ extern const Primitive Maximum{
 };
 
 extern const Primitive Minimum{
-    .attributes = kNoAttrs, .elementwise = true, .infer = numbers,
+    .attributes = kNoAttrs, .elementwise = true, .low_precision = LowPrecision::in_f32, .infer = numbers,
     .vjp = [](const NodePtr& n, const Tensor& g) { return route(n, g, input(n, 0) <= input(n, 1)); },
     .jvp = [](const NodePtr& n, std::span<const Tensor> t) {
       return where(input(n, 0) <= input(n, 1), tangent(n, t, 0), tangent(n, t, 1));
@@ -160,49 +165,59 @@ extern const Primitive Minimum{
     },
 };
 
-// ---- Bitwise on i32 (what counter-based random numbers are made of) --------------------------
+// ---- Bitwise on integers (i32: what counter-based random numbers are made of) -----------------
+// In 64 bits; the interpreter wraps the result to the node's width.
 namespace {
-uint32_t bits(double v) { return static_cast<uint32_t>(host::as_i32(v)); }
-double from_bits(uint32_t v) { return static_cast<double>(static_cast<int32_t>(v)); }
+uint64_t bits(double v) { return static_cast<uint64_t>(static_cast<int64_t>(v)); }
+uint64_t mask(DType d) { return host::width(d) == 64 ? ~0ull : (1ull << host::width(d)) - 1; }
 }  // namespace
 
 extern const Primitive BitXor{
-    .attributes = kNoAttrs, .elementwise = true, .infer = i32s, .vjp = no_gradient,
+    .attributes = kNoAttrs, .elementwise = true, .low_precision = LowPrecision::in_f32, .infer = integers, .vjp = no_gradient,
     .jvp = no_tangent, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) {
-      return map2(n, in, [](double a, double b) { return from_bits(bits(a) ^ bits(b)); });
+      const DType d = n.dtype;
+      return map2(n, in, [d](double a, double b) { return host::wrap_bits(bits(a) ^ bits(b), d); });
     },
 };
 
 extern const Primitive BitOr{
-    .attributes = kNoAttrs, .elementwise = true, .infer = i32s, .vjp = no_gradient,
+    .attributes = kNoAttrs, .elementwise = true, .low_precision = LowPrecision::in_f32, .infer = integers, .vjp = no_gradient,
     .jvp = no_tangent, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) {
-      return map2(n, in, [](double a, double b) { return from_bits(bits(a) | bits(b)); });
+      const DType d = n.dtype;
+      return map2(n, in, [d](double a, double b) { return host::wrap_bits(bits(a) | bits(b), d); });
     },
 };
 
 // Counts outside [0, 32) are poison in the lowering (the builders refuse them); 0 here.
 extern const Primitive ShiftLeft{
-    .attributes = kNoAttrs, .elementwise = true, .infer = i32s, .vjp = no_gradient,
+    .attributes = kNoAttrs, .elementwise = true, .low_precision = LowPrecision::in_f32, .infer = integers, .vjp = no_gradient,
     .jvp = no_tangent, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) {
-      return map2(n, in, [](double a, double b) { return b < 0 || b >= 32 ? 0.0 : from_bits(bits(a) << bits(b)); });
+      const DType d = n.dtype;
+      const int w = host::width(d);
+      return map2(n, in, [d, w](double a, double b) { return b < 0 || b >= w ? 0.0 : host::wrap_bits(bits(a) << bits(b), d); });
     },
 };
 
 extern const Primitive ShiftRightLogical{
-    .attributes = kNoAttrs, .elementwise = true, .infer = i32s, .vjp = no_gradient,
+    .attributes = kNoAttrs, .elementwise = true, .low_precision = LowPrecision::in_f32, .infer = integers, .vjp = no_gradient,
     .jvp = no_tangent, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) {
-      return map2(n, in, [](double a, double b) { return b < 0 || b >= 32 ? 0.0 : from_bits(bits(a) >> bits(b)); });
+      const DType d = n.dtype;
+      const int w = host::width(d);
+      const uint64_t m = mask(d);
+      return map2(n, in, [d, w, m](double a, double b) {
+        return b < 0 || b >= w ? 0.0 : host::wrap_bits((bits(a) & m) >> bits(b), d);
+      });
     },
 };
 
 // ---- Comparisons: bool results, no gradient; ordered (false on NaN) except not_equal ---------
 #define ZEPHYR_COMPARISON(kind, expr)                                                                \
   extern const Primitive kind{                                                                       \
-      .attributes = kNoAttrs, .elementwise = true, .infer = comparable, .vjp = no_gradient,          \
+      .attributes = kNoAttrs, .elementwise = true, .low_precision = LowPrecision::in_f32, .infer = comparable, .vjp = no_gradient,          \
       .jvp = no_tangent, .batch = elementwise_batch,                                                           \
       .evaluate = [](const Node& n, std::span<const Array> in) {                                     \
         return map2(n, in, [](double a, double b) { return (expr) ? 1.0 : 0.0; });                   \

@@ -51,7 +51,7 @@ namespace records {
 
 extern const Primitive CustomVjp{
     .attributes = kRule,
-    .elementwise = false,
+    .elementwise = false, .low_precision = LowPrecision::as_stored,
     .infer = [](const Call& c) {
       if (c.inputs.empty()) fail_at(c.loc, "custom_vjp", "needs the function's result as its last operand");
       if (!c.attrs.rule || !c.attrs.rule->vjp) fail_at(c.loc, "custom_vjp", "has no gradient rule");

@@ -63,4 +63,19 @@ Array map(const Node& n, std::span<const Array> in, F&& f) {
 /// A whole number held in a double, as the two's-complement i32 it stands for.
 inline int32_t as_i32(double v) { return static_cast<int32_t>(static_cast<uint32_t>(static_cast<int64_t>(v))); }
 
+/// Bits of an integer dtype.
+inline int width(DType d) { return d == DType::i64 ? 64 : d == DType::i32 ? 32 : 8; }
+
+/// Two's-complement bits wrapped to integer dtype `d`, as a double (exact for i64 up to 2^53:
+/// the interpreter holds values as doubles); `wrap` does it for a whole number in a double.
+inline double wrap_bits(uint64_t u, DType d) {
+  switch (d) {
+    case DType::i32: return static_cast<int32_t>(static_cast<uint32_t>(u));
+    case DType::u8: return static_cast<uint8_t>(u);
+    case DType::i8: return static_cast<int8_t>(static_cast<uint8_t>(u));
+    default: return static_cast<double>(static_cast<int64_t>(u));
+  }
+}
+inline double wrap(double v, DType d) { return wrap_bits(static_cast<uint64_t>(static_cast<int64_t>(v)), d); }
+
 }  // namespace zephyr::primitives::host

@@ -28,7 +28,7 @@ Tensor own_rows(const Tensor& ids, int64_t rows) {
 // out[i..., j...] = table[ids[i...], j...]
 extern const Primitive Gather{
     .attributes = kNoAttrs,
-    .elementwise = false,
+    .elementwise = false, .low_precision = LowPrecision::as_stored,
     .infer = [](const Call& c) {
       expect_operands(c, 2);
       const Node &table = operand_node(c, 0), &ids = operand_node(c, 1);
@@ -72,7 +72,7 @@ extern const Primitive Gather{
 // out[r, j...] = sum of updates[i..., j...] over the i with ids[i...] == r.
 extern const Primitive ScatterAdd{
     .attributes = kNoAttrs,
-    .elementwise = false,
+    .elementwise = false, .low_precision = LowPrecision::in_f32,
     .infer = [](const Call& c) {
       expect_operands(c, 2);
       const Node &ids = operand_node(c, 0), &updates = operand_node(c, 1);

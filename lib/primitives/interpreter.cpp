@@ -23,8 +23,16 @@ void round_to(Array& value, DType dtype, bool keep_f64) {
       if (keep_f64) return;
       for (int64_t i = 0; i < n; ++i) v[i] = static_cast<float>(v[i]);
       return;
-    case DType::i32:
-      for (int64_t i = 0; i < n; ++i) v[i] = primitives::host::as_i32(v[i]);
+    case DType::bf16:  // through f32, as Arrays store it
+      if (keep_f64) return;
+      for (int64_t i = 0; i < n; ++i) v[i] = to_float(to_bfloat16(static_cast<float>(v[i])));
+      return;
+    case DType::f16:
+      if (keep_f64) return;
+      for (int64_t i = 0; i < n; ++i) v[i] = to_float(to_float16(static_cast<float>(v[i])));
+      return;
+    case DType::i32: case DType::i64: case DType::u8: case DType::i8:
+      for (int64_t i = 0; i < n; ++i) v[i] = primitives::host::wrap(v[i], dtype);
       return;
     case DType::bool_:
       for (int64_t i = 0; i < n; ++i) v[i] = v[i] != 0 ? 1.0 : 0.0;

@@ -7,7 +7,7 @@ namespace zephyr::primitives::records {
 
 extern const Primitive Argument{
     .attributes = kName,
-    .elementwise = false,
+    .elementwise = false, .low_precision = LowPrecision::as_stored,
     .infer = [](const Call& c) {
       expect_operands(c, 0);
       if (c.attrs.name.empty()) fail_at(c.loc, "argument", "has no name");
@@ -23,7 +23,7 @@ extern const Primitive Argument{
 
 extern const Primitive Constant{
     .attributes = kValue,
-    .elementwise = false,
+    .elementwise = false, .low_precision = LowPrecision::as_stored,
     .infer = [](const Call& c) {
       expect_operands(c, 0);
       const Array& v = c.attrs.value;
@@ -46,7 +46,7 @@ extern const Primitive Constant{
 
 extern const Primitive Iota{
     .attributes = kAxis,
-    .elementwise = false,
+    .elementwise = false, .low_precision = LowPrecision::as_stored,
     .infer = [](const Call& c) {
       expect_operands(c, 0);
       const int64_t rank = static_cast<int64_t>(c.declared.shape.size());

@@ -19,12 +19,12 @@ Tensor transpose_last(const Tensor& t) {
 
 extern const Primitive MatMul{
     .attributes = kNoAttrs,
-    .elementwise = false,
+    .elementwise = false, .low_precision = LowPrecision::in_f32,
     .infer = [](const Call& c) {
       expect_operands(c, 2);
       const Tensor a(c.inputs[0]), b(c.inputs[1]);
-      if (a.dtype() != b.dtype() || a.dtype() == DType::bool_)
-        fail_at(c.loc, "matmul", fmt::format("operands must share a numeric dtype, got {} and {}", detail::operand(a),
+      if (a.dtype() != b.dtype() || !(a.dtype() == DType::f32 || a.dtype() == DType::f64 || a.dtype() == DType::i32))
+        fail_at(c.loc, "matmul", fmt::format("operands must share one of f32, f64, i32 (bf16 and f16 compute in f32), got {} and {}", detail::operand(a),
                                              detail::operand(b)));
       const Shape &s = a.shape(), &t = b.shape();
       const bool batched = s.size() == 3 && t.size() == 3 && s[0] == t[0];

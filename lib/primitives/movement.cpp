@@ -35,7 +35,7 @@ void expect_rank(const Call& c, const std::vector<int64_t>& field, const char* w
 
 extern const Primitive Reshape{
     .attributes = kNoAttrs,
-    .elementwise = false,
+    .elementwise = false, .low_precision = LowPrecision::as_stored,
     .infer = [](const Call& c) {
       expect_operands(c, 1);
       const Node& x = operand_node(c, 0);
@@ -55,7 +55,7 @@ extern const Primitive Reshape{
 // out[i0, i1, ...] = x[...] with out axis k reading input axis axes[k].
 extern const Primitive Transpose{
     .attributes = kAxes,
-    .elementwise = false,
+    .elementwise = false, .low_precision = LowPrecision::as_stored,
     .infer = [](const Call& c) {
       expect_operands(c, 1);
       const Node& x = operand_node(c, 0);
@@ -95,7 +95,7 @@ extern const Primitive Transpose{
 
 extern const Primitive BroadcastTo{
     .attributes = kNoAttrs,
-    .elementwise = true,
+    .elementwise = true, .low_precision = LowPrecision::as_stored,
     .infer = [](const Call& c) {
       expect_operands(c, 1);
       const Node& x = operand_node(c, 0);
@@ -113,7 +113,7 @@ extern const Primitive BroadcastTo{
 // out[i] = x[starts + i * strides], per axis.
 extern const Primitive Slice{
     .attributes = kStarts | kStrides,
-    .elementwise = false,
+    .elementwise = false, .low_precision = LowPrecision::as_stored,
     .infer = [](const Call& c) {
       expect_operands(c, 1);
       const Node& x = operand_node(c, 0);
@@ -157,7 +157,7 @@ extern const Primitive Slice{
 
 extern const Primitive Concat{
     .attributes = kAxis,
-    .elementwise = false,
+    .elementwise = false, .low_precision = LowPrecision::as_stored,
     .infer = [](const Call& c) {
       if (c.inputs.empty()) fail_at(c.loc, "concat", "needs at least one tensor");
       const Node& first = operand_node(c, 0);
@@ -213,7 +213,7 @@ extern const Primitive Concat{
 // low[i] fill values before axis i, high[i] after, interior[i] between neighbours (XLA's pad).
 extern const Primitive Pad{
     .attributes = kPadding | kValue,
-    .elementwise = false,
+    .elementwise = false, .low_precision = LowPrecision::as_stored,
     .infer = [](const Call& c) {
       expect_operands(c, 1);
       const Node& x = operand_node(c, 0);
@@ -264,7 +264,7 @@ extern const Primitive Pad{
 
 extern const Primitive Reverse{
     .attributes = kAxes,
-    .elementwise = false,
+    .elementwise = false, .low_precision = LowPrecision::as_stored,
     .infer = [](const Call& c) {
       expect_operands(c, 1);
       const Node& x = operand_node(c, 0);

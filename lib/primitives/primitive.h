@@ -79,12 +79,17 @@ using BatchFn = Tensor(const NodePtr& node, std::span<const Tensor> inputs, cons
 using EvaluateFn = Array(const Node& node, std::span<const Array> inputs);
 using InferFn = NodeType(const Call& call);
 
+/// What an op does with bf16 and f16 inputs: computes in f32 (the builder widens them and rounds
+/// the float result back), or handles them as stored (data movement, selects, casts).
+enum class LowPrecision { in_f32, as_stored };
+
 struct Primitive {
   /// The fields of Attrs the op reads.
   unsigned attributes;
   /// Computed independently per element from the same element of each (broadcast) input:
   /// the partitioner may recompute or fuse it freely.
   bool elementwise;
+  LowPrecision low_precision;
   /// Checks the inputs and attributes and gives the result type; errors name the op and the
   /// user's file:line.
   Rule<InferFn> infer;

@@ -50,7 +50,7 @@ Array reduce(const Node& n, const Array& x, double init, F combine) {
 
 extern const Primitive ReduceSum{
     .attributes = kAxes,
-    .elementwise = false,
+    .elementwise = false, .low_precision = LowPrecision::in_f32,
     .infer = reduced_type,
     .vjp = [](const NodePtr& n, const Tensor& g) {
       return std::vector<Tensor>{broadcast_to(reshape(g, kept(n)), n->inputs[0]->shape)};
@@ -69,7 +69,7 @@ extern const Primitive ReduceSum{
 // Ties split the cotangent evenly, as in JAX; NaN wins, as arith.maximumf.
 extern const Primitive ReduceMax{
     .attributes = kAxes,
-    .elementwise = false,
+    .elementwise = false, .low_precision = LowPrecision::in_f32,
     .infer = reduced_type,
     .vjp = [](const NodePtr& n, const Tensor& g) {
       Tensor hit = cast(equal(input(n, 0), reshape(Tensor(n), kept(n))), g.dtype());

@@ -6,7 +6,7 @@ namespace zephyr::primitives::records {
 
 extern const Primitive Select{
     .attributes = kNoAttrs,
-    .elementwise = true,
+    .elementwise = true, .low_precision = LowPrecision::as_stored,
     .infer = [](const Call& c) {
       expect_operands(c, 3);
       const Node &cond = operand_node(c, 0), &a = operand_node(c, 1), &b = operand_node(c, 2);
@@ -36,7 +36,7 @@ extern const Primitive Select{
 // arith.fptosi); narrowing floats round to nearest (the interpreter's rounding to the dtype).
 extern const Primitive Cast{
     .attributes = kNoAttrs,
-    .elementwise = true,
+    .elementwise = true, .low_precision = LowPrecision::as_stored,
     .infer = [](const Call& c) {
       expect_operands(c, 1);
       return NodeType{c.declared.dtype, operand_node(c, 0).shape};
@@ -60,7 +60,7 @@ extern const Primitive Cast{
 // The value passes; the gradient does not (as jax.lax.stop_gradient).
 extern const Primitive StopGradient{
     .attributes = kNoAttrs,
-    .elementwise = true,
+    .elementwise = true, .low_precision = LowPrecision::as_stored,
     .infer = [](const Call& c) {
       expect_operands(c, 1);
       const Node& x = operand_node(c, 0);

@@ -3,6 +3,8 @@
 // with "undefined reference to zephyr::primitives::records::<Kind>".
 #include <fmt/format.h>
 
+#include <optional>
+
 #include "primitive.h"
 #include "zephyr/custom_vjp.h"
 
@@ -23,7 +25,36 @@ const Primitive* const kRecords[] = {
 
 const Primitive& primitive(OpKind op) { return *kRecords[static_cast<size_t>(op)]; }
 
+namespace {
+
+// The one low-precision float dtype among `inputs` if every float input has it, else nullopt
+// (no low-precision input, or a mix such as bf16 with f32, which the shape rule refuses).
+std::optional<DType> narrow_floats(const std::vector<NodePtr>& inputs) {
+  std::optional<DType> narrow;
+  for (const NodePtr& in : inputs) {
+    if (!is_float(in->dtype)) continue;
+    if (!is_low_precision(in->dtype) || (narrow && *narrow != in->dtype)) return std::nullopt;
+    narrow = in->dtype;
+  }
+  return narrow;
+}
+
+Tensor cast_node(const NodePtr& x, DType to, const SourceLoc& loc) {
+  return build(OpKind::Cast, {x}, {}, loc, {to, x->shape});
+}
+
+}  // namespace
+
 Tensor build(OpKind op, std::vector<NodePtr> inputs, Attrs attrs, const SourceLoc& loc, NodeType declared) {
+  if (primitive(op).low_precision == LowPrecision::in_f32)
+    if (const std::optional<DType> narrow = narrow_floats(inputs)) {
+      // bf16 and f16 are computed in f32: widen, compute, round once at the end.
+      for (NodePtr& in : inputs)
+        if (in->dtype == *narrow) in = cast_node(in, DType::f32, loc).node();
+      if (declared.dtype == *narrow) declared.dtype = DType::f32;
+      Tensor wide = build(op, std::move(inputs), std::move(attrs), loc, std::move(declared));
+      return is_float(wide.dtype()) ? cast_node(wide.node(), *narrow, loc) : wide;
+    }
   NodeType type = primitive(op).infer.get()(Call{op, inputs, attrs, loc, std::move(declared)});
   return Tensor(make_node(op, type.dtype, std::move(type.shape), std::move(inputs), std::move(attrs), loc));
 }

@@ -26,35 +26,35 @@ using Grads = std::vector<Tensor>;
 }  // namespace
 
 extern const Primitive Neg{
-    .attributes = kNoAttrs, .elementwise = true, .infer = any_number,
+    .attributes = kNoAttrs, .elementwise = true, .low_precision = LowPrecision::in_f32, .infer = any_number,
     .vjp = [](const NodePtr&, const Tensor& g) { return Grads{neg(g)}; },
     .jvp = diagonal_jvp, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) { return map1(n, in, [](double x) { return -x; }); },
 };
 
 extern const Primitive Abs{
-    .attributes = kNoAttrs, .elementwise = true, .infer = any_number,
+    .attributes = kNoAttrs, .elementwise = true, .low_precision = LowPrecision::in_f32, .infer = any_number,
     .vjp = [](const NodePtr& n, const Tensor& g) { return Grads{where(input(n, 0) >= 0.0, g, neg(g))}; },
     .jvp = diagonal_jvp, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) { return map1(n, in, [](double x) { return std::fabs(x); }); },
 };
 
 extern const Primitive Exp{
-    .attributes = kNoAttrs, .elementwise = true, .infer = floats_only,
+    .attributes = kNoAttrs, .elementwise = true, .low_precision = LowPrecision::in_f32, .infer = floats_only,
     .vjp = [](const NodePtr& n, const Tensor& g) { return Grads{g * Tensor(n)}; },
     .jvp = diagonal_jvp, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) { return map1(n, in, [](double x) { return std::exp(x); }); },
 };
 
 extern const Primitive Log{
-    .attributes = kNoAttrs, .elementwise = true, .infer = floats_only,
+    .attributes = kNoAttrs, .elementwise = true, .low_precision = LowPrecision::in_f32, .infer = floats_only,
     .vjp = [](const NodePtr& n, const Tensor& g) { return Grads{g / input(n, 0)}; },
     .jvp = diagonal_jvp, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) { return map1(n, in, [](double x) { return std::log(x); }); },
 };
 
 extern const Primitive Tanh{
-    .attributes = kNoAttrs, .elementwise = true, .infer = floats_only,
+    .attributes = kNoAttrs, .elementwise = true, .low_precision = LowPrecision::in_f32, .infer = floats_only,
     .vjp = [](const NodePtr& n, const Tensor& g) {
       Tensor y(n);
       return Grads{g * (1.0 - y * y)};
@@ -64,14 +64,14 @@ extern const Primitive Tanh{
 };
 
 extern const Primitive Sqrt{
-    .attributes = kNoAttrs, .elementwise = true, .infer = floats_only,
+    .attributes = kNoAttrs, .elementwise = true, .low_precision = LowPrecision::in_f32, .infer = floats_only,
     .vjp = [](const NodePtr& n, const Tensor& g) { return Grads{g * 0.5 / Tensor(n)}; },
     .jvp = diagonal_jvp, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) { return map1(n, in, [](double x) { return std::sqrt(x); }); },
 };
 
 extern const Primitive Rsqrt{
-    .attributes = kNoAttrs, .elementwise = true, .infer = floats_only,
+    .attributes = kNoAttrs, .elementwise = true, .low_precision = LowPrecision::in_f32, .infer = floats_only,
     .vjp = [](const NodePtr& n, const Tensor& g) { return Grads{g * -0.5 * Tensor(n) / input(n, 0)}; },
     .jvp = diagonal_jvp, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) {
@@ -80,14 +80,14 @@ extern const Primitive Rsqrt{
 };
 
 extern const Primitive Sin{
-    .attributes = kNoAttrs, .elementwise = true, .infer = floats_only,
+    .attributes = kNoAttrs, .elementwise = true, .low_precision = LowPrecision::in_f32, .infer = floats_only,
     .vjp = [](const NodePtr& n, const Tensor& g) { return Grads{g * cos(input(n, 0))}; },
     .jvp = diagonal_jvp, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) { return map1(n, in, [](double x) { return std::sin(x); }); },
 };
 
 extern const Primitive Cos{
-    .attributes = kNoAttrs, .elementwise = true, .infer = floats_only,
+    .attributes = kNoAttrs, .elementwise = true, .low_precision = LowPrecision::in_f32, .infer = floats_only,
     .vjp = [](const NodePtr& n, const Tensor& g) { return Grads{neg(g) * sin(input(n, 0))}; },
     .jvp = diagonal_jvp, .batch = elementwise_batch,
     .evaluate = [](const Node& n, std::span<const Array> in) { return map1(n, in, [](double x) { return std::cos(x); }); },

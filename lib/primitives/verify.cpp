@@ -32,8 +32,12 @@ void verify(const Function& fn) {
     const Primitive& record = primitive(n->op);
     if (const char* field = undeclared_field(record.attributes, n->attrs))
       fail_at(n->loc, mnemonic(n->op), fmt::format("[verify] carries a '{}' attribute the op does not have", field));
-    for (const NodePtr& in : n->inputs)
+    for (const NodePtr& in : n->inputs) {
       if (!in) fail_at(n->loc, mnemonic(n->op), "[verify] has an empty operand");
+      if (record.low_precision == LowPrecision::in_f32 && is_low_precision(in->dtype))
+        fail_at(n->loc, mnemonic(n->op), fmt::format("[verify] computes in f32 but has a {} operand (the ops widen "
+                                                     "bf16 and f16 first)", describe(in->dtype, in->shape)));
+    }
     NodeType type = record.infer.get()(Call{n->op, n->inputs, n->attrs, n->loc, {n->dtype, n->shape}});
     if (type.dtype != n->dtype || type.shape != n->shape)
       fail_at(n->loc, mnemonic(n->op), fmt::format("[verify] its rule gives {} but the node is {}",

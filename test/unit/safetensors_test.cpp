@@ -208,8 +208,8 @@ TEST_CASE("safetensors error: an entry that is not an object, or misses a field"
 }
 
 TEST_CASE("safetensors error: unknown or non-string dtype") {
-  CHECK_ERROR(load_raw(R"({"h": {"dtype": "F16", "shape": [2], "data_offsets": [0, 4]}})", "1234"),
-              "tensor 'h': unsupported dtype \"F16\" (zephyr reads F32, F64, I32, BOOL)");
+  CHECK_ERROR(load_raw(R"({"h": {"dtype": "F8_E4M3", "shape": [2], "data_offsets": [0, 2]}})", "12"),
+              "tensor 'h': unsupported dtype \"F8_E4M3\" (zephyr reads F32, F64, I32, BOOL, BF16, F16, I64, U8, I8)");
   CHECK_ERROR(load_raw(R"({"h": {"dtype": 4, "shape": [1], "data_offsets": [0, 4]}})", "1234"),
               "tensor 'h': dtype 4 is not a string");
 }
