@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,9 @@ class ParamScope {
 
   Tensor declare(const std::string& path, const Template& spec);
   Tensor use(const std::string& path, const SourceLoc& loc);
+  /// The dtype the leaf at `path` is held in: the bound tree's (binding), the declared one, or
+  /// nullopt for a leaf not declared yet (tracing).
+  std::optional<DType> held_dtype(const std::string& path, const SourceLoc& loc);
   const std::vector<Leaf>& leaves() const { return leaves_; }
   /// Every leaf under `prefix` as (path relative to prefix, tensor): binding gives every leaf of
   /// the bound tree (used or not, in the tree's order), tracing the leaves declared so far.
@@ -69,23 +73,36 @@ class Params {
   Params(std::shared_ptr<detail::ParamScope> scope, std::string path)
       : scope_(std::move(scope)), path_(std::move(path)) {}
 
-  Params operator[](std::string_view name) const { return Params(scope_, join_path(path_, name)); }
+  Params operator[](std::string_view name) const { return Params(scope_, join_path(path_, name), read_as_); }
   Params operator[](int index) const { return (*this)[std::to_string(index)]; }
   const std::string& path() const { return path_; }
   /// The leaf as a graph value; throws if no template declared it (tracing) or the tree lacks it.
   Tensor tensor(Loc loc = Loc::current()) const;
+  /// The same parameters, with every float leaf read in `dtype`: the model computes in it while
+  /// the tree (what gradients, optimizers and checkpoints see) keeps its own dtype. Mixed
+  /// precision: f32 master weights, and `model(p.as(z::DType::bf16), x)`; the gradient reaches
+  /// the f32 leaves through the casts.
+  Params as(DType dtype) const { return Params(scope_, path_, dtype); }
   Shape shape(Loc loc = Loc::current()) const { return tensor(loc).shape(); }
   /// Every leaf under this path, as (relative path, tensor): what gradients and optimizers map over.
   std::vector<std::pair<std::string, Tensor>> leaves() const { return scope_->subtree(path_); }
 
   /// Declares the template of this leaf (tracing) or validates the given leaf against it (jit).
   /// A statement, as in zephyr: it returns nothing (z::validate returns the leaf).
-  friend void operator==(const Params& p, const Template& spec) { p.scope_->declare(p.path_, spec); }
-  Tensor declare(const Template& spec) const { return scope_->declare(path_, spec); }
+  friend void operator==(const Params& p, const Template& spec) { p.scope_->declare(p.path_, p.held(spec)); }
+  Tensor declare(const Template& spec) const;
 
  private:
+  Params(std::shared_ptr<detail::ParamScope> scope, std::string path, std::optional<DType> read_as)
+      : scope_(std::move(scope)), path_(std::move(path)), read_as_(read_as) {}
+  Tensor read(Tensor leaf, Loc loc) const;
+  // Under as(d), a template in d (a layer takes its dtype from its input) declares the leaf in
+  // the dtype the tree holds it in (f32 for a new one).
+  Template held(Template spec) const;
+
   std::shared_ptr<detail::ParamScope> scope_;
   std::string path_;
+  std::optional<DType> read_as_;  // as(): float leaves are cast to it where they are read
 };
 
 /// As `p == z::array(shape, init)`, returning the leaf: `auto w = z::validate(p["w"], {3, 4});`.

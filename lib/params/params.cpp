@@ -4,6 +4,8 @@
 
 #include <optional>
 
+#include "zephyr/ops.h"
+
 namespace zephyr {
 namespace detail {
 namespace {
@@ -80,6 +82,13 @@ Tensor ParamScope::declare(const std::string& path, const Template& spec) {
   return declare(path, spec);  // now present: validates shape and dtype
 }
 
+std::optional<DType> ParamScope::held_dtype(const std::string& path, const SourceLoc& loc) {
+  if (Leaf* leaf = find(path)) return leaf->spec.dtype;
+  if (tracing_) return std::nullopt;
+  const Tensor bound = bind(path, loc);
+  return bound.defined() ? std::optional<DType>(bound.dtype()) : std::nullopt;
+}
+
 Tensor ParamScope::use(const std::string& path, const SourceLoc& loc) {
   if (Leaf* leaf = find(path)) return leaf->tensor;
   if (tracing_)
@@ -134,7 +143,19 @@ Template array(Shape shape, Initializer init, DType dtype, Loc loc) {
 
 Tensor::Tensor(const Params& p, Loc loc) : Tensor(p.tensor(loc)) {}
 
-Tensor Params::tensor(Loc loc) const { return scope_->use(path_, SourceLoc::from(loc)); }
+Tensor Params::tensor(Loc loc) const { return read(scope_->use(path_, SourceLoc::from(loc)), loc); }
+
+Tensor Params::declare(const Template& spec) const { return read(scope_->declare(path_, held(spec)), Loc::current()); }
+
+Template Params::held(Template spec) const {
+  if (read_as_ && spec.dtype == *read_as_) spec.dtype = scope_->held_dtype(path_, spec.loc).value_or(DType::f32);
+  return spec;
+}
+
+Tensor Params::read(Tensor leaf, Loc loc) const {
+  if (!read_as_ || !leaf.defined() || !is_float(leaf.dtype()) || leaf.dtype() == *read_as_) return leaf;
+  return cast(leaf, *read_as_, loc);
+}
 
 Tensor validate(const Params& p, Shape shape, Initializer init, DType dtype, Loc loc) {
   return p.declare(array(std::move(shape), std::move(init), dtype, loc));

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "reference.h"
 #include "test_support.h"
 
 namespace z = zephyr;
@@ -206,5 +207,25 @@ TEST_CASE("dtypes: bf16 and f16 are stored in 16 bits and computed in f32") {
     const std::string graph = z::print_graph(z::make_function([](z::Tensor p, z::Tensor q) { return p * q; }, a, b));
     CHECK_MESSAGE(z::testing::contains(graph, "mul"), graph);
     CHECK_MESSAGE(z::testing::contains(graph, "f32"), graph);
+  }
+}
+
+TEST_CASE("dtypes: Params::as reads f32 leaves in bf16, and the gradient reaches the f32 tree") {
+  auto layer = [](z::Params p, z::Tensor x) { return z::nets::linear(p, x, 3); };
+  auto mixed = [layer](z::Params p, z::Tensor x) {
+    return z::sum(z::cast(layer(p.as(DType::bf16), z::cast(x, DType::bf16)), DType::f32));
+  };
+  auto plain = [layer](z::Params p, z::Tensor x) { return z::sum(layer(p, x)); };
+  const z::Array x = z::testing::random_array({4, 5}, 3);
+  // Traced through as(bf16), the leaves are still held in f32: the master weights.
+  const z::ParamTree params = z::trace(mixed, z::random::key(1), x);
+  for (const auto& [path, w] : params) CHECK_MESSAGE(w.dtype() == DType::f32, path);
+  const std::string graph = z::print_graph(z::make_function(z::grad(mixed), params, x));
+  CHECK_MESSAGE(z::testing::contains(graph, "bf16"), graph);
+  const z::ParamTree g = z::grad(mixed)(params, x), want = z::grad(plain)(params, x);
+  for (size_t k = 0; k < g.size(); ++k) {
+    const z::Array &a = g.leaves()[k].second, &b = want.leaves()[k].second;
+    REQUIRE(a.dtype() == DType::f32);
+    for (int64_t i = 0; i < a.size(); ++i) CHECK(a.at(i) == doctest::Approx(b.at(i)).epsilon(2e-2));
   }
 }
