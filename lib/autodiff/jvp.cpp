@@ -25,12 +25,8 @@ std::vector<Tensor> jvp(const std::vector<Tensor>& outputs, const std::vector<Te
   }
   std::vector<NodePtr> roots;
   for (const Tensor& o : outputs) roots.push_back(o.node());
-  // Owning pointers for every node, as the rules take NodePtr.
-  std::unordered_map<const Node*, NodePtr> owner;
-  for (const NodePtr& r : roots) owner.emplace(r.get(), r);
   const std::vector<const Node*> order = topological_order(roots);
-  for (const Node* n : order)
-    for (const NodePtr& in : n->inputs) owner.emplace(in.get(), in);
+  const auto owner = primitives::owners(roots, order);
   std::vector<Tensor> in_tangents;
   for (const Node* n : order) {
     if (tangent.count(n) || !is_float(n->dtype)) continue;

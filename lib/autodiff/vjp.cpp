@@ -13,10 +13,7 @@ std::vector<Tensor> vjp(const Tensor& output, const Tensor& seed, const std::vec
   std::unordered_map<const Node*, Tensor> cotangent;
   cotangent[output.node().get()] = seed;
   std::vector<const Node*> order = topological_order({output.node()});
-  // Owning pointers for every node: the gradient graph keeps the forward values it reads alive.
-  std::unordered_map<const Node*, NodePtr> owner{{output.node().get(), output.node()}};
-  for (const Node* n : order)
-    for (const NodePtr& in : n->inputs) owner.emplace(in.get(), in);
+  const auto owner = primitives::owners({output.node()}, order);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     const Node* n = *it;
     auto found = cotangent.find(n);

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #include "zephyr/graph.h"
@@ -98,6 +99,12 @@ struct Primitive {
   Rule<BatchFn> batch;
   Rule<EvaluateFn> evaluate;
 };
+
+/// Owning pointers for `roots` and for every input of the nodes in `order`: a sweep walks raw
+/// pointers in topological order, while rules take NodePtr (the graphs they build keep what
+/// they read alive).
+std::unordered_map<const Node*, NodePtr> owners(const std::vector<NodePtr>& roots,
+                                                const std::vector<const Node*>& order);
 
 /// The record of `op`.
 const Primitive& primitive(OpKind op);

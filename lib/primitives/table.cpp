@@ -25,6 +25,15 @@ const Primitive* const kRecords[] = {
 
 const Primitive& primitive(OpKind op) { return *kRecords[static_cast<size_t>(op)]; }
 
+std::unordered_map<const Node*, NodePtr> owners(const std::vector<NodePtr>& roots,
+                                                const std::vector<const Node*>& order) {
+  std::unordered_map<const Node*, NodePtr> owner;
+  for (const NodePtr& r : roots) owner.emplace(r.get(), r);
+  for (const Node* n : order)
+    for (const NodePtr& in : n->inputs) owner.emplace(in.get(), in);
+  return owner;
+}
+
 namespace {
 
 // The one low-precision float dtype among `inputs` if every float input has it, else nullopt
