@@ -45,23 +45,20 @@ decltype(auto) nth(Args&&... args) {
 inline void check_differentiable(const TensorTree& wrt, const SourceLoc& where, size_t arg) {
   for (const auto& [path, t] : wrt)
     if (!is_float(t.dtype()))
-      fail_at(where, "grad", fmt::format("argument {} has the {} leaf '{}': only f32 and f64 leaves have gradients",
+      fail_at(where, "grad", fmt::format("argument {} has the {} leaf '{}': only float leaves have gradients",
                                          arg, describe(t.dtype(), t.shape()), path));
 }
 inline void check_differentiable(const Tensor& wrt, const SourceLoc& where, size_t arg) {
   if (!is_float(wrt.dtype()))
-    fail_at(where, "grad", fmt::format("argument {} is {}: only f32 and f64 values have gradients", arg,
+    fail_at(where, "grad", fmt::format("argument {} is {}: only float values have gradients", arg,
                                        describe(wrt.dtype(), wrt.shape())));
 }
 
-/// value_and_grad over symbolic arguments (inside jit or another transformation). `where` is the
+/// The gradient of the scalar `value` with respect to `wrt`, in wrt's structure. `where` is the
 /// user's value_and_grad or grad call, which every error here names.
-template <size_t Arg, class F, class... Args>
-auto symbolic_value_and_grad(const F& f, const SourceLoc& where, const Args&... args) {
-  const auto& x = nth<Arg>(args...);
-  auto wrt = primal(x);  // before f runs, so unused leaves are still part of the tree
-  check_differentiable(wrt, where, Arg);
-  Tensor value = std::invoke(f, args...);
+template <class Wrt>
+Wrt gradient(const Tensor& value, const Wrt& wrt, const SourceLoc& where) {
+  if (!value.defined()) fail_at(where, "grad", "the function returned an empty Tensor");
   const std::string computed = value.node()->loc.str();
   const std::string at = computed.empty() ? "" : fmt::format(" (computed at {})", computed);
   if (value.ndim() != 0)
@@ -69,9 +66,23 @@ auto symbolic_value_and_grad(const F& f, const SourceLoc& where, const Args&... 
                                        describe(value.dtype(), value.shape()), at));
   if (!is_float(value.dtype()))
     fail_at(where, "grad", fmt::format("the function must return a float scalar, got {}{}", name(value.dtype()), at));
-  std::vector<Tensor> grads = vjp(value, full({}, 1.0, value.dtype()), flat(wrt));
-  return std::pair{value, rebuild(wrt, grads)};
+  return rebuild(wrt, vjp(value, full({}, 1.0, value.dtype()), flat(wrt)));
 }
+
+/// value_and_grad over symbolic arguments (inside jit or another transformation).
+template <size_t Arg, class F, class... Args>
+auto symbolic_value_and_grad(const F& f, const SourceLoc& where, const Args&... args) {
+  const auto& x = nth<Arg>(args...);
+  auto wrt = primal(x);  // before f runs, so unused leaves are still part of the tree
+  check_differentiable(wrt, where, Arg);
+  Tensor value = std::invoke(f, args...);
+  return std::pair{value, gradient(value, wrt, where)};
+}
+
+template <class T>
+struct is_pair : std::false_type {};
+template <class A, class B>
+struct is_pair<std::pair<A, B>> : std::true_type {};
 
 }  // namespace detail
 
@@ -91,6 +102,37 @@ auto value_and_grad(F f, Loc loc = Loc::current()) {
 template <size_t Arg = 0, class F>
 auto grad(F f, Loc loc = Loc::current()) {
   return [vg = value_and_grad<Arg>(std::move(f), loc)](const auto&... args) { return vg(args...).second; };
+}
+
+/// Tag for value_and_grad and grad (jax's has_aux): the function returns `std::pair{loss, aux}`,
+/// and `aux` (any result jit can return: metrics, logits, a new batch-norm state) comes out
+/// beside the gradient instead of being computed a second time.
+struct HasAux {};
+inline constexpr HasAux has_aux{};
+
+/// `auto [loss, aux, grads] = z::value_and_grad(f, z::has_aux)(params, x, y);`
+template <size_t Arg = 0, class F>
+auto value_and_grad(F f, HasAux, Loc loc = Loc::current()) {
+  auto symbolic = [f, where = SourceLoc::from(loc)](const auto&... a) {
+    const auto& x = detail::nth<Arg>(a...);
+    auto wrt = detail::primal(x);
+    detail::check_differentiable(wrt, where, Arg);
+    auto out = std::invoke(f, a...);
+    static_assert(detail::is_pair<decltype(out)>::value,
+                  "with z::has_aux, the function returns std::pair{loss, aux}: a scalar Tensor and what to carry out");
+    auto grads = detail::gradient(Tensor(out.first), wrt, where);
+    return std::tuple{Tensor(out.first), out.second, grads};
+  };
+  return detail::symbolic_or_compiled(symbolic);
+}
+
+/// `auto [grads, aux] = z::grad(f, z::has_aux)(params, x, y);`
+template <size_t Arg = 0, class F>
+auto grad(F f, HasAux, Loc loc = Loc::current()) {
+  return [vg = value_and_grad<Arg>(std::move(f), has_aux, loc)](const auto&... args) {
+    auto [value, aux, grads] = vg(args...);
+    return std::pair{grads, aux};
+  };
 }
 
 namespace detail {

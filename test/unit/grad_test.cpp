@@ -165,3 +165,39 @@ TEST_CASE("data-movement VJPs match finite differences") {
   Check{[](auto& v) { return z::concat({v[0], v[1], v[0]}, 1); }, {x, random_f64({2, 1, 4}, 18)}}.run();
   Check{[](auto& v) { return z::squeeze(z::expand_dims(v[0], 1), {1}); }, {x}}.run();
 }
+
+TEST_CASE("has_aux: the loss's auxiliary result comes out beside the value and the gradient") {
+  auto model = [](z::Params p, z::Tensor x) { return z::nets::linear(p, x, 3); };
+  auto with_aux = [model](z::Params p, z::Tensor x, z::Tensor y) {
+    z::Tensor logits = model(p, x);
+    return std::pair{z::losses::softmax_cross_entropy(logits, y), std::tuple{logits, z::metrics::accuracy(logits, y)}};
+  };
+  auto plain = [model](z::Params p, z::Tensor x, z::Tensor y) { return z::losses::softmax_cross_entropy(model(p, x), y); };
+  z::Array x({4, 5}, z::DType::f32);
+  for (int64_t i = 0; i < x.size(); ++i) x.set(i, std::sin(0.7 * static_cast<double>(i)));
+  const z::Array y = z::Array::from<int32_t>({4}, {0, 2, 1, 2});
+  const z::ParamTree params = z::trace(model, z::random::key(4), x);
+
+  auto [value, aux, grads] = z::value_and_grad(with_aux, z::has_aux)(params, x, y);
+  auto [want_value, want_grads] = z::value_and_grad(plain)(params, x, y);
+  CHECK(value.item<float>() == want_value.item<float>());
+  const auto& [logits, accuracy] = aux;
+  const z::Array want_logits = z::jit(model)(params, x);
+  REQUIRE(logits.shape() == want_logits.shape());
+  for (int64_t i = 0; i < logits.size(); ++i) CHECK(logits.at(i) == want_logits.at(i));
+  CHECK(accuracy.item<float>() == z::jit([model](z::Params p, z::Tensor a, z::Tensor b) {
+                                    return z::metrics::accuracy(model(p, a), b);
+                                  })(params, x, y).item<float>());
+  for (size_t k = 0; k < grads.size(); ++k)
+    for (int64_t i = 0; i < grads.leaves()[k].second.size(); ++i)
+      CHECK(grads.leaves()[k].second.at(i) == want_grads.leaves()[k].second.at(i));
+
+  // grad(f, has_aux) gives {grads, aux}, inside a jitted step as well.
+  auto step = z::jit([with_aux](z::Params p, z::Tensor a, z::Tensor b) {
+    auto [g, out] = z::grad(with_aux, z::has_aux)(p, a, b);
+    return std::pair{g, std::get<1>(out)};
+  });
+  auto [g, acc] = step(params, x, y);
+  CHECK(acc.item<float>() == accuracy.item<float>());
+  for (size_t k = 0; k < g.size(); ++k) CHECK(g.leaves()[k].second.bitwise_equal(grads.leaves()[k].second));
+}

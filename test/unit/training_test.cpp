@@ -720,7 +720,7 @@ TEST_CASE("bad input to grad and the losses gets a clear error") {
   SUBCASE("the gradient with respect to an integer argument or leaf") {
     auto of_int = z::grad([](z::Tensor x) { return z::sum(z::cast(x, z::DType::f32)); });
     std::string message = error_of([&] { of_int(z::Array::zeros({3}, z::DType::i32)); });
-    CHECK(contains(message, "[grad] argument 0 is i32[3]: only f32 and f64 values have gradients"));
+    CHECK(contains(message, "[grad] argument 0 is i32[3]: only float values have gradients"));
     CHECK(contains(message, "training_test.cpp"));
     auto of_tree = z::grad([](z::Params p) { return z::sum(z::Tensor(p["w"])); });
     z::ParamTree tree({{"w", z::Array::ones({2})}, {"steps", z::Array::zeros({}, z::DType::i32)}});
