@@ -297,6 +297,27 @@ TEST_CASE("interpreter: whole training steps agree with the compiled ones") {
     const z::ParamTree params = z::trace(loss, z::random::key(0), tokens);
     check_training_step(train_step(loss, adam), "LM", params, adam.init(params), tokens);
   }
+  // The other optimizers, schedules and losses the training tests use.
+  SUBCASE("MLP, AdamW under global-norm clipping with a warmed-up cosine schedule") {
+    const z::optim::Optimizer opt =
+        z::optim::clip_by_global_norm(1.0, z::optim::adamw(z::optim::warmup(3, z::optim::cosine(1e-2, 50)), 1e-2));
+    auto loss = [](z::Params p, z::Tensor x, z::Tensor y) {
+      return z::losses::softmax_cross_entropy(z::nets::mlp(p, x, {64, 10}), y);
+    };
+    const z::Array x = random_array({16, 40}, 19), y = labels_for(16);
+    const z::ParamTree params = z::trace(loss, z::random::key(5), x, y);
+    check_training_step(train_step(loss, opt), "AdamW", params, opt.init(params), x, y);
+  }
+  SUBCASE("autoencoder, Nesterov SGD on binary cross-entropy") {
+    const z::optim::Optimizer opt = z::optim::sgd(0.05, 0.9, true);
+    auto loss = [](z::Params p, z::Tensor x) {
+      z::Tensor code = z::tanh(z::nets::linear(p["encode"], x, 8));
+      return z::losses::binary_cross_entropy(z::nets::linear(p["decode"], code, 40), z::cast(x > 0.0, z::DType::f32));
+    };
+    const z::Array x = random_array({16, 40}, 20);
+    const z::ParamTree params = z::trace(loss, z::random::key(6), x);
+    check_training_step(train_step(loss, opt), "autoencoder", params, opt.init(params), x);
+  }
 }
 
 TEST_CASE("interpreter: run-time checks raise the compiled code's errors") {
