@@ -21,8 +21,6 @@ namespace {
 
 using mlir::Value;
 
-int primitives_width(DType d) { return d == DType::i64 ? 64 : d == DType::i32 ? 32 : 8; }
-
 class Emitter {
  public:
   Emitter(mlir::MLIRContext& ctx, mlir::ModuleOp module) : ctx_(ctx), b_(&ctx) {
@@ -360,7 +358,7 @@ class Emitter {
     mlir::Attribute init_attr;
     if (is_sum) init_attr = b_.getZeroAttr(element(n->dtype));
     else if (f) init_attr = b_.getFloatAttr(element(n->dtype), -std::numeric_limits<double>::infinity());
-    else init_attr = scalar_attr(n->dtype, is_unsigned(n->dtype) ? 0.0 : -std::ldexp(1.0, primitives_width(n->dtype) - 1));
+    else init_attr = scalar_attr(n->dtype, is_unsigned(n->dtype) ? 0.0 : -std::ldexp(1.0, 8 * static_cast<int>(itemsize(n->dtype)) - 1));
     Value init_value = b_.create<mlir::arith::ConstantOp>(l, mlir::cast<mlir::TypedAttr>(init_attr));
     Value init = b_.create<mlir::linalg::FillOp>(l, init_value, empty(n)).getResult(0);
     llvm::SmallVector<mlir::AffineMap> maps{b_.getMultiDimIdentityMap(rank),

@@ -64,7 +64,7 @@ Array map(const Node& n, std::span<const Array> in, F&& f) {
 inline int32_t as_i32(double v) { return static_cast<int32_t>(static_cast<uint32_t>(static_cast<int64_t>(v))); }
 
 /// Bits of an integer dtype.
-inline int width(DType d) { return d == DType::i64 ? 64 : d == DType::i32 ? 32 : 8; }
+inline int width(DType d) { return 8 * static_cast<int>(itemsize(d)); }
 
 /// Two's-complement bits wrapped to integer dtype `d`, as a double (exact for i64 up to 2^53:
 /// the interpreter holds values as doubles); `wrap` does it for a whole number in a double.

@@ -7,18 +7,11 @@
 #include <algorithm>
 #include <unordered_map>
 
-#include "../primitives/primitive.h"
+#include "../primitives/rules.h"
 
 namespace zephyr {
-namespace {
 
-Shape with_batch(int64_t size, const Shape& example) {
-  Shape out{size};
-  out.insert(out.end(), example.begin(), example.end());
-  return out;
-}
-
-}  // namespace
+using primitives::with_batch;
 
 std::vector<Tensor> batch(const std::vector<Tensor>& outputs, const std::vector<Tensor>& examples,
                           const std::vector<Tensor>& batched) {
