@@ -47,6 +47,9 @@ struct CompileStats {
   int workers = 0;          // threads that compiled them
   double partition_seconds = 0, compile_seconds = 0, link_seconds = 0;  // wall time
   double mlir_seconds = 0, llvm_seconds = 0, codegen_seconds = 0;       // summed over workers
+  /// Bytes of intermediate values one run holds at its peak (the arena that the schedule's
+  /// buffers share); 0 where there is no schedule (one function for the whole graph).
+  size_t intermediate_bytes = 0;
 };
 
 /// The thread count 0 stands for in the JIT: ZEPHYR_NUM_THREADS if set, else every core.

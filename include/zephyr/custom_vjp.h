@@ -18,6 +18,9 @@ namespace zephyr {
 struct CustomRule {
   std::function<std::vector<Tensor>(const std::vector<Tensor>& inputs, const Tensor& cotangent)> vjp;
   SourceLoc where;  // the user's custom_vjp call, which its errors name
+  /// Forward mode: refused for a custom_vjp (as in JAX); for a checkpoint, whose value is f's own
+  /// graph computing the same thing, the tangent is that graph's.
+  bool jvp_through_value = false;
 };
 
 namespace detail {

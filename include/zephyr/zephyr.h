@@ -2,8 +2,10 @@
 #pragma once
 
 #include "zephyr/array.h"
+#include "zephyr/checkpoint.h"
 #include "zephyr/checks.h"
 #include "zephyr/compiler.h"
+#include "zephyr/custom_vjp.h"
 #include "zephyr/dtype.h"
 #include "zephyr/error.h"
 #include "zephyr/grad.h"
@@ -22,3 +24,4 @@
 #include "zephyr/tensor.h"
 #include "zephyr/tensor_tree.h"
 #include "zephyr/trace.h"
+#include "zephyr/vmap.h"

@@ -102,6 +102,7 @@ class Emitter {
       case OpKind::Gather: return gather(n);
       case OpKind::ScatterAdd: return scatter_add(n);
       case OpKind::CustomVjp: return in(n, n->inputs.size() - 1);  // the function's own result
+      case OpKind::After: return in(n, 0);  // the kernel's reading operand 1 is the ordering
     }
     throw Error(fmt::format("[compile] no lowering for op '{}'", mnemonic(n->op)));
   }
@@ -270,7 +271,7 @@ class Emitter {
       case OpKind::ReduceSum: case OpKind::ReduceMax: case OpKind::MatMul:
       case OpKind::Reshape: case OpKind::Transpose: case OpKind::Slice: case OpKind::Concat:
       case OpKind::Pad: case OpKind::Reverse: case OpKind::Gather: case OpKind::ScatterAdd:
-      case OpKind::CustomVjp:
+      case OpKind::CustomVjp: case OpKind::After:
         break;
     }
     throw Error(fmt::format("[compile] '{}' is not elementwise", mnemonic(n->op)));

@@ -64,6 +64,8 @@ class Partitioner {
   // Whether `n` is a kernel's output (read by its users' kernels) or lives inside its users'.
   bool decide(const Node* n) const {
     if (n->op == OpKind::Argument || result_.count(n)) return true;
+    // An ordering edge: each user's kernel reads both operands, so it runs after both exist.
+    if (n->op == OpKind::After) return false;
     // Copied into each user's kernel: literals; comparisons, which the pipeline also recomputes
     // in each user rather than store as bytes; and views (reshapes) of values that are stored anyway.
     if (n->op == OpKind::Constant) return false;
@@ -81,7 +83,9 @@ class Partitioner {
     if (n->op != OpKind::Reshape || !materialized_.at(n) || result_.count(n)) return;
     const Node* base = n->inputs[0].get();
     while (base->op == OpKind::Reshape && !materialized_.at(base)) base = base->inputs[0].get();
-    if (materialized_.at(base) || base->op == OpKind::Constant || base->dtype == DType::bool_) return;
+    if (materialized_.at(base) || base->op == OpKind::Constant || base->op == OpKind::After ||
+        base->dtype == DType::bool_)
+      return;
     materialized_[base] = true;
     for (const Node* v = n; v != base; v = v->inputs[0].get()) materialized_[v] = false;
   }
@@ -139,11 +143,16 @@ class Partitioner {
   std::unordered_map<const Node*, size_t> values_;
 };
 
-// A custom_vjp node's value is its last operand: the gradient it carries has been taken by now,
-// so the node goes (its users read that operand), rather than becoming a kernel that copies.
-Function without_custom_rules(const Function& function) {
+// Nodes that order or carry gradients but compute nothing, gone before partitioning: a
+// custom_vjp node's value is its last operand (the gradient it carries has been taken by now), so
+// its users read that operand rather than a kernel that copies it. A result that is an `after`
+// edge is its operand: the results are written at the end, so there is nothing left to order.
+Function without_gradient_rules(const Function& function) {
   const std::vector<const Node*> order = topological_order(function.results);
-  if (std::none_of(order.begin(), order.end(), [](const Node* n) { return n->op == OpKind::CustomVjp; })) return function;
+  auto is_gone = [](const NodePtr& r) { return r->op == OpKind::After; };
+  if (std::none_of(order.begin(), order.end(), [](const Node* n) { return n->op == OpKind::CustomVjp; }) &&
+      std::none_of(function.results.begin(), function.results.end(), is_gone))
+    return function;
   std::unordered_map<const Node*, NodePtr> now;  // the node each changed one becomes
   auto current = [&](const NodePtr& n) {
     auto it = now.find(n.get());
@@ -163,14 +172,19 @@ Function without_custom_rules(const Function& function) {
     if (changed) now[n] = make_node(n->op, n->dtype, n->shape, std::move(inputs), n->attrs, n->loc);
   }
   Function out = function;
-  for (NodePtr& r : out.results) r = current(r);
+  for (NodePtr& r : out.results) {
+    r = current(r);
+    while (is_gone(r)) r = r->inputs[0];
+  }
   return out;
 }
 
 }  // namespace
 
 Schedule partition(const Function& function, const PartitionOptions& options) {
-  return Partitioner(without_custom_rules(function), options).run();
+  Schedule s = Partitioner(without_gradient_rules(function), options).run();
+  order_for_memory(s);
+  return s;
 }
 
 std::string structural_key(const Function& kernel) {

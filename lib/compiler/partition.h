@@ -49,6 +49,14 @@ struct PartitionOptions {
 };
 Schedule partition(const Function& function, const PartitionOptions& options = {});
 
+/// Reorders `schedule`'s calls (partition does it last) so that a call runs as soon as its inputs
+/// exist if that takes no more arena bytes than it gives back: its output is a function result,
+/// or no larger than the inputs it is the last to read. The depth-first order puts every weight
+/// gradient of a backward pass at the end, keeping each layer's cotangent alive until then; this
+/// runs each as soon as its layer's cotangent is ready. Everything else keeps its order, so a
+/// call that must wait (checkpoint's recomputation, behind its `after` edge) still waits.
+void order_for_memory(Schedule& schedule);
+
 /// What a kernel computes, as bytes: ops, dtypes, shapes, attributes and the wiring between them,
 /// arguments by position. Node identities, argument names and source locations are left out.
 std::string structural_key(const Function& kernel);

@@ -172,6 +172,7 @@ class ScheduledExecutable final : public Executable {
     if (detail::env_flag("ZEPHYR_PROFILE_KERNELS")) profile_ = Profile::make(function.name, schedule_);
     stats_.kernel_calls = schedule_.calls.size();
     stats_.distinct = schedule_.kernels.size();
+    stats_.intermediate_bytes = plan_.arena_bytes;
     stats_.partition_seconds = since(start);
 
     const auto compile_start = Clock::now();

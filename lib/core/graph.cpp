@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "node_log.h"
+
 #include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
@@ -17,10 +19,30 @@ const char* mnemonic(OpKind op) {
   return "?";
 }
 
+namespace detail {
+
+namespace {
+thread_local NodeLog* open_log = nullptr;
+}  // namespace
+
+NodeLog::NodeLog() : enclosing_(open_log) { open_log = this; }
+
+NodeLog::~NodeLog() {
+  open_log = enclosing_;
+  if (enclosing_) enclosing_->nodes_.insert(enclosing_->nodes_.end(), nodes_.begin(), nodes_.end());
+}
+
+void NodeLog::record(const NodePtr& node) {
+  if (open_log) open_log->nodes_.push_back(node);
+}
+
+}  // namespace detail
+
 NodePtr make_node(OpKind op, DType dtype, Shape shape, std::vector<NodePtr> inputs, Attrs attrs,
                   SourceLoc loc) {
-  return std::make_shared<const Node>(
-      Node{op, dtype, std::move(shape), std::move(inputs), std::move(attrs), loc});
+  NodePtr node = std::make_shared<const Node>(Node{op, dtype, std::move(shape), std::move(inputs), std::move(attrs), loc});
+  detail::NodeLog::record(node);
+  return node;
 }
 
 std::vector<const Node*> topological_order(const std::vector<NodePtr>& results) {

@@ -1,6 +1,7 @@
-// A function with a gradient of the user's own (z::custom_vjp). The node's operands are the
-// function's inputs and, last, its result, which is the node's value; its VJP is the user's
-// rule, so nothing flows back into the function's own graph.
+// A function with a gradient of the user's own (z::custom_vjp, and z::checkpoint's recomputing
+// one). The node's operands are the function's inputs and, last, its result, which is the node's
+// value; its VJP is the rule, so nothing flows back into the function's own graph. Beside it,
+// `after`, the ordering edge that checkpoint's rule puts in front of its recomputation.
 #include "zephyr/custom_vjp.h"
 
 #include "rules.h"
@@ -24,6 +25,7 @@ Shape example_shape(const Tensor& batched) { return Shape(batched.shape().begin(
 std::shared_ptr<const CustomRule> batched_rule(std::shared_ptr<const CustomRule> per_example) {
   auto rule = std::make_shared<CustomRule>();
   rule->where = per_example->where;
+  rule->jvp_through_value = per_example->jvp_through_value;
   rule->vjp = [per_example](const std::vector<Tensor>& inputs, const Tensor& cotangent) {
     std::vector<Tensor> examples, batched = inputs;
     for (size_t i = 0; i < inputs.size(); ++i)
@@ -75,7 +77,8 @@ extern const Primitive CustomVjp{
       cotangents.push_back(Tensor());  // the function's own graph gets no gradient
       return cotangents;
     },
-    .jvp = [](const NodePtr& n, std::span<const Tensor>) -> Tensor {
+    .jvp = [](const NodePtr& n, std::span<const Tensor> t) -> Tensor {
+      if (rule_of(*n).jvp_through_value) return tangent(n, t, t.size() - 1);
       fail_at(rule_of(*n).where, "custom_vjp",
               "has no forward-mode rule: jvp, hvp and hessian cannot pass through a function with a custom VJP "
               "(as in JAX)");
@@ -87,6 +90,23 @@ extern const Primitive CustomVjp{
       return detail::with_custom_vjp(inputs, batched_input(in, batched, in.size() - 1), batched_rule(n->attrs.rule));
     },
     .evaluate = [](const Node&, std::span<const Array> in) { return in.back().clone(); },
+};
+
+// An ordering edge and nothing else: the value is operand 0's, and the gradient flows to it alone.
+extern const Primitive After{
+    .attributes = kNoAttrs,
+    .elementwise = false, .low_precision = LowPrecision::as_stored,
+    .infer = [](const Call& c) {
+      expect_operands(c, 2);
+      const Node& x = operand_node(c, 0);
+      return NodeType{x.dtype, x.shape};
+    },
+    .vjp = [](const NodePtr&, const Tensor& g) { return std::vector<Tensor>{g, Tensor()}; },
+    .jvp = [](const NodePtr& n, std::span<const Tensor> t) { return tangent(n, t, 0); },
+    .batch = [](const NodePtr& n, std::span<const Tensor> in, const std::vector<bool>& batched) {
+      return build(OpKind::After, {batched_input(in, batched, 0).node(), in[1].node()}, {}, n->loc);
+    },
+    .evaluate = [](const Node&, std::span<const Array> in) { return in[0].clone(); },
 };
 
 }  // namespace records

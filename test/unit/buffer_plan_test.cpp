@@ -100,3 +100,24 @@ TEST_CASE("buffer plan: a CNN's training step and a transformer's gradient share
   z::Function grad = z::make_function([lm](z::Params p, z::Tensor x) { return z::value_and_grad(lm)(p, x); }, lm_params, h);
   check_plan(z::compiler::partition(grad));
 }
+
+TEST_CASE("schedule order: a call that takes no more bytes than it frees runs as soon as its inputs exist") {
+  // In depth-first order: a chain 1 -> 2 -> 3, then results 4 = g(1) and 5 = g(2) (as weight
+  // gradients are), then 6 = h(argument) and the result 7 = k(6, 3).
+  Schedule s;
+  s.arguments = 1;
+  for (int v = 0; v < 8; ++v) s.values.push_back({{256}, z::DType::f32});
+  s.calls = {{0, {0}, 1, ""}, {0, {1}, 2, ""}, {0, {2}, 3, ""}, {0, {1}, 4, ""},
+             {0, {2}, 5, ""}, {0, {0}, 6, ""}, {1, {6, 3}, 7, ""}};
+  s.results = {4, 5, 7};
+  const size_t before = z::compiler::plan_buffers(s).arena_bytes;
+  z::compiler::order_for_memory(s);
+  std::vector<size_t> outputs;
+  for (const z::compiler::KernelCall& c : s.calls) outputs.push_back(c.output);
+  // 4 and 5 are results (no arena bytes): each runs once its input exists; 2 and 3 then free
+  // what they read. 6 takes bytes and frees none, so it keeps its place.
+  CHECK(outputs == std::vector<size_t>{1, 4, 2, 5, 3, 6, 7});
+  const size_t after = z::compiler::plan_buffers(s).arena_bytes;
+  CHECK(after < before);
+  check_plan(s);
+}

@@ -93,6 +93,12 @@ const std::vector<OpCase>& op_cases() {
                                     [](const z::Tensor&, z::Tensor g) { return g; });
          return twice(x) + p;
        }, 0},
+      {"after (in a checkpoint's gradient)", [](z::Tensor x, z::Tensor p, z::Tensor) {
+         auto f = [](z::Tensor a, z::Tensor b) {
+           return z::sum(z::checkpoint([](z::Tensor u, z::Tensor v) { return z::sin(u) * v; })(a, b));
+         };
+         return z::grad(f)(x, p);
+       }, 1e-6},
       {"cast f32 -> i32", [](z::Tensor x, z::Tensor, z::Tensor) { return z::cast(x * 37.0, z::DType::i32); }, 0},
       {"cast i32 -> f32", [](z::Tensor, z::Tensor, z::Tensor b) { return z::cast(b, z::DType::f32); }, 0},
       {"cast i32 -> bool", [](z::Tensor, z::Tensor, z::Tensor b) { return z::cast(z::shift_right_logical(b, 30), z::DType::bool_); }, 0},

@@ -58,6 +58,12 @@ const std::vector<JvpCase>& cases() {
       {"select", [](z::Tensor x, z::Tensor p) { return z::where(z::greater(x, z::scalar(0.0, z::DType::f64)), x * p, p); }},
       {"cast", [](z::Tensor x, z::Tensor) { return z::cast(z::cast(x, z::DType::f32), z::DType::f64) * 2.0; }, true, 1e-2, 1e-4},
       {"stop_gradient", [](z::Tensor x, z::Tensor p) { return z::stop_gradient(x) * p; }, false},
+      {"after (in a checkpoint's gradient)", [](z::Tensor x, z::Tensor p) {
+         auto f = [](z::Tensor a, z::Tensor b) {
+           return z::sum(z::checkpoint([](z::Tensor u, z::Tensor v) { return z::sin(u) * v; })(a, b));
+         };
+         return z::grad(f)(x, p);
+       }},
       {"reduce_sum", [](z::Tensor x, z::Tensor) { return z::sum(x, {1}); }},
       {"reduce_max", [](z::Tensor x, z::Tensor p) { return z::max(x * p, {0}); }},
       {"matmul", [](z::Tensor x, z::Tensor p) { return z::matmul(x, z::transpose(p)); }},

@@ -101,6 +101,10 @@ const std::vector<BatchCase>& cases() {
                                      });
          return scaled(x, p);
        }},
+      {"after (in a checkpoint's gradient)", [](T x, T p, T) {
+         auto f = [](T a, T b) { return z::sum(z::checkpoint([](T u, T v) { return z::sin(u) * v; })(a, b)); };
+         return z::grad(f)(x, p);
+       }},
       {"constants, iota", [](T x, T, T) {
          return x * z::full({4}, 3.0) + z::cast(z::iota({3, 4}, 1), z::DType::f32) + z::constant(random_array({3, 4}, 9));
        }},
