@@ -4,6 +4,7 @@
 #include <functional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "zephyr/param_tree.h"
 #include "zephyr/tensor_tree.h"
@@ -51,6 +52,19 @@ Optimizer adamw(LearningRate lr, double weight_decay = 1e-4,
                 double b2 = 0.999, double eps = 1e-8);
 /// Scales the gradients so their global norm is at most `max_norm`, then runs `inner`.
 Optimizer clip_by_global_norm(double max_norm, Optimizer inner);
+
+/// `inner` on the leaves `trainable` selects by path; every other leaf is frozen: it keeps its
+/// value exactly (no step, no weight decay) and has no optimizer state. The state is inner's over
+/// the trainable leaves ("step", "mu/<path>", ...). As optax.multi_transform with set_to_zero for
+/// the rest (optax.masked alone would pass the raw gradient through). A predicate that selects
+/// no leaf is an error at init, naming the leaves.
+Optimizer masked(Optimizer inner, std::function<bool(const std::string& path)> trainable);
+/// A different optimizer per group of leaves (optax.multi_transform): `label(path)` names the
+/// group of each leaf, and `by_label` gives each group's optimizer. Group g's state sits under
+/// "g/" ("encoder/step", "encoder/mu/encoder/0/weights"). A label with no optimizer is an error
+/// at init naming the leaf.
+Optimizer multi_transform(std::vector<std::pair<std::string, Optimizer>> by_label,
+                          std::function<std::string(const std::string& path)> label);
 
 /// params - update, leaf by leaf (same paths and shapes, else an error naming the leaf).
 TensorTree apply_updates(const TensorTree& params, const TensorTree& updates);

@@ -579,6 +579,61 @@ TEST_CASE("adamw decays only leaves named 'weights' by default, or the leaves a 
   CHECK_FALSE(decayed.at("head/weights").bitwise_equal(plain.at("head/weights")));
 }
 
+TEST_CASE("masked trains the leaves it selects as its inner optimizer would alone, and freezes the rest, decay included") {
+  using Kind = ReferenceOptimizer::Kind;
+  auto dense = [](const std::string& path) { return path.starts_with("dense/"); };
+  auto only_dense = [&](const HostTree& tree) {
+    HostTree out;
+    for (const auto& leaf : tree)
+      if (dense(leaf.first)) out.push_back(leaf);
+    return out;
+  };
+  const z::ParamTree params = small_tree(100);
+  const std::vector<z::ParamTree> grads{small_tree(200), small_tree(300), small_tree(400)};
+  std::vector<HostTree> host_grads;
+  for (const auto& g : grads) host_grads.push_back(only_dense(to_host(g)));
+
+  // adamw decays every "weights" leaf; the frozen head/weights must not move even so.
+  auto [p, s] = run_optimizer(z::optim::masked(z::optim::adamw(0.1, 0.3), dense), params, grads);
+  CHECK(p.at("head/weights").bitwise_equal(params.at("head/weights")));
+  auto [want_p, want_s] = ReferenceOptimizer{.kind = Kind::adam, .weight_decay = 0.3}.run(only_dense(to_host(params)), host_grads);
+  check_tree(z::ParamTree({{"dense/weights", p.at("dense/weights")}, {"dense/bias", p.at("dense/bias")}}), want_p, 1e-5);
+  check_tree(s, want_s, 1e-5);  // step, mu/dense/..., nu/dense/...: nothing for the frozen leaf
+  CHECK_ERROR(z::optim::masked(z::optim::adam(0.1), [](const std::string& path) { return path == "dense"; }).init(params),
+              "[masked]", "selects none of the 3 leaves", "'dense/weights'");
+}
+
+TEST_CASE("multi_transform gives each labelled group its own optimizer and state") {
+  using Kind = ReferenceOptimizer::Kind;
+  auto group = [](const std::string& path) { return path.starts_with("dense/") ? std::string("body") : std::string("head"); };
+  const z::optim::Optimizer opt =
+      z::optim::multi_transform({{"body", z::optim::adam(0.1)}, {"head", z::optim::sgd(0.5, 0.9)}}, group);
+  const z::ParamTree params = small_tree(10);
+  const std::vector<z::ParamTree> grads{small_tree(20), small_tree(30)};
+  auto [p, s] = run_optimizer(opt, params, grads);
+  auto part = [&](const HostTree& tree, const std::string& label) {
+    HostTree out;
+    for (const auto& leaf : tree)
+      if (group(leaf.first) == label) out.push_back(leaf);
+    return out;
+  };
+  for (const auto& [label, reference] : std::vector<std::pair<std::string, ReferenceOptimizer>>{
+           {"body", {.kind = Kind::adam}}, {"head", {.kind = Kind::sgd, .lr = [](int) { return 0.5; }, .momentum = 0.9}}}) {
+    INFO(label);
+    std::vector<HostTree> host_grads;
+    for (const auto& g : grads) host_grads.push_back(part(to_host(g), label));
+    auto [want_p, want_s] = reference.run(part(to_host(params), label), host_grads);
+    std::vector<z::ParamTree::Leaf> got;
+    for (const auto& [path, a] : p)
+      if (group(path) == label) got.push_back({path, a});
+    check_tree(z::ParamTree(got), want_p, 1e-5);
+    check_tree(s[label], want_s, 1e-5);
+  }
+  CHECK(s.keys() == std::vector<std::string>{"body", "head"});
+  CHECK_ERROR(z::optim::multi_transform({{"body", z::optim::adam(0.1)}}, group).init(params), "[multi_transform]",
+              "leaf 'head/weights' has the label 'head', which names no optimizer (labels: 'body')");
+}
+
 TEST_CASE("clip_by_global_norm rescales gradients above the threshold and leaves them alone below") {
   using Kind = ReferenceOptimizer::Kind;
   // The random gradients have global norms around 2.
