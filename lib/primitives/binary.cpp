@@ -62,7 +62,7 @@ extern const Primitive Add{
     .vjp = [](const NodePtr& n, const Tensor& g) {
       return Grads{unbroadcast(g, n->inputs[0]->shape), unbroadcast(g, n->inputs[1]->shape)};
     },
-    .jvp = [](const NodePtr& n, std::span<const Tensor> t) {
+    .jvp = [](const NodePtr&, std::span<const Tensor> t) {
       if (!t[0].defined()) return t[1];
       return t[1].defined() ? t[0] + t[1] : t[0];
     }, .batch = elementwise_batch,
@@ -74,7 +74,7 @@ extern const Primitive Sub{
     .vjp = [](const NodePtr& n, const Tensor& g) {
       return Grads{unbroadcast(g, n->inputs[0]->shape), unbroadcast(neg(g), n->inputs[1]->shape)};
     },
-    .jvp = [](const NodePtr& n, std::span<const Tensor> t) {
+    .jvp = [](const NodePtr&, std::span<const Tensor> t) {
       if (!t[0].defined()) return neg(t[1]);
       return t[1].defined() ? t[0] - t[1] : t[0];
     }, .batch = elementwise_batch,

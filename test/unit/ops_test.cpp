@@ -97,14 +97,7 @@ class Lcg {
 Array array_of(const Shape& shape, const std::vector<double>& values, DType dtype) {
   Array a(shape, dtype);
   REQUIRE(a.size() == static_cast<int64_t>(values.size()));
-  for (size_t i = 0; i < values.size(); ++i) {
-    switch (dtype) {
-      case DType::f32: a.data<float>()[i] = static_cast<float>(values[i]); break;
-      case DType::f64: a.data<double>()[i] = values[i]; break;
-      case DType::i32: a.data<int32_t>()[i] = static_cast<int32_t>(values[i]); break;
-      case DType::bool_: a.data<bool>()[i] = values[i] != 0; break;
-    }
-  }
+  for (size_t i = 0; i < values.size(); ++i) a.set(static_cast<int64_t>(i), values[i]);
   return a;
 }
 
