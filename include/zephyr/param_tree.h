@@ -51,8 +51,13 @@ class ParamTree {
   /// The leaf at a '/'-joined path relative to this tree; throws naming the caller's line if absent.
   const Array& at(std::string_view path, std::source_location where = std::source_location::current()) const;
   bool contains(std::string_view path) const;
-  /// Replaces the leaf at `path`, or appends it: model surgery by name.
+  /// Replaces the leaf at `path`, or appends it: model surgery by name. A sub-tree from
+  /// operator[] is a copy (sharing the arrays' bytes), so set() on it does not reach this tree:
+  /// set the full path here, or the whole sub-tree with the overload below.
   void set(std::string_view path, Array value);
+  /// Replaces or appends every leaf of `subtree` under `prefix` ("encoder": its "0/weights"
+  /// becomes "encoder/0/weights"): a sub-tree edited on its own, put back.
+  void set(std::string_view prefix, const ParamTree& subtree);
 
   const std::vector<Leaf>& leaves() const { return leaves_; }
   auto begin() const { return leaves_.begin(); }

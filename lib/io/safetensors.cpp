@@ -321,44 +321,65 @@ void save(const std::string& path, const ParamTree& tree, const std::map<std::st
   save_safetensors(path, tree.leaves(), metadata);
 }
 
-ParamTree load(const std::string& path, const ParamTree& like) {
+ParamTree load(const std::string& path, const ParamTree& like, const LoadOptions& options) {
   uint64_t size = 0;
   FilePtr f = open_for_reading(path, size);
   Header h = read_header(path, f.get(), size);
   // Names, dtypes and shapes are compared on the header alone, so a mismatch reads no data.
-  std::map<std::string, const Entry*> in_file;
-  for (const Entry& e : h.entries) in_file[e.name] = &e;
+  std::map<std::string, const Entry*> in_file;  // by the tree's name: the file's without the prefix
+  for (const Entry& e : h.entries)
+    if (e.name.starts_with(options.prefix)) in_file[e.name.substr(options.prefix.size())] = &e;
   std::set<std::string> wanted;
   std::vector<std::string> problems;
-  std::vector<const Entry*> found;
+  std::vector<const Entry*> found;  // per leaf of `like`: its entry, or null (not strict: keep like's)
   for (const auto& [name, array] : like) {
     wanted.insert(name);
     std::string expected = describe(array.dtype(), array.shape());
     auto it = in_file.find(name);
     if (it == in_file.end()) {
-      problems.push_back(fmt::format("{}: missing (expected {})", name, expected));
+      if (options.strict) problems.push_back(fmt::format("{}{}: missing (expected {})", options.prefix, name, expected));
+      found.push_back(nullptr);
       continue;
     }
     const Entry& e = *it->second;
     bool dtype_differs = e.dtype != array.dtype(), shape_differs = e.shape != array.shape();
     if (dtype_differs || shape_differs)
-      problems.push_back(fmt::format("{}: wrong {}: expected {}, file has {}", name,
+      problems.push_back(fmt::format("{}: wrong {}: expected {}, file has {}", e.name,
                                      dtype_differs && shape_differs ? "dtype and shape"
                                      : dtype_differs                ? "dtype"
                                                                     : "shape",
                                      expected, describe(e.dtype, e.shape)));
     found.push_back(&e);
   }
-  for (const Entry& e : h.entries)
-    if (!wanted.count(e.name))
-      problems.push_back(fmt::format("{}: unexpected (file has {})", e.name, describe(e.dtype, e.shape)));
+  if (options.strict)
+    for (const auto& [name, e] : in_file)
+      if (!wanted.count(name))
+        problems.push_back(fmt::format("{}: unexpected (file has {})", e->name, describe(e->dtype, e->shape)));
+  const bool none_found = !like.empty() && std::all_of(found.begin(), found.end(), [](const Entry* e) { return !e; });
+  if (none_found) {
+    // Most likely a wrong prefix or another model's file: show what is there.
+    std::vector<std::string> holds;
+    for (const Entry& e : h.entries) {
+      if (holds.size() == 8) {
+        holds.push_back(fmt::format("... ({} more)", h.entries.size() - 8));
+        break;
+      }
+      holds.push_back(fmt::format("{} {}", e.name, describe(e.dtype, e.shape)));
+    }
+    problems.push_back(fmt::format("none of the {} parameters is in the file{}; it holds {} tensors:\n    {}",
+                                   like.size(),
+                                   options.prefix.empty() ? "" : fmt::format(" under the prefix '{}'", options.prefix),
+                                   h.entries.size(), fmt::join(holds, "\n    ")));
+  }
   if (!problems.empty())
     fail(path, fmt::format("checkpoint does not match the parameters ({} mismatches):\n  {}", problems.size(),
                            fmt::join(problems, "\n  ")));
 
   std::vector<ParamTree::Leaf> leaves;
-  for (size_t i = 0; i < found.size(); ++i)
-    leaves.emplace_back(like.leaves()[i].first, read_tensor(path, f.get(), h, *found[i]));
+  for (size_t i = 0; i < found.size(); ++i) {
+    const auto& [name, array] = like.leaves()[i];
+    leaves.emplace_back(name, found[i] ? read_tensor(path, f.get(), h, *found[i]) : array.clone());
+  }
   return ParamTree(std::move(leaves));
 }
 

@@ -77,6 +77,10 @@ void ParamTree::set(std::string_view path, Array value) {
   leaves_.push_back({std::string(path), std::move(value)});
 }
 
+void ParamTree::set(std::string_view prefix, const ParamTree& subtree) {
+  for (const auto& [path, array] : subtree) set(join_path(prefix, path), array);
+}
+
 int64_t ParamTree::count() const {
   int64_t n = 0;
   for (const auto& leaf : leaves_) n += leaf.second.size();

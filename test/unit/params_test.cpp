@@ -196,3 +196,17 @@ TEST_CASE("host tree utilities: flatten, unflatten, map_with_path") {
   arrays.pop_back();
   CHECK_THROWS_WITH(z::unflatten(params, arrays), doctest::Contains("13 arrays for a tree of 14 leaves"));
 }
+
+TEST_CASE("set on a sub-tree copy does not reach the parent; set(prefix, subtree) puts it back") {
+  z::ParamTree tree({{"encoder/0/weights", z::Array::zeros({2})}, {"encoder/0/bias", z::Array::zeros({1})},
+                     {"head/weights", z::Array::zeros({3})}});
+  z::ParamTree encoder = tree["encoder"];
+  encoder.set("0/weights", z::Array::full({2}, 7.0));
+  CHECK(tree.at("encoder/0/weights").at(0) == 0.0);  // a copy: the parent is unchanged
+  encoder.set("1/weights", z::Array::full({4}, 1.0));
+  tree.set("encoder", encoder);
+  CHECK(tree.at("encoder/0/weights").at(0) == 7.0);
+  CHECK(tree.at("encoder/1/weights").shape() == z::Shape{4});
+  CHECK(tree.keys() == std::vector<std::string>{"encoder", "head"});
+  CHECK(tree.size() == 4);
+}

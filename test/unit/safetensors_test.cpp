@@ -323,6 +323,39 @@ TEST_CASE("safetensors load(path, like) lists every mismatching path in one erro
   CHECK_FALSE(contains(error_of([&] { z::io::load(path, like); }), "encoder/b"));
 }
 
+TEST_CASE("safetensors load with a prefix reads one sub-tree; not strict, it keeps what the file lacks") {
+  TempDir dir;
+  std::string path = dir.file("model.safetensors");
+  const z::ParamTree saved({{"encoder/0/weights", z::Array::full({2, 3}, 1.5)},
+                            {"encoder/0/bias", z::Array::from({3}, {1.f, 2.f, 3.f})},
+                            {"decoder/0/weights", z::Array::full({3, 2}, -2.0)}});
+  z::io::save(path, saved);
+  // The encoder alone, as a model that uses it as a sub-tree sees it.
+  const z::ParamTree encoder_like({{"0/weights", z::Array::zeros({2, 3})}, {"0/bias", z::Array::zeros({3})}});
+  const z::ParamTree encoder = z::io::load(path, encoder_like, {.prefix = "encoder/"});
+  CHECK(encoder.at("0/weights").bitwise_equal(saved.at("encoder/0/weights")));
+  CHECK(encoder.at("0/bias").bitwise_equal(saved.at("encoder/0/bias")));
+
+  // A bigger model: strict, the new head is missing; not strict, it keeps its initial values.
+  const z::ParamTree grown({{"0/weights", z::Array::zeros({2, 3})}, {"0/bias", z::Array::zeros({3})},
+                            {"head/weights", z::Array::full({3, 4}, 0.25)}});
+  CHECK_ERROR(z::io::load(path, grown, {.prefix = "encoder/"}), "encoder/head/weights: missing (expected f32[3, 4])");
+  const z::ParamTree partial = z::io::load(path, grown, {.prefix = "encoder/", .strict = false});
+  CHECK(partial.at("0/weights").bitwise_equal(saved.at("encoder/0/weights")));
+  CHECK(partial.at("head/weights").bitwise_equal(grown.at("head/weights")));
+  // The whole file into the encoder's tree, not strict: the decoder's name is ignored.
+  const z::ParamTree same({{"encoder/0/bias", z::Array::zeros({3})}});
+  CHECK(z::io::load(path, same, {.strict = false}).at("encoder/0/bias").bitwise_equal(saved.at("encoder/0/bias")));
+
+  // Not strict is no licence for a wrong shape, or for a prefix under which nothing matches.
+  const z::ParamTree wrong({{"0/bias", z::Array::zeros({4})}});
+  CHECK_ERROR(z::io::load(path, wrong, {.prefix = "encoder/", .strict = false}),
+              "encoder/0/bias: wrong shape: expected f32[4], file has f32[3]");
+  CHECK_ERROR(z::io::load(path, encoder_like, {.prefix = "enc/", .strict = false}),
+              "none of the 2 parameters is in the file under the prefix 'enc/'; it holds 3 tensors:",
+              "encoder/0/weights f32[2, 3]", "decoder/0/weights f32[3, 2]");
+}
+
 TEST_CASE("safetensors save of a leaf tree (path \"\") is rejected as an empty name") {
   TempDir dir;
   CHECK_ERROR(z::io::save(dir.file("leaf.safetensors"), z::ParamTree({{"", z::Array::ones({1})}})),

@@ -29,9 +29,21 @@ std::map<std::string, std::string> load_safetensors_metadata(const std::string& 
 
 /// Saves the leaves of `tree` under their '/'-joined paths.
 void save(const std::string& path, const ParamTree& tree, const std::map<std::string, std::string>& metadata = {});
-/// Loads a checkpoint that must match `like` exactly (names, dtypes, shapes); returns the
-/// leaves in `like`'s order. One Error lists every missing, unexpected or mismatching path.
-ParamTree load(const std::string& path, const ParamTree& like);
+/// Which part of a file load() reads, and how closely it must match.
+struct LoadOptions {
+  /// The file's names under this prefix are the tree's ("encoder/": the file's
+  /// "encoder/0/weights" is the tree's "0/weights"); the file's other names are not read.
+  std::string prefix;
+  /// true: the names must match exactly. false (as PyTorch's strict=False): a leaf the file does
+  /// not have keeps `like`'s value, and names the tree does not have are ignored; but a dtype or
+  /// shape that differs is still an error, and so is a file that has none of the tree's names.
+  bool strict = true;
+};
+
+/// Loads a checkpoint that must match `like` (names, dtypes, shapes); returns the leaves in
+/// `like`'s order. One Error lists every missing, unexpected or mismatching path, and what the
+/// file holds when none of the names match.
+ParamTree load(const std::string& path, const ParamTree& like, const LoadOptions& options = {});
 
 /// A training checkpoint: params under "params/", optimizer state under "opt/", one file.
 struct Checkpoint {
