@@ -211,6 +211,26 @@ std::string describe_arguments(std::span<const ArgRef> args);
 /// With ZEPHYR_LOG_COMPILES=1 in the environment, says on stderr what was compiled and how long
 /// it took: a recompile then shows which signature caused it.
 void log_compile(std::span<const ArgRef> args, const std::string& key, double seconds);
+/// Which plain arguments made a jitted function compile again (as jax.log_compiles explains
+/// cache misses). A plain argument is a compile-time constant, so a value that changes call to
+/// call (a learning rate as a double) compiles each time: the first time one floating-point
+/// argument has compiled kRecompileWarning distinct values, one warning names it and shows the
+/// way out (ZEPHYR_WARN_RECOMPILES=0 silences it). Integers, vectors and strings that vary are
+/// usually meant (sizes, axes), so only ZEPHYR_LOG_COMPILES=1, which says for every compile
+/// which arguments changed, reports them.
+class RecompileTracker {
+ public:
+  static constexpr size_t kRecompileWarning = 4;
+  /// After a compile: the call's arguments and their signatures, each followed by ';'.
+  /// `floating[i]`: argument i is a float or double.
+  void compiled(std::span<const ArgRef> args, const std::string& signatures, std::span<const bool> floating);
+  bool warned() const { return warned_; }
+
+ private:
+  std::vector<std::string> previous_;              // per argument, at the last compile
+  std::vector<std::vector<std::string>> values_;   // per plain argument: its distinct compiled values
+  bool warned_ = false;
+};
 /// Signatures a jitted function keeps compiled: ZEPHYR_JIT_CACHE_SIZE, else 256.
 size_t jit_cache_capacity();
 /// Adds the call's argument signature to an error raised while tracing, naming every argument.
@@ -280,6 +300,8 @@ class Jitted {
           std::lock_guard lock(state_->mutex);
           state_->last_compile = compiled->executable->stats();
           ++state_->compiles;
+          const std::array<bool, sizeof...(Args)> floating{std::is_floating_point_v<Args>...};
+          state_->recompiles.compiled(refs, readable, floating);
           if (auto it = state_->cache.find(key); it != state_->cache.end()) it->second.ready = compiled;
         }
         promise->set_value(compiled);
@@ -359,6 +381,7 @@ class Jitted {
     size_t capacity = detail::jit_cache_capacity();
     size_t hits = 0, compiles = 0, evictions = 0;
     compiler::CompileStats last_compile;
+    detail::RecompileTracker recompiles;
 
     // Drops least recently called signatures beyond the capacity; one still compiling stays (its
     // callers wait on it). Callers still running an evicted entry keep it alive.

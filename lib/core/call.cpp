@@ -214,6 +214,43 @@ void log_compile(std::span<const ArgRef> args, const std::string& key, double se
   fmt::print(stderr, "[zephyr] compiled in {:.0f} ms: {}{}\n", seconds * 1e3, describe_arguments(args), constants);
 }
 
+void RecompileTracker::compiled(std::span<const ArgRef> args, const std::string& signatures,
+                                std::span<const bool> floating) {
+  std::vector<std::string> now;
+  for (size_t start = 0, end; (end = signatures.find(';', start)) != std::string::npos; start = end + 1)
+    now.push_back(signatures.substr(start, end - start));
+  if (now.size() != args.size()) return;  // a signature holding ';' itself: nothing to compare
+  // A float's signature is its exact bits in hex ("0x1.8p+1"); people read 3.
+  for (size_t i = 0; i < now.size(); ++i)
+    if (floating[i]) now[i] = fmt::format("{}", std::strtod(now[i].c_str(), nullptr));
+  values_.resize(args.size());
+  std::vector<std::string> changed;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (!std::holds_alternative<std::monostate>(args[i])) continue;  // arrays and trees: shapes
+    auto& seen = values_[i];
+    if (std::find(seen.begin(), seen.end(), now[i]) == seen.end()) seen.push_back(now[i]);
+    if (previous_.size() == now.size() && previous_[i] != now[i])
+      changed.push_back(fmt::format("argument {} was {}, now {}", i, previous_[i], now[i]));
+  }
+  static const bool log = env_flag("ZEPHYR_LOG_COMPILES");
+  if (log && !changed.empty()) fmt::print(stderr, "[zephyr] compiled again because {}\n", fmt::join(changed, "; "));
+  previous_ = std::move(now);
+  if (warned_) return;
+  for (size_t i = 0; i < values_.size(); ++i) {
+    if (!floating[i] || values_[i].size() < kRecompileWarning) continue;
+    warned_ = true;
+    const char* quiet = std::getenv("ZEPHYR_WARN_RECOMPILES");
+    if (quiet && std::string_view(quiet) == "0") return;
+    fmt::print(stderr,
+               "[zephyr] warning: a jitted function has compiled {} times because its plain argument {} changed "
+               "({}, ...). A plain argument is a compile-time constant: pass a value that changes as an Array "
+               "(z::Array::scalar(v)) to compile once. ZEPHYR_LOG_COMPILES=1 logs every compile; "
+               "ZEPHYR_WARN_RECOMPILES=0 silences this.\n",
+               values_[i].size(), i, fmt::join(values_[i], ", "));
+    return;
+  }
+}
+
 void rethrow_with_arguments(const Error& error, std::span<const ArgRef> args) {
   throw Error(fmt::format("{}\n  while tracing the jit call with {}", error.what(), describe_arguments(args)));
 }

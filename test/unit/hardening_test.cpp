@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -236,4 +237,64 @@ TEST_CASE("hardening: the jit cache keeps the most recently called signatures up
   CHECK(call(2) == doctest::Approx(std::exp(1.0f) + 1));  // compiled again, correctly
   CHECK(jitted.cache_stats().compiles == 4);
   CHECK(jitted.cache_stats().evictions == 2);
+}
+
+namespace {
+// What `f` writes to stderr (file descriptor 2), captured through a temporary file.
+template <class F>
+std::string stderr_of(F&& f) {
+  std::fflush(stderr);
+  std::FILE* sink = std::tmpfile();
+  const int saved = ::dup(2);
+  ::dup2(::fileno(sink), 2);
+  try {
+    f();
+  } catch (...) {
+    std::fflush(stderr);
+    ::dup2(saved, 2);
+    ::close(saved);
+    std::fclose(sink);
+    throw;
+  }
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  std::rewind(sink);
+  std::string text;
+  for (int c; (c = std::fgetc(sink)) != EOF;) text.push_back(static_cast<char>(c));
+  std::fclose(sink);
+  return text;
+}
+}  // namespace
+
+TEST_CASE("jit warns once when a plain float argument's changing value keeps recompiling, and names it") {
+  auto scaled = z::jit([](z::Tensor x, double scale) { return x * scale; });
+  const z::Array x = z::Array::ones({3});
+  const std::string first = stderr_of([&] {
+    for (double s : {0.5, 1.5, 2.5}) CHECK(scaled(x, s).at(0) == s);
+  });
+  CHECK_FALSE(contains(first, "warning"));  // three values are a few signatures, not a problem yet
+  const std::string fourth = stderr_of([&] { CHECK(scaled(x, 3.5).at(0) == 3.5); });
+  CHECK(contains(fourth, "[zephyr] warning: a jitted function has compiled 4 times because its plain argument 1 changed"));
+  CHECK(contains(fourth, "z::Array::scalar(v)"));
+  const std::string later = stderr_of([&] { CHECK(scaled(x, 4.5).at(0) == 4.5); });
+  CHECK_FALSE(contains(later, "warning"));  // once per function
+  // The same values again are cache hits: no compile, nothing said.
+  CHECK(stderr_of([&] { scaled(x, 0.5); }).empty());
+  CHECK(scaled.compiles() == 5);
+
+  // Integers that vary are usually meant (sizes, axes): no warning for them.
+  auto summed = z::jit([](z::Tensor x, int axis) { return z::sum(x, {axis}); });
+  const z::Array m = z::Array::ones({2, 3});
+  CHECK_FALSE(contains(stderr_of([&] {
+    for (int axis : {0, 1, -1, -2}) summed(m, axis);
+  }), "warning"));
+
+  // The way out: the value as an Array argument compiles once.
+  auto as_array = z::jit([](z::Tensor x, z::Tensor scale) { return x * scale; });
+  const std::string quiet = stderr_of([&] {
+    for (float s : {0.5f, 1.5f, 2.5f, 3.5f, 4.5f}) CHECK(as_array(x, z::Array::scalar(s)).at(0) == s);
+  });
+  CHECK_FALSE(contains(quiet, "warning"));
+  CHECK(as_array.compiles() == 1);
 }
