@@ -26,6 +26,7 @@ using NodePtr = std::shared_ptr<const Node>;
 
 /// Per-op attributes; each op reads only the fields its comment names.
 struct CustomRule;  // z::custom_vjp's gradient (zephyr/custom_vjp.h)
+struct Loop;        // Scan's body and direction (below)
 
 struct Attrs {
   std::vector<int64_t> axes;     // ReduceSum/ReduceMax/Reverse: axes (sorted); Transpose: permutation
@@ -36,6 +37,7 @@ struct Attrs {
   Array value;                   // Constant: a scalar (splat) or a dense array of the node's shape; Pad: the scalar fill
   std::string name;              // Argument: parameter path or input name
   std::shared_ptr<const CustomRule> rule;  // CustomVjp: the user's gradient
+  std::shared_ptr<const Loop> loop;        // Scan: the body, run once per step
 };
 
 /// One value of the graph. Shape and dtype are static and known when the node is built.
@@ -60,6 +62,18 @@ struct Function {
   /// Per result, where it sits in the value the traced function returned ("0/dense/weights",
   /// "loss"), or empty: AOT headers name results by it.
   std::vector<std::string> result_names;
+};
+
+/// A Scan node's body (z::scan, lib/primitives/scan.cpp): one step, compiled once whatever the
+/// number of steps. The node's operands are the initial carry, the `xs` scanned-over values (their
+/// axis 0 is the step), then the values the body reads from outside; the body's arguments are
+/// the carry, one step's slice of each scanned value, then those captured values, and its one
+/// result is the next carry.
+struct Loop {
+  Function body;
+  size_t xs = 0;
+  bool reverse = false;  // steps T-1 down to 0
+  bool stacked = true;   // the node's value is every step's carry ([T, carry...]), else the last one
 };
 
 /// `function` with nodes replaced (`replacements`: old node -> new node of the same shape and

@@ -7,3 +7,4 @@
 #include "zephyr/nets/embed.h"
 #include "zephyr/nets/linear.h"
 #include "zephyr/nets/norm.h"
+#include "zephyr/nets/recurrent.h"

@@ -103,6 +103,7 @@ class Emitter {
       case OpKind::ScatterAdd: return scatter_add(n);
       case OpKind::CustomVjp: return in(n, n->inputs.size() - 1);  // the function's own result
       case OpKind::After: return in(n, 0);  // the kernel's reading operand 1 is the ordering
+      case OpKind::Scan: return scan(n);
     }
     throw Error(fmt::format("[compile] no lowering for op '{}'", mnemonic(n->op)));
   }
@@ -271,7 +272,7 @@ class Emitter {
       case OpKind::ReduceSum: case OpKind::ReduceMax: case OpKind::MatMul:
       case OpKind::Reshape: case OpKind::Transpose: case OpKind::Slice: case OpKind::Concat:
       case OpKind::Pad: case OpKind::Reverse: case OpKind::Gather: case OpKind::ScatterAdd:
-      case OpKind::CustomVjp: case OpKind::After:
+      case OpKind::CustomVjp: case OpKind::After: case OpKind::Scan:
         break;
     }
     throw Error(fmt::format("[compile] '{}' is not elementwise", mnemonic(n->op)));
@@ -610,6 +611,83 @@ class Emitter {
           nb.create<mlir::scf::YieldOp>(bl, updated);
         });
     return reshape(loop.getResult(0), {rows, width}, n->shape, l);
+  }
+
+  // One scf.for over the steps, the body's graph emitted inside it. The loop carries one buffer
+  // of carries, not the carry itself: the stack [T, carry...] (the node's value), or for a node
+  // whose value is the last carry two rows used in turn. Each step reads the row the step before
+  // wrote and writes its own, so the loop updates that buffer in place (a carry returned as a new
+  // tensor each step would need an allocation per step). The first step, which reads the initial
+  // carry instead, runs before the loop: the body is emitted twice, whatever the number of steps.
+  Value scan(const Node* n) {
+    const Loop& loop = *n->attrs.loop;
+    const mlir::Location l = loc(n);
+    const int64_t steps = n->inputs[1]->shape[0];
+    auto index = [&](int64_t v) { return Value(b_.create<mlir::arith::ConstantIndexOp>(l, v)); };
+    const mlir::RankedTensorType carry_type = tensor_type(n->inputs[0].get());
+    Shape rows_shape = carry_type.getShape();
+    rows_shape.insert(rows_shape.begin(), loop.stacked ? steps : 2);
+    // Where step s writes its carry (in the order the steps run).
+    auto row_of = [&](Value s) -> Value {
+      if (!loop.stacked) return b_.create<mlir::arith::RemUIOp>(l, s, index(2));
+      return loop.reverse ? Value(b_.create<mlir::arith::SubIOp>(l, index(steps - 1), s)) : s;
+    };
+    auto step_at = [&](Value s, Value carry, Value rows) {  // step s on `carry`, written into `rows`
+      const Value t = loop.reverse ? Value(b_.create<mlir::arith::SubIOp>(l, index(steps - 1), s)) : s;
+      return insert_step(scan_body(n, carry, t), rows, row_of(s), l);
+    };
+    Value rows = b_.create<mlir::tensor::EmptyOp>(l, rows_shape, carry_type.getElementType());
+    rows = step_at(index(0), in(n, 0), rows);
+    auto for_op = b_.create<mlir::scf::ForOp>(
+        l, index(1), index(steps), index(1), mlir::ValueRange{rows},
+        [&](mlir::OpBuilder& nb, mlir::Location, Value s, mlir::ValueRange iter) {
+          mlir::OpBuilder::InsertionGuard guard(b_);
+          b_.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          const Value before = row_of(b_.create<mlir::arith::SubIOp>(l, s, index(1)));
+          const Value next = step_at(s, step_slice(iter[0], before, l), iter[0]);
+          b_.create<mlir::scf::YieldOp>(l, next);
+        });
+    rows = for_op.getResult(0);
+    return loop.stacked ? rows : step_slice(rows, index((steps - 1) % 2), l);
+  }
+  // The body of `n` on `carry` at step t (slice t of each scanned operand), emitted where the
+  // builder is; its values are forgotten afterwards, as they exist in this region only.
+  Value scan_body(const Node* n, Value carry, Value t) {
+    const Loop& loop = *n->attrs.loop;
+    const Function& body = loop.body;
+    auto outside = values_;
+    values_[body.arguments[0].get()] = carry;
+    for (size_t i = 1; i <= loop.xs; ++i) values_[body.arguments[i].get()] = step_slice(in(n, i), t, loc(n));
+    for (size_t j = 1 + loop.xs; j < n->inputs.size(); ++j) values_[body.arguments[j].get()] = in(n, j);
+    for (const Node* b : topological_order(body.results))
+      if (!values_.count(b)) values_[b] = emit(b);
+    const Value next = values_.at(body.results[0].get());
+    values_ = std::move(outside);
+    return next;
+  }
+  // Slice t along axis 0 of a value of `type`: offsets, sizes and strides.
+  struct Window {
+    llvm::SmallVector<mlir::OpFoldResult> offsets, sizes, strides;
+  };
+  Window step_window(mlir::RankedTensorType type, Value t) {
+    Window w{{t}, {b_.getIndexAttr(1)}, llvm::SmallVector<mlir::OpFoldResult>(type.getRank(), b_.getIndexAttr(1))};
+    for (int64_t d = 1; d < type.getRank(); ++d) {
+      w.offsets.push_back(b_.getIndexAttr(0));
+      w.sizes.push_back(b_.getIndexAttr(type.getDimSize(d)));
+    }
+    return w;
+  }
+  // Slice t of `xs` along axis 0, without that axis.
+  Value step_slice(Value xs, Value t, mlir::Location l) {
+    auto type = mlir::cast<mlir::RankedTensorType>(xs.getType());
+    const Window w = step_window(type, t);
+    auto step_type = mlir::RankedTensorType::get(type.getShape().drop_front(), type.getElementType());
+    return b_.create<mlir::tensor::ExtractSliceOp>(l, step_type, xs, w.offsets, w.sizes, w.strides);
+  }
+  // `value` written as slice t of `stack` along axis 0.
+  Value insert_step(Value value, Value stack, Value t, mlir::Location l) {
+    const Window w = step_window(mlir::cast<mlir::RankedTensorType>(stack.getType()), t);
+    return b_.create<mlir::tensor::InsertSliceOp>(l, value, stack, w.offsets, w.sizes, w.strides);
   }
 
   mlir::MLIRContext& ctx_;

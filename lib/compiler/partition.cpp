@@ -204,6 +204,12 @@ std::string structural_key(const Function& kernel) {
     const Attrs& a = n->attrs;
     for (const auto* field : {&a.axes, &a.starts, &a.strides, &a.low, &a.high, &a.interior}) put(key, *field);
     put(key, a.axis);
+    if (a.loop) {  // a scan: its body's own key, and how it steps
+      put(key, static_cast<int64_t>(a.loop->xs * 4 + a.loop->reverse * 2 + a.loop->stacked));
+      const std::string body = structural_key(a.loop->body);
+      put(key, static_cast<int64_t>(body.size()));
+      key += body;
+    }
     if (a.value.defined()) {
       put(key, static_cast<int64_t>(a.value.dtype()));
       put(key, a.value.shape());

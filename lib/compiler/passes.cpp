@@ -8,6 +8,7 @@
 
 #include "mlir/Conversion/MathToLibm/MathToLibm.h"
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Affine/ViewLikeInterfaceUtils.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -35,6 +36,50 @@ namespace zephyr::compiler {
 namespace {
 
 constexpr int kMaxElementwiseRank = 4;  // transforms.mlir has @tile_elementwise_1 to _4
+
+// insert_slice(transfer_write(v, t)) where the write covers only part of t (the remainder of a
+// peeled loop, whose main part wrote the rest of t): t goes into the slice first, then v is
+// written there. MLIR 19's folder (populateFoldTensorSubsetIntoVectorTransferPatterns) rewrites
+// it to v written into the destination alone, dropping the rest of t: a 40-wide elementwise
+// result inserted into a larger tensor kept only its last 8 lanes. With a higher benefit, this
+// pattern takes those cases before the folder sees them; full writes are left to the folder.
+struct PartialWriteIntoSlice : mlir::OpRewritePattern<mlir::tensor::InsertSliceOp> {
+  PartialWriteIntoSlice(mlir::MLIRContext* ctx) : OpRewritePattern(ctx, /*benefit=*/2) {}
+  mlir::LogicalResult matchAndRewrite(mlir::tensor::InsertSliceOp insert, mlir::PatternRewriter& rewriter) const final {
+    auto write = insert.getSource().getDefiningOp<mlir::vector::TransferWriteOp>();
+    if (!write || write.getMask() || !write.getPermutationMap().isMinorIdentity() || !insert.hasUnitStride())
+      return mlir::failure();
+    auto tensor = mlir::cast<mlir::RankedTensorType>(write.getSource().getType());
+    const bool covers = write.getVectorType().getShape() == tensor.getShape() &&
+                        llvm::all_of(write.getIndices(), [](mlir::Value i) { return mlir::isConstantIntValue(i, 0); });
+    if (covers) return mlir::failure();
+    mlir::Value base = rewriter.create<mlir::tensor::InsertSliceOp>(
+        insert.getLoc(), write.getSource(), insert.getDest(), insert.getMixedOffsets(), insert.getMixedSizes(),
+        insert.getMixedStrides());
+    llvm::SmallVector<mlir::Value> indices;
+    mlir::affine::resolveIndicesIntoOpWithOffsetsAndStrides(rewriter, write.getLoc(), insert.getMixedOffsets(),
+                                                            insert.getMixedStrides(), insert.getDroppedDims(),
+                                                            write.getIndices(), indices);
+    const mlir::AffineMap map = mlir::expandDimsToRank(write.getPermutationMap(), insert.getDestType().getRank(),
+                                                       insert.getDroppedDims());
+    rewriter.replaceOpWithNewOp<mlir::vector::TransferWriteOp>(insert, write.getVector(), base, indices,
+                                                               mlir::AffineMapAttr::get(map), write.getInBoundsAttr());
+    return mlir::success();
+  }
+};
+
+// Slices folded into the vector transfers that read and write them, and the result
+// canonicalized: the last step of tile_and_vectorize, here rather than in the script so that
+// PartialWriteIntoSlice comes first.
+mlir::LogicalResult fold_slices_into_transfers(mlir::ModuleOp module) {
+  mlir::MLIRContext* ctx = module.getContext();
+  mlir::RewritePatternSet patterns(ctx);
+  patterns.add<PartialWriteIntoSlice>(ctx);
+  mlir::tensor::populateFoldTensorSubsetIntoVectorTransferPatterns(patterns);
+  for (mlir::Dialect* dialect : ctx->getLoadedDialects()) dialect->getCanonicalizationPatterns(patterns);
+  for (mlir::RegisteredOperationName op : ctx->getRegisteredOperations()) op.getCanonicalizationPatterns(patterns, ctx);
+  return mlir::applyPatternsAndFoldGreedily(module, std::move(patterns));
+}
 
 // linalg's elementwise fusion (what -linalg-fuse-elementwise-ops does), except that reshapes
 // are only propagated through linalg.generic: a linalg.matmul whose result is reshaped (a
@@ -322,7 +367,10 @@ struct TileAndVectorize : ScriptPass<TileAndVectorize> {
   llvm::StringRef getDescription() const final {
     return "transforms.mlir @tile_and_vectorize: split marked ops over threads, tile, vectorize";
   }
-  void runOnOperation() final { fail_unless(apply("tile_and_vectorize", threads.getValue())); }
+  void runOnOperation() final {
+    fail_unless(apply("tile_and_vectorize", threads.getValue()));
+    fail_unless(fold_slices_into_transfers(module()));
+  }
   Option<int> threads{*this, "threads", llvm::cl::desc("Row blocks for ops marked zephyr.parallel"), llvm::cl::init(1)};
 };
 

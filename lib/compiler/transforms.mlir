@@ -164,10 +164,8 @@ module attributes {transform.with_named_sequence} {
     transform.apply_patterns to %funcs {
       transform.apply_patterns.vector.reduction_to_contract
     } : !transform.any_op
-    transform.apply_patterns to %funcs {
-      transform.apply_patterns.tensor.fold_tensor_subset_ops_into_vector_transfers
-      transform.apply_patterns.canonicalization
-    } : !transform.any_op
+    // Then the pass folds slices into the vector transfers (passes.cpp: fold_slices_into_transfers,
+    // which guards MLIR 19's folder against writes that cover only part of their tensor).
     transform.yield
   }
   // After loop-invariant subset hoisting: vector ops down to what LLVM lowers well.

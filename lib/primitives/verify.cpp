@@ -17,6 +17,7 @@ const char* undeclared_field(unsigned declared, const Attrs& a) {
   if (!(declared & kValue) && a.value.defined()) return "value";
   if (!(declared & kName) && !a.name.empty()) return "name";
   if (!(declared & kRule) && a.rule) return "rule";
+  if (!(declared & kLoop) && a.loop) return "loop";
   return nullptr;
 }
 
@@ -38,6 +39,7 @@ void verify(const Function& fn) {
         fail_at(n->loc, mnemonic(n->op), fmt::format("[verify] computes in f32 but has a {} operand (the ops widen "
                                                      "bf16 and f16 first)", describe(in->dtype, in->shape)));
     }
+    if (n->attrs.loop) verify(n->attrs.loop->body);  // the body's nodes are held to the same rules
     NodeType type = record.infer.get()(Call{n->op, n->inputs, n->attrs, n->loc, {n->dtype, n->shape}});
     if (type.dtype != n->dtype || type.shape != n->shape)
       fail_at(n->loc, mnemonic(n->op), fmt::format("[verify] its rule gives {} but the node is {}",

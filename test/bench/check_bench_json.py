@@ -8,7 +8,7 @@ quick = "--quick" in sys.argv
 names = {r["name"] for r in rows}
 expected = ["mlp_train_step_t1", "mlp_train_step_t2", "mlp_infer_b1_t1", "tiny_mlp_b1_t1",
             "cnn_train_step_t1", "cnn_train_step_t2", "compile_mlp_train_step", "compile_cnn_train_step",
-            "mlp_train_peak_memory"]
+            "mlp_train_peak_memory", "compile_scan_256_over_16_steps"]
 for threads in (1, 2):
     expected += [f"matmul_{size}_t{threads}" for size in (256, 512, 1024, 1000)]
     expected += [f"matmul_128x784x512_t{threads}", f"matmul_128x512x10_t{threads}",

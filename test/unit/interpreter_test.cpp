@@ -99,6 +99,13 @@ const std::vector<OpCase>& op_cases() {
          };
          return z::grad(f)(x, p);
        }, 1e-6},
+      {"scan (outputs by vmap of the step)", [](z::Tensor x, z::Tensor p, z::Tensor) {
+         auto [last, ys] = z::scan([&](z::Tensor c, z::Tensor row) {
+           z::Tensor next = z::tanh(c * z::slice(p, 0, 0, 1) + row);
+           return std::pair{next, next * c};
+         }, z::slice(x, 0, 0, 1) * 0.0, x, {.reverse = true});
+         return ys + last;
+       }, 1e-6},
       {"cast f32 -> i32", [](z::Tensor x, z::Tensor, z::Tensor) { return z::cast(x * 37.0, z::DType::i32); }, 0},
       {"cast i32 -> f32", [](z::Tensor, z::Tensor, z::Tensor b) { return z::cast(b, z::DType::f32); }, 0},
       {"cast i32 -> bool", [](z::Tensor, z::Tensor, z::Tensor b) { return z::cast(z::shift_right_logical(b, 30), z::DType::bool_); }, 0},
@@ -116,6 +123,12 @@ const std::vector<OpCase>& op_cases() {
       {"broadcast_to", [](z::Tensor x, z::Tensor, z::Tensor) { return z::broadcast_to(z::sum(x, {1}, true), {4, 6, 5}) + x; }, 1e-6},
       {"slice (strided)", [](z::Tensor x, z::Tensor, z::Tensor) { return z::strided_slice(x, {1, 0, 1}, {2, 3, 2}, {2, 2, 3}); }, 0},
       {"concat", [](z::Tensor x, z::Tensor p, z::Tensor) { return z::concat({x, p, x * 2.0}, 1); }, 0},
+      // 120 = 7 vectors of 16 and a remainder of 8, written into a slice of the concat: the
+      // shape of write passes.cpp's PartialWriteIntoSlice guards (lit: tile-and-vectorize.mlir).
+      {"concat (a computed part with a vector remainder)", [](z::Tensor x, z::Tensor p, z::Tensor) {
+         z::Tensor row = z::sum(z::reshape(x, {1, 120, 1}), {2});  // [1, 120], computed
+         return z::concat({z::exp(row), z::slice(z::reshape(p, {1, -1}), 1, 0, 120)}, 0);
+       }, 1e-6},
       {"pad", [](z::Tensor x, z::Tensor, z::Tensor) { return z::pad(x, {1, 0, 2}, {0, 3, 1}, {1, 0, 2}, -2.5); }, 0},
       {"reverse", [](z::Tensor x, z::Tensor, z::Tensor) { return z::reverse(x, {0, 2}) - x; }, 0},
       {"gather", [](z::Tensor x, z::Tensor, z::Tensor b) {

@@ -64,6 +64,12 @@ const std::vector<JvpCase>& cases() {
          };
          return z::grad(f)(x, p);
        }},
+      {"scan", [](z::Tensor x, z::Tensor p) {
+         return z::scan([&](z::Tensor c, z::Tensor row) {
+           z::Tensor next = z::sin(c * z::slice(p, 0, 0, 1) + row);
+           return std::pair{next, next};
+         }, z::slice(p, 0, 1, 2), x).second;
+       }},
       {"reduce_sum", [](z::Tensor x, z::Tensor) { return z::sum(x, {1}); }},
       {"reduce_max", [](z::Tensor x, z::Tensor p) { return z::max(x * p, {0}); }},
       {"matmul", [](z::Tensor x, z::Tensor p) { return z::matmul(x, z::transpose(p)); }},

@@ -105,6 +105,13 @@ const std::vector<BatchCase>& cases() {
          auto f = [](T a, T b) { return z::sum(z::checkpoint([](T u, T v) { return z::sin(u) * v; })(a, b)); };
          return z::grad(f)(x, p);
        }},
+      {"scan", [](T x, T p, T) {
+         auto [last, ys] = z::scan([&](T c, T row) {
+           T next = z::tanh(c * z::slice(p, 0, 0, 1) + row);
+           return std::pair{next, next * c};
+         }, z::slice(p, 0, 1, 2), x);
+         return ys + last;
+       }},
       {"constants, iota", [](T x, T, T) {
          return x * z::full({4}, 3.0) + z::cast(z::iota({3, 4}, 1), z::DType::f32) + z::constant(random_array({3, 4}, 9));
        }},

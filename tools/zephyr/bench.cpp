@@ -292,6 +292,35 @@ nlohmann::json lm_compile(const std::string& cache, const std::string& shape) {
   return nlohmann::json::parse(out);
 }
 
+// A scan compiles once whatever its length (the Transforms issue): the gradient of an RNN over 16
+// and over 256 steps, each compiled cold kColdSamples times; the row is the ratio of the medians.
+void scan_compile_row(Bench& bench) {
+  auto cold_seconds = [&](int64_t steps) {
+    const Array w = random::uniform(random::key(1), {32, 64}), u = random::uniform(random::key(2), {64, 64}, DType::f32, -0.1, 0.1);
+    const Array h0 = Array::zeros({8, 64}), xs = random::uniform(random::key(3), {steps, 8, 32});
+    std::vector<double> samples;
+    for (int i = 0; i < kColdSamples; ++i) {
+      FreshCache cold(fmt::format("scan{}_{}", steps, i));
+      compiler::forget_compiled_kernels();
+      auto gradients = jit([](Tensor w, Tensor u, Tensor h0, Tensor xs) {
+        auto [h, hs] = scan([&](Tensor c, Tensor x) {
+          Tensor next = tanh(matmul(x, w) + matmul(c, u));
+          return std::pair{next, next};
+        }, h0, xs);
+        return vjp(mean(square(hs)) + mean(h), scalar(1.0), {w, u});
+      });
+      samples.push_back(seconds([&] { gradients(w, u, h0, xs); }));
+    }
+    std::sort(samples.begin(), samples.end());
+    return samples[samples.size() / 2];
+  };
+  const double short_loop = cold_seconds(16), long_loop = cold_seconds(256);
+  fmt::print("scan: an RNN's gradient compiles (and runs once) in {:.3f} s over 16 steps, {:.3f} s over 256\n",
+             short_loop, long_loop);
+  bench.add({"compile_scan_256_over_16_steps", 1, "x", {long_loop / short_loop, long_loop / short_loop,
+             long_loop / short_loop}, 1.1, "budget", 1.0});
+}
+
 void compile_rows(Bench& bench, const std::filesystem::path& caches) {
   auto fresh = [&](const char* name) {
     std::filesystem::remove_all(caches / name);
@@ -314,6 +343,7 @@ void compile_rows(Bench& bench, const std::filesystem::path& caches) {
   add("compile_lm_8block_cold", "s", seconds_of(eight), 2.0);
   add("compile_lm_8block_over_1block", "x", seconds_of(eight) / seconds_of(one), 1.3);
   add("compile_lm_8block_warm", "s", seconds_of(warm), 0.25);
+  scan_compile_row(bench);
   if (bench.options().quick) return;
   // GPT-2 small's shape: 12 blocks, d_model 768, 12 heads, context 128, batch 4 (85.5M parameters).
   const nlohmann::json gpt2 = lm_compile(fresh("gpt2"), "--blocks 12 --model-dim 768 --heads 12 --context 128 --batch 4");

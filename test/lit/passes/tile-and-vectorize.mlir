@@ -14,3 +14,23 @@ func.func @mm(%a: tensor<128x64xf32>, %b: tensor<64x64xf32>, %c: tensor<128x64xf
   %0 = linalg.matmul {zephyr.parallel} ins(%a, %b : tensor<128x64xf32>, tensor<64x64xf32>) outs(%c : tensor<128x64xf32>) -> tensor<128x64xf32>
   return %0 : tensor<128x64xf32>
 }
+
+// A 40-wide elementwise result (16-lane loop over 32, then an 8-lane remainder) inserted into a
+// larger tensor keeps all 40 values: the loop's part goes into the slice before the remainder is
+// written there (MLIR 19's folder alone kept only the remainder's 8).
+#lane = affine_map<(d0) -> (d0)>
+// CHECK-LABEL: func.func @remainder_into_slice
+// CHECK: %[[LOOP:.*]] = scf.for
+// CHECK: %[[ROW:.*]] = tensor.insert_slice %[[LOOP]] into %{{.*}}[0, 0] [1, 40] [1, 1]
+// CHECK: vector.transfer_write %{{.*}}, %[[ROW]][%{{.*}}, %c32]
+func.func @remainder_into_slice(%a: tensor<40xf32>, %rows: tensor<2x40xf32>) -> tensor<2x40xf32> {
+  %e = tensor.empty() : tensor<40xf32>
+  %g = linalg.generic {indexing_maps = [#lane, #lane], iterator_types = ["parallel"]}
+      ins(%a : tensor<40xf32>) outs(%e : tensor<40xf32>) attrs = {zephyr.elementwise, zephyr.elementwise_1} {
+  ^bb0(%x: f32, %o: f32):
+    %y = arith.addf %x, %x : f32
+    linalg.yield %y : f32
+  } -> tensor<40xf32>
+  %r = tensor.insert_slice %g into %rows[0, 0] [1, 40] [1, 1] : tensor<40xf32> into tensor<2x40xf32>
+  return %r : tensor<2x40xf32>
+}
