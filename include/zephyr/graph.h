@@ -64,11 +64,13 @@ struct Function {
   std::vector<std::string> result_names;
 };
 
-/// A Scan node's body (z::scan, lib/primitives/scan.cpp): one step, compiled once whatever the
-/// number of steps. The node's operands are the initial carry, the `xs` scanned-over values (their
-/// axis 0 is the step), then the values the body reads from outside; the body's arguments are
-/// the carry, one step's slice of each scanned value, then those captured values, and its one
-/// result is the next carry.
+/// The body of a control-flow node (lib/primitives/scan.cpp, control_flow.cpp), compiled once
+/// whatever the number of steps. Scan: the node's operands are the initial carry, the `xs`
+/// scanned-over values (their axis 0 is the step), then the values the body reads from outside;
+/// the body's arguments are the carry, one step's slice of each scanned value, then those captured
+/// values, and its one result is the next carry. While: operands [initial carry, captured...],
+/// results [whether to go on, next carry]. Cond: operands [predicate, values...], arguments
+/// [values...], results [the value if true, the value if false].
 struct Loop {
   Function body;
   size_t xs = 0;

@@ -21,7 +21,7 @@
 #include "zephyr/params.h"
 #include "zephyr/random.h"
 #include "zephyr/random_ops.h"
-#include "zephyr/scan.h"
+#include "zephyr/control_flow.h"
 #include "zephyr/tensor.h"
 #include "zephyr/tensor_tree.h"
 #include "zephyr/trace.h"

@@ -104,6 +104,8 @@ class Emitter {
       case OpKind::CustomVjp: return in(n, n->inputs.size() - 1);  // the function's own result
       case OpKind::After: return in(n, 0);  // the kernel's reading operand 1 is the ordering
       case OpKind::Scan: return scan(n);
+      case OpKind::While: return while_loop(n);
+      case OpKind::Cond: return cond(n);
     }
     throw Error(fmt::format("[compile] no lowering for op '{}'", mnemonic(n->op)));
   }
@@ -272,7 +274,7 @@ class Emitter {
       case OpKind::ReduceSum: case OpKind::ReduceMax: case OpKind::MatMul:
       case OpKind::Reshape: case OpKind::Transpose: case OpKind::Slice: case OpKind::Concat:
       case OpKind::Pad: case OpKind::Reverse: case OpKind::Gather: case OpKind::ScatterAdd:
-      case OpKind::CustomVjp: case OpKind::After: case OpKind::Scan:
+      case OpKind::CustomVjp: case OpKind::After: case OpKind::Scan: case OpKind::While: case OpKind::Cond:
         break;
     }
     throw Error(fmt::format("[compile] '{}' is not elementwise", mnemonic(n->op)));
@@ -649,6 +651,65 @@ class Emitter {
         });
     rows = for_op.getResult(0);
     return loop.stacked ? rows : step_slice(rows, index((steps - 1) % 2), l);
+  }
+  // scf.while over two rows of carries used in turn, as a last-carry scan: the row the last step
+  // wrote is an iter_arg beside the buffer. The condition and the next carry are the body's two
+  // results, each emitted in its own region.
+  Value while_loop(const Node* n) {
+    const Function& body = n->attrs.loop->body;
+    const mlir::Location l = loc(n);
+    auto index = [&](int64_t v) { return Value(b_.create<mlir::arith::ConstantIndexOp>(l, v)); };
+    const mlir::RankedTensorType carry_type = tensor_type(n);
+    Shape rows_shape = carry_type.getShape();
+    rows_shape.insert(rows_shape.begin(), 2);
+    Value rows = b_.create<mlir::tensor::EmptyOp>(l, rows_shape, carry_type.getElementType());
+    rows = insert_step(in(n, 0), rows, index(0), l);
+    const mlir::Type index_type = b_.getIndexType();
+    auto emit_part = [&](size_t k, Value carry) {  // body result k on `carry`
+      auto outside = values_;
+      values_[body.arguments[0].get()] = carry;
+      for (size_t j = 1; j < n->inputs.size(); ++j) values_[body.arguments[j].get()] = in(n, j);
+      for (const Node* b : topological_order({body.results[k]}))
+        if (!values_.count(b)) values_[b] = emit(b);
+      const Value v = values_.at(body.results[k].get());
+      values_ = std::move(outside);
+      return v;
+    };
+    auto op = b_.create<mlir::scf::WhileOp>(
+        l, mlir::TypeRange{rows.getType(), index_type}, mlir::ValueRange{rows, index(0)},
+        [&](mlir::OpBuilder& nb, mlir::Location, mlir::ValueRange args) {
+          mlir::OpBuilder::InsertionGuard guard(b_);
+          b_.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          const Value go_on = emit_part(0, step_slice(args[0], args[1], l));
+          const Value flag = b_.create<mlir::tensor::ExtractOp>(l, go_on, mlir::ValueRange{});
+          b_.create<mlir::scf::ConditionOp>(l, flag, args);
+        },
+        [&](mlir::OpBuilder& nb, mlir::Location, mlir::ValueRange args) {
+          mlir::OpBuilder::InsertionGuard guard(b_);
+          b_.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          const Value next = emit_part(1, step_slice(args[0], args[1], l));
+          const Value other = b_.create<mlir::arith::SubIOp>(l, index(1), args[1]);
+          b_.create<mlir::scf::YieldOp>(l, mlir::ValueRange{insert_step(next, args[0], other, l), other});
+        });
+    return step_slice(op.getResult(0), op.getResult(1), l);
+  }
+  // scf.if on the predicate, each branch's result emitted in its own region.
+  Value cond(const Node* n) {
+    const Function& body = n->attrs.loop->body;
+    const mlir::Location l = loc(n);
+    const Value pred = b_.create<mlir::tensor::ExtractOp>(l, in(n, 0), mlir::ValueRange{});
+    auto op = b_.create<mlir::scf::IfOp>(l, mlir::TypeRange{tensor_type(n)}, pred, /*withElseRegion=*/true);
+    for (size_t k = 0; k < 2; ++k) {
+      mlir::OpBuilder::InsertionGuard guard(b_);
+      b_.setInsertionPointToStart(k == 0 ? op.thenBlock() : op.elseBlock());
+      auto outside = values_;
+      for (size_t j = 1; j < n->inputs.size(); ++j) values_[body.arguments[j - 1].get()] = in(n, j);
+      for (const Node* b : topological_order({body.results[k]}))
+        if (!values_.count(b)) values_[b] = emit(b);
+      b_.create<mlir::scf::YieldOp>(l, values_.at(body.results[k].get()));
+      values_ = std::move(outside);
+    }
+    return op.getResult(0);
   }
   // The body of `n` on `carry` at step t (slice t of each scanned operand), emitted where the
   // builder is; its values are forgotten afterwards, as they exist in this region only.

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "zephyr/ops.h"
-#include "zephyr/scan.h"
+#include "zephyr/control_flow.h"
 
 namespace zephyr::nets {
 namespace {

@@ -8,36 +8,20 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "region.h"
 #include "rules.h"
 #include "zephyr/autodiff.h"
 #include "zephyr/interpret.h"
-#include "zephyr/scan.h"
+#include "zephyr/control_flow.h"
 #include "zephyr/vmap.h"
 
 namespace zephyr {
 namespace primitives {
 namespace {
 
-using Replacements = std::unordered_map<const Node*, NodePtr>;
-
 const Loop& loop_of(const Node& n) { return *n.attrs.loop; }
 int64_t steps(const Node& n) { return n.inputs[1]->shape[0]; }
 Shape step_shape(const Shape& s) { return Shape(s.begin() + 1, s.end()); }
-
-Tensor stand_in(DType dtype, const Shape& shape, const std::string& name, const SourceLoc& where) {
-  Attrs attrs;
-  attrs.name = name;
-  return Tensor(make_node(OpKind::Argument, dtype, shape, {}, std::move(attrs), where));
-}
-Tensor stand_in_like(const Node& n, const std::string& name) { return stand_in(n.dtype, n.shape, name, n.loc); }
-
-// `t` with nodes swapped for others of the same type.
-Tensor substituted(const Tensor& t, const Replacements& replace) {
-  if (!t.defined()) return t;
-  Function f;
-  f.results = {t.node()};
-  return Tensor(substitute(f, replace).results[0]);
-}
 
 Tensor zeros_like(const Tensor& t) { return full(t.shape(), 0.0, t.dtype()); }
 
@@ -65,12 +49,6 @@ Tensor cotangent_after(const Tensor& from_entry, const Tensor& last, bool revers
   return reverse ? concat({end, slice(from_entry, 0, 0, T - 1)}, 0) : concat({slice(from_entry, 0, 1, T), end}, 0);
 }
 
-Tensor pack(const std::vector<Tensor>& parts) {
-  std::vector<Tensor> flat;
-  for (const Tensor& p : parts) flat.push_back(reshape(p, {-1}));
-  return flat.size() == 1 ? flat[0] : concat(flat, 0);
-}
-
 // The VJP: cotangents of the initial carry, of each xs and of each captured value.
 std::vector<Tensor> scan_vjp(const NodePtr& n, const Tensor& g) {
   const Loop& loop = loop_of(*n);
@@ -80,7 +58,7 @@ std::vector<Tensor> scan_vjp(const NodePtr& n, const Tensor& g) {
   const Node& carry = *n->inputs[0];
   const Tensor init(n->inputs[0]);
   const Tensor stacked = stacked_twin(n);
-  const Tensor entry = detail::previous_carries(stacked, init, loop.reverse);  // [T, carry]
+  const Tensor entry = previous_carries(stacked, init, loop.reverse);  // [T, carry]
 
   // The body's VJP, in terms of its own arguments and u, the cotangent of its result.
   const Tensor u = stand_in_like(carry, "scan/cotangent");
@@ -109,7 +87,7 @@ std::vector<Tensor> scan_vjp(const NodePtr& n, const Tensor& g) {
     xs.push_back(g);
     variants.push_back(step_g);
   }
-  const Tensor from_entry = detail::scan_node(last, xs, variants, substituted(grad[0], at_step), !loop.reverse,
+  const Tensor from_entry = scan_node(last, xs, variants, substituted(grad[0], at_step), !loop.reverse,
                                               true, n->loc);
   Tensor after = cotangent_after(from_entry, last, loop.reverse);  // of each step's result
   if (loop.stacked) after = after + g;
@@ -143,6 +121,7 @@ std::vector<Tensor> scan_vjp(const NodePtr& n, const Tensor& g) {
         parts.push_back(substituted(grad[j], captured));
       }
     if (parts.empty()) continue;
+    for (Tensor& part : parts) part = reshape(part, {-1});
     const Tensor packed = pack(parts);
     const Tensor sum = stand_in(dtype, packed.shape(), "scan/captured_cotangent", n->loc);
     std::vector<Tensor> sum_variants = variants;  // the carry's cotangent stand-in becomes the sum's
@@ -152,7 +131,7 @@ std::vector<Tensor> scan_vjp(const NodePtr& n, const Tensor& g) {
     sum_xs.push_back(after);
     sum_variants.resize(k + 2);  // the sum, the entry carry and xs; then u
     sum_variants.push_back(u);
-    const Tensor total = detail::scan_node(zeros_like(packed), sum_xs, sum_variants, sum + packed, false, false, n->loc);
+    const Tensor total = scan_node(zeros_like(packed), sum_xs, sum_variants, sum + packed, false, false, n->loc);
     int64_t offset = 0;
     for (size_t p = 0; p < of_dtype.size(); ++p) {
       const Node& value = *n->inputs[of_dtype[p]];
@@ -169,7 +148,7 @@ Tensor scan_jvp(const NodePtr& n, std::span<const Tensor> t) {
   const Function& body = loop.body;
   const size_t k = loop.xs, operands = n->inputs.size();
   if (!is_float(n->dtype)) return {};
-  const Tensor entry = detail::previous_carries(stacked_twin(n), input(n, 0), loop.reverse);
+  const Tensor entry = previous_carries(stacked_twin(n), input(n, 0), loop.reverse);
   const Tensor carry_tangent = stand_in_like(*n->inputs[0], "scan/carry_tangent");
   std::vector<Tensor> primals{Tensor(body.arguments[0])}, directions{carry_tangent};
   std::vector<Tensor> xs{entry}, variants{carry_tangent, Tensor(body.arguments[0])};
@@ -193,7 +172,7 @@ Tensor scan_jvp(const NodePtr& n, std::span<const Tensor> t) {
     }
   }
   const Tensor next = substituted(jvp({Tensor(body.results[0])}, primals, directions)[0], bound);
-  return detail::scan_node(tangent(n, t, 0), xs, variants, next, loop.reverse, loop.stacked, n->loc);
+  return scan_node(tangent(n, t, 0), xs, variants, next, loop.reverse, loop.stacked, n->loc);
 }
 
 Tensor scan_batch(const NodePtr& n, std::span<const Tensor> in, const std::vector<bool>& batched) {
@@ -228,7 +207,7 @@ Tensor scan_batch(const NodePtr& n, std::span<const Tensor> in, const std::vecto
     }
   }
   const Tensor next = substituted(batch({Tensor(body.results[0])}, examples, batches)[0], bound);
-  const Tensor out = detail::scan_node(batched_input(in, batched, 0), xs, variants, next, loop.reverse, loop.stacked,
+  const Tensor out = scan_node(batched_input(in, batched, 0), xs, variants, next, loop.reverse, loop.stacked,
                                        n->loc);
   return loop.stacked ? moveaxis(out, 0, 1) : out;
 }
@@ -310,51 +289,20 @@ extern const Primitive Scan{
 };
 
 }  // namespace records
-}  // namespace primitives
 
-namespace detail {
 
 Tensor scan_node(const Tensor& init, const std::vector<Tensor>& xs, const std::vector<Tensor>& variants,
                  const Tensor& next, bool reverse, bool stacked, const SourceLoc& where) {
   // Nodes that read a variant are the body's; what they read that does not is computed outside
-  // the loop and captured. Literals stay in the body: they cost nothing to repeat.
-  std::unordered_map<const Node*, bool> varies;
-  for (const Tensor& v : variants) varies[v.node().get()] = true;
-  const std::vector<const Node*> order = topological_order({next.node()});
-  for (const Node* n : order)
-    if (!varies.count(n)) {
-      bool v = false;
-      for (const NodePtr& in : n->inputs) v = v || varies.at(in.get());
-      varies[n] = v;
-    }
-  auto is_literal = [](const Node* n) { return n->op == OpKind::Constant || n->op == OpKind::Iota; };
-  primitives::Replacements replace;
-  std::vector<NodePtr> operands{init.node()}, arguments;
+  // the loop, once, and captured.
+  std::vector<NodePtr> operands{init.node()};
   for (const Tensor& x : xs) operands.push_back(x.node());
-  for (const Tensor& v : variants) arguments.push_back(v.node());
-  auto capture = [&](const NodePtr& outside) {
-    if (replace.count(outside.get()) || is_literal(outside.get())) return;
-    Attrs attrs;
-    attrs.name = fmt::format("scan/captured{}", arguments.size() - variants.size());
-    replace[outside.get()] = make_node(OpKind::Argument, outside->dtype, outside->shape, {}, std::move(attrs), where);
-    arguments.push_back(replace[outside.get()]);
-    operands.push_back(outside);
-  };
-  if (!varies.at(next.node().get())) capture(next.node());
-  for (const Node* n : order)
-    if (varies.at(n))
-      for (const NodePtr& in : n->inputs)
-        if (!varies.at(in.get())) capture(in);
-  auto loop = std::make_shared<Loop>();
-  loop->body.name = "scan_body";
-  loop->body.arguments = std::move(arguments);
-  loop->body.results = {primitives::substituted(next, replace).node()};
-  loop->xs = xs.size();
-  loop->reverse = reverse;
-  loop->stacked = stacked;
-  Attrs attrs;
-  attrs.loop = std::move(loop);
-  return primitives::build(OpKind::Scan, std::move(operands), std::move(attrs), where);
+  Loop how;
+  how.xs = xs.size();
+  how.reverse = reverse;
+  how.stacked = stacked;
+  return region_node(OpKind::Scan, std::move(operands), region_of(variants, {next}, where), std::move(how), "scan_body",
+                     where);
 }
 
 Tensor previous_carries(const Tensor& stacked, const Tensor& init, bool reverse) {
@@ -364,5 +312,5 @@ Tensor previous_carries(const Tensor& stacked, const Tensor& init, bool reverse)
   return reverse ? concat({slice(stacked, 0, 1, T), first}, 0) : concat({first, slice(stacked, 0, 0, T - 1)}, 0);
 }
 
-}  // namespace detail
+}  // namespace primitives
 }  // namespace zephyr

@@ -83,9 +83,10 @@ std::string print_attrs(OpKind op, const Attrs& a) {
                                : fmt::format(" value=dense<{}>", describe(a.value.dtype(), a.value.shape()));
   if (fields & kName) out += " " + a.name;
   if ((fields & kRule) && a.rule) out += " rule=" + a.rule->where.str();
-  if ((fields & kLoop) && a.loop)
-    out += fmt::format(" {}{} body=[{} nodes]", a.loop->reverse ? "reverse " : "", a.loop->stacked ? "stacked" : "last",
-                       topological_order(a.loop->body.results).size());
+  if ((fields & kLoop) && a.loop) {
+    if (op == OpKind::Scan) out += fmt::format(" {}{}", a.loop->reverse ? "reverse " : "", a.loop->stacked ? "stacked" : "last");
+    out += fmt::format(" body=[{} nodes]", topological_order(a.loop->body.results).size());
+  }
   return out;
 }
 

@@ -106,6 +106,14 @@ const std::vector<OpCase>& op_cases() {
          }, z::slice(x, 0, 0, 1) * 0.0, x, {.reverse = true});
          return ys + last;
        }, 1e-6},
+      {"while", [](z::Tensor x, z::Tensor p, z::Tensor) {
+         return z::while_loop([](z::Tensor c) { return z::less(z::sum(c * c), z::scalar(1000.0)); },
+                              [&](z::Tensor c) { return c * 1.5 + p; }, x);
+       }, 1e-6},
+      {"cond", [](z::Tensor x, z::Tensor p, z::Tensor) {
+         return z::cond(z::greater(z::sum(x), z::scalar(0.0)), [&] { return x * 2.0; }, [&] { return z::sin(p); }) +
+                z::cond(z::less(z::sum(x), z::scalar(0.0)), [](z::Tensor a) { return a * 2.0; }, [](z::Tensor a) { return z::sin(a); }, p);
+       }, 1e-6},
       {"cast f32 -> i32", [](z::Tensor x, z::Tensor, z::Tensor) { return z::cast(x * 37.0, z::DType::i32); }, 0},
       {"cast i32 -> f32", [](z::Tensor, z::Tensor, z::Tensor b) { return z::cast(b, z::DType::f32); }, 0},
       {"cast i32 -> bool", [](z::Tensor, z::Tensor, z::Tensor b) { return z::cast(z::shift_right_logical(b, 30), z::DType::bool_); }, 0},

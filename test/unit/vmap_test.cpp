@@ -112,6 +112,13 @@ const std::vector<BatchCase>& cases() {
          }, z::slice(p, 0, 1, 2), x);
          return ys + last;
        }},
+      {"while (a trip count per example)", [](T x, T p, T) {
+         return z::while_loop([](T c) { return z::less(z::sum(c * c), z::scalar(50.0)); },
+                              [&](T c) { return c * 1.3 + p * 0.5; }, x);
+       }},
+      {"cond (a predicate per example, or one for all)", [](T x, T p, T) {
+         return z::cond(z::greater(z::sum(x), z::scalar(0.0)), [&] { return x * p; }, [&] { return z::sin(x) - p; });
+       }},
       {"constants, iota", [](T x, T, T) {
          return x * z::full({4}, 3.0) + z::cast(z::iota({3, 4}, 1), z::DType::f32) + z::constant(random_array({3, 4}, 9));
        }},

@@ -1,7 +1,8 @@
-// Loops without unrolling, as jax.lax.scan and jax.lax.fori_loop: the body is traced once into a
-// graph of its own and compiled as one scf.for, so a 256-step loop compiles as fast as a 16-step
-// one. Both work under grad (the backward pass is a reverse scan over the saved carries), jvp,
-// vmap, jit and interpret.
+// Control flow without unrolling, as jax.lax's scan, fori_loop, while_loop and cond: each body is
+// traced once into a graph of its own and compiled as one scf.for, scf.while or scf.if, so a
+// 256-step loop compiles as fast as a 16-step one. All work under jvp, vmap, jit and interpret;
+// scan, fori_loop and cond under grad too (a scan's backward pass is a reverse scan over the saved
+// carries), while while_loop is forward-only, as in JAX.
 #pragma once
 
 #include <functional>
@@ -30,16 +31,13 @@ using ScanStep = std::function<std::pair<std::vector<Tensor>, Tensor>(const std:
 std::pair<std::vector<Tensor>, Tensor> scan(const ScanStep& step, const std::vector<Tensor>& init, const Tensor& xs,
                                             bool reverse, const SourceLoc& where);
 
-/// A Scan node (lib/primitives/scan.cpp): `next` is the next carry, built from the Argument
-/// nodes `variants` (the carry's, then one per `xs` for its step's slice). What else `next` reads
-/// becomes the node's captured operands; values that do not change between steps are computed
-/// once, before the loop. The node's value is every step's carry ([T, carry...]) when `stacked`,
-/// else the last one.
-Tensor scan_node(const Tensor& init, const std::vector<Tensor>& xs, const std::vector<Tensor>& variants,
-                 const Tensor& next, bool reverse, bool stacked, const SourceLoc& where);
-
-/// The carry each step of a scan started from, [T, carry...], given its stacked carries.
-Tensor previous_carries(const Tensor& stacked, const Tensor& init, bool reverse);
+/// z::while_loop and z::cond on lists of Tensors.
+std::vector<Tensor> while_loop(const std::function<Tensor(const std::vector<Tensor>&)>& cond,
+                               const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& body,
+                               const std::vector<Tensor>& init, const SourceLoc& where);
+std::vector<Tensor> cond(const Tensor& pred, const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& on_true,
+                         const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& on_false,
+                         const std::vector<Tensor>& operands, const SourceLoc& where);
 
 /// lo, lo + 1, ..., hi - 1 as an i32 vector: fori_loop's steps (the error names a bound past i32).
 Tensor loop_indices(int64_t lo, int64_t hi, const SourceLoc& where);
@@ -98,6 +96,54 @@ Carry fori_loop(int64_t lo, int64_t hi, F body, const Carry& init, Loc loc = Loc
   };
   return detail::carry_from<Carry>(detail::scan(step, detail::carry_parts(init), detail::loop_indices(lo, hi, where),
                                                 false, where).first);
+}
+
+/// Runs `body(carry) -> carry` for as long as `cond(carry)` (a bool scalar Tensor) holds, and
+/// returns the last carry (jax.lax.while_loop): one scf.while, its number of steps decided as it
+/// runs. Forward-only: under grad it is an error (use scan or fori_loop, whose length is fixed);
+/// jvp and vmap pass through it (under vmap, examples that are done keep their carry while the
+/// others go on).
+template <class Carry, class C, class B>
+Carry while_loop(C cond, B body, const Carry& init, Loc loc = Loc::current()) {
+  static_assert(std::is_same_v<Carry, Tensor> || std::is_same_v<Carry, std::vector<Tensor>>,
+                "z::while_loop: the carry must be a z::Tensor or a std::vector<z::Tensor>");
+  static_assert(std::is_invocable_r_v<Tensor, C, const Carry&>,
+                "z::while_loop: the condition must be callable as cond(carry) and return a z::Tensor (a bool scalar)");
+  static_assert(std::is_same_v<std::decay_t<std::invoke_result_t<B, const Carry&>>, Carry>,
+                "z::while_loop: the body must be callable as body(carry) and return the carry's own type");
+  auto parts = detail::while_loop(
+      [&cond](const std::vector<Tensor>& c) { return Tensor(std::invoke(cond, detail::carry_from<Carry>(c))); },
+      [&body](const std::vector<Tensor>& c) { return detail::carry_parts(std::invoke(body, detail::carry_from<Carry>(c))); },
+      detail::carry_parts(init), SourceLoc::from(loc));
+  return detail::carry_from<Carry>(parts);
+}
+
+/// `true_fn(operands...)` where the bool scalar `pred` holds, else `false_fn(operands...)`
+/// (jax.lax.cond): one scf.if, so only the branch taken runs. Both branches return the same type
+/// (a Tensor, or a std::vector<Tensor> of one dtype) and shapes; values they read from outside
+/// need not be passed as operands. Differentiable in every operand and captured value; under
+/// vmap with a batched `pred`, both branches run and each example takes its own (as in JAX).
+///
+///   z::Tensor y = z::cond(z::greater(norm, z::scalar(1.0)), [&] { return x / norm; }, [&] { return x; });
+template <class T, class F, class... Operands>
+auto cond(Operand pred, T true_fn, F false_fn, const Operands&... operands) {
+  static_assert((std::is_same_v<Operands, Tensor> && ...),
+                "z::cond: the operands must be z::Tensors (values the branches read from outside need not be passed)");
+  static_assert(std::is_invocable_v<T, const Operands&...> && std::is_invocable_v<F, const Operands&...>,
+                "z::cond: both branches must be callable with the operands");
+  using R = std::decay_t<std::invoke_result_t<T, const Operands&...>>;
+  static_assert(std::is_same_v<R, Tensor> || std::is_same_v<R, std::vector<Tensor>>,
+                "z::cond: a branch must return a z::Tensor or a std::vector<z::Tensor>");
+  static_assert(std::is_same_v<R, std::decay_t<std::invoke_result_t<F, const Operands&...>>>,
+                "z::cond: both branches must return the same type");
+  auto branch = [](auto& fn) {
+    return [&fn](const std::vector<Tensor>& ops) {
+      return [&]<size_t... I>(std::index_sequence<I...>) {
+        return detail::carry_parts(std::invoke(fn, ops[I]...));
+      }(std::index_sequence_for<Operands...>{});
+    };
+  };
+  return detail::carry_from<R>(detail::cond(pred.tensor, branch(true_fn), branch(false_fn), {operands...}, pred.loc));
 }
 
 }  // namespace zephyr

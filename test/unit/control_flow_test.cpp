@@ -216,7 +216,7 @@ TEST_CASE("scan: errors name the problem, both shapes and the user's line") {
   });
   CHECK(contains(grows, "[scan]"));
   CHECK(contains(grows, "carry 0 as f32[4, 5], but it came in as f32[2, 5]"));
-  CHECK(contains(grows, "scan_test.cpp"));
+  CHECK(contains(grows, "control_flow_test.cpp"));
   const std::string scalar_xs = error_of([&] {
     z::jit([](z::Tensor h, z::Tensor x) {
       return z::scan([](z::Tensor c, z::Tensor) { return std::pair{c, c}; }, h, z::sum(x)).first;
@@ -230,4 +230,75 @@ TEST_CASE("scan: errors name the problem, both shapes and the user's line") {
     })(h0, xs);
   });
   CHECK(contains(mixed, "the carries must share one dtype"));
+}
+
+TEST_CASE("while_loop: a trip count decided as it runs, against plain loops; jvp and vmap; grad is a clear error") {
+  // Newton's iteration for sqrt(a), until the step is below 1e-6: a different count per value.
+  auto newton = [](z::Tensor a) {
+    std::vector<z::Tensor> start{a, z::full({}, 0.0) + 1e9};  // {estimate, last step}
+    auto last = z::while_loop([](const std::vector<z::Tensor>& s) { return z::greater(s[1], z::scalar(1e-6)); },
+                              [&](const std::vector<z::Tensor>& s) {
+                                z::Tensor next = (s[0] + a / s[0]) * 0.5;
+                                return std::vector<z::Tensor>{next, z::abs(next - s[0])};
+                              }, start);
+    return last[0];
+  };
+  for (float a : {2.0f, 10.0f, 0.3f})
+    CHECK(z::jit(newton)(z::Array::scalar(a)).item<float>() == doctest::Approx(std::sqrt(a)).epsilon(1e-6));
+
+  // v -> v² until v exceeds 100: 1.5 squares four times (656.8), so the result is x^16.
+  auto square_until = [](z::Tensor x) {
+    return z::while_loop([](z::Tensor v) { return z::less(v, z::scalar(100.0)); }, [](z::Tensor v) { return v * v; }, x);
+  };
+  CHECK(z::jit(square_until)(z::Array::scalar(1.5f)).item<float>() == doctest::Approx(std::pow(1.5, 16)).epsilon(1e-6));
+  auto tangent = [square_until](z::Tensor x, z::Tensor dx) { return std::get<1>(z::jvp(square_until, std::tuple{x}, std::tuple{dx})); };
+  CHECK(z::jit(tangent)(z::Array::scalar(1.5f), z::Array::scalar(1.0f)).item<float>() ==
+        doctest::Approx(16 * std::pow(1.5, 15)).epsilon(1e-5));
+  // Under vmap each example stops at its own count: 1.5 after 4 squarings, 3 after 3, 200 after none.
+  const z::Array xs = z::Array::from({3}, {1.5f, 3.0f, 200.0f});
+  z::testing::check_close(z::jit(z::vmap(square_until))(xs), {{3}, {std::pow(1.5, 16), std::pow(3.0, 8), 200.0}}, 1e-6,
+                          "vmap");
+  z::testing::check_close(z::interpret(z::vmap(square_until))(xs), {{3}, {std::pow(1.5, 16), std::pow(3.0, 8), 200.0}},
+                          1e-6, "interpreted vmap");
+  const std::string error = error_of([&] { z::jit(z::grad(square_until))(z::Array::scalar(1.5f)); });
+  CHECK(contains(error, "[while_loop] is forward-only"));
+  CHECK(contains(error, "z::scan or z::fori_loop"));
+  CHECK(contains(error, "control_flow_test.cpp"));
+}
+
+TEST_CASE("cond: the branch taken, its gradient and tangent, vmap with one predicate per example") {
+  // |x| by branches; d/dx = sign(x).
+  auto branchy = [](z::Tensor x) {
+    return z::cond(z::greater(x, z::scalar(0.0)), [](z::Tensor a) { return a * a * a; }, [](z::Tensor a) { return z::sin(a); }, x);
+  };
+  for (float x : {0.7f, -0.4f}) {
+    const double value = x > 0 ? std::pow(x, 3) : std::sin(x), slope = x > 0 ? 3 * x * x : std::cos(x);
+    CHECK(z::jit(branchy)(z::Array::scalar(x)).item<float>() == doctest::Approx(value).epsilon(1e-6));
+    CHECK(z::jit(z::grad(branchy))(z::Array::scalar(x)).item<float>() == doctest::Approx(slope).epsilon(1e-6));
+    CHECK(z::interpret(z::grad(branchy))(z::Array::scalar(x)).item<float>() == doctest::Approx(slope).epsilon(1e-6));
+    auto tangent = [branchy](z::Tensor v) { return std::get<1>(z::jvp(branchy, std::tuple{v}, std::tuple{v * 0.0 + 1.0})); };
+    CHECK(z::jit(tangent)(z::Array::scalar(x)).item<float>() == doctest::Approx(slope).epsilon(1e-6));
+  }
+  // A predicate per example: each takes its own branch; and per-example gradients.
+  const z::Array xs = z::Array::from({4}, {0.7f, -0.4f, 1.2f, -2.0f});
+  std::vector<double> values, slopes;
+  for (int64_t i = 0; i < 4; ++i) {
+    const double x = xs.at(i);
+    values.push_back(x > 0 ? x * x * x : std::sin(x));
+    slopes.push_back(x > 0 ? 3 * x * x : std::cos(x));
+  }
+  z::testing::check_close(z::jit(z::vmap(branchy))(xs), {{4}, values}, 1e-6, "vmap");
+  z::testing::check_close(z::jit(z::vmap(z::grad(branchy)))(xs), {{4}, slopes}, 1e-6, "vmap of grad");
+  // Only the branch taken is computed: the branches' work lives inside the cond, not before it.
+  const z::Function fn = z::make_function([](z::Tensor p, z::Tensor a, z::Tensor b) {
+    return z::cond(z::greater(z::sum(p), z::scalar(0.0)), [&] { return z::matmul(a, b); }, [&] { return a; });
+  }, z::Array::zeros({2}), random_array({8, 8}, 1), random_array({8, 8}, 2));
+  for (const z::Node* n : z::topological_order(fn.results)) CHECK(n->op != z::OpKind::MatMul);
+  const std::string error = error_of([&] {
+    z::jit([](z::Tensor x) {
+      return z::cond(z::greater(x, z::scalar(0.0)), [&] { return z::reshape(x, {1}); }, [&] { return z::full({2}, 1.0) * x; });
+    })(z::Array::scalar(1.0f));
+  });
+  INFO(error);
+  CHECK(contains(error, "[cond] the false branch returns result 0 as f32[2], but the true branch returns f32[1]: both branches must"));
 }
