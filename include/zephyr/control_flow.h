@@ -42,10 +42,8 @@ std::vector<Tensor> cond(const Tensor& pred, const std::function<std::vector<Ten
 /// lo, lo + 1, ..., hi - 1 as an i32 vector: fori_loop's steps (the error names a bound past i32).
 Tensor loop_indices(int64_t lo, int64_t hi, const SourceLoc& where);
 
+// A carry as its parts, and back.
 inline std::vector<Tensor> carry_parts(const Tensor& t) { return {t}; }
-/// lo, lo + 1, ..., hi - 1 as an i32 vector: fori_loop's steps (the error names a bound past i32).
-Tensor loop_indices(int64_t lo, int64_t hi, const SourceLoc& where);
-
 inline std::vector<Tensor> carry_parts(const std::vector<Tensor>& ts) { return ts; }
 template <class Carry>
 Carry carry_from(const std::vector<Tensor>& parts) {

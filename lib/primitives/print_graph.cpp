@@ -29,6 +29,14 @@ std::string print_graph(const Function& fn, bool with_locations) {
                        primitives::print_attrs(n->op, n->attrs), describe(n->dtype, n->shape));
     if (with_locations && n->loc.line) out += "  // " + n->loc.str();
     out += "\n";
+    if (n->attrs.loop) {  // a scan's, while's or cond's body, indented under its node
+      const std::string body = print_graph(n->attrs.loop->body, with_locations);
+      for (size_t at = 0, end; at < body.size(); at = end + 1) {
+        end = body.find('\n', at);
+        if (end == std::string::npos) end = body.size();
+        out += "    " + body.substr(at, end - at) + "\n";
+      }
+    }
   }
   std::vector<std::string> results;
   for (const NodePtr& r : fn.results) results.push_back(names.at(r.get()));

@@ -204,6 +204,12 @@ TEST_CASE("scan: the graph does not grow with the number of steps") {
     return z::topological_order(z::make_function(f, r.w, r.u, r.b, r.h0, r.xs).results).size();
   };
   CHECK(nodes_of(grad_fn(rnn_scan, false), 256) == nodes_of(grad_fn(rnn_scan, false), 16));
+  // The printed graph shows each body under its node.
+  const Rnn r(4);
+  const std::string text = z::print_graph(z::make_function(value_fn(rnn_scan, false), r.w, r.u, r.b, r.h0, r.xs));
+  CHECK(contains(text, "= scan("));
+  CHECK(contains(text, "    func @scan_body("));
+  CHECK(contains(text, "= tanh("));
   CHECK(nodes_of(grad_fn(rnn_unrolled, false), 256) > 10 * nodes_of(grad_fn(rnn_unrolled, false), 16));
 }
 
