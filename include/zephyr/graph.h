@@ -26,7 +26,7 @@ using NodePtr = std::shared_ptr<const Node>;
 
 /// Per-op attributes; each op reads only the fields its comment names.
 struct CustomRule;  // z::custom_vjp's gradient (zephyr/custom_vjp.h)
-struct Loop;        // Scan's body and direction (below)
+struct Loop;        // a control-flow node's body (below)
 
 struct Attrs {
   std::vector<int64_t> axes;     // ReduceSum/ReduceMax/Reverse: axes (sorted); Transpose: permutation
@@ -37,7 +37,7 @@ struct Attrs {
   Array value;                   // Constant: a scalar (splat) or a dense array of the node's shape; Pad: the scalar fill
   std::string name;              // Argument: parameter path or input name
   std::shared_ptr<const CustomRule> rule;  // CustomVjp: the user's gradient
-  std::shared_ptr<const Loop> loop;        // Scan: the body, run once per step
+  std::shared_ptr<const Loop> loop;        // Scan, While, Cond: the body (Loop, below)
 };
 
 /// One value of the graph. Shape and dtype are static and known when the node is built.

@@ -46,7 +46,7 @@ enum AttrField : unsigned {
   kValue = 1u << 5,    // an Array: a literal or a fill value
   kName = 1u << 6,     // an argument's path or name
   kRule = 1u << 7,     // CustomVjp: the user's gradient
-  kLoop = 1u << 8,     // Scan: the body
+  kLoop = 1u << 8,     // Scan, While, Cond: the body
 };
 
 /// A required rule: a function pointer with no default and no null value, so a record that
