@@ -665,15 +665,10 @@ class Emitter {
     Value rows = b_.create<mlir::tensor::EmptyOp>(l, rows_shape, carry_type.getElementType());
     rows = insert_step(in(n, 0), rows, index(0), l);
     const mlir::Type index_type = b_.getIndexType();
-    auto emit_part = [&](size_t k, Value carry) {  // body result k on `carry`
-      auto outside = values_;
-      values_[body.arguments[0].get()] = carry;
-      for (size_t j = 1; j < n->inputs.size(); ++j) values_[body.arguments[j].get()] = in(n, j);
-      for (const Node* b : topological_order({body.results[k]}))
-        if (!values_.count(b)) values_[b] = emit(b);
-      const Value v = values_.at(body.results[k].get());
-      values_ = std::move(outside);
-      return v;
+    auto emit_part = [&](size_t k, Value carry) {  // body result k on `carry` and the captured values
+      llvm::SmallVector<Value> args{carry};
+      for (size_t j = 1; j < n->inputs.size(); ++j) args.push_back(in(n, j));
+      return emit_body(body, args, k);
     };
     auto op = b_.create<mlir::scf::WhileOp>(
         l, mlir::TypeRange{rows.getType(), index_type}, mlir::ValueRange{rows, index(0)},
@@ -702,29 +697,30 @@ class Emitter {
     for (size_t k = 0; k < 2; ++k) {
       mlir::OpBuilder::InsertionGuard guard(b_);
       b_.setInsertionPointToStart(k == 0 ? op.thenBlock() : op.elseBlock());
-      auto outside = values_;
-      for (size_t j = 1; j < n->inputs.size(); ++j) values_[body.arguments[j - 1].get()] = in(n, j);
-      for (const Node* b : topological_order({body.results[k]}))
-        if (!values_.count(b)) values_[b] = emit(b);
-      b_.create<mlir::scf::YieldOp>(l, values_.at(body.results[k].get()));
-      values_ = std::move(outside);
+      llvm::SmallVector<Value> args;
+      for (size_t j = 1; j < n->inputs.size(); ++j) args.push_back(in(n, j));
+      b_.create<mlir::scf::YieldOp>(l, emit_body(body, args, k));
     }
     return op.getResult(0);
   }
-  // The body of `n` on `carry` at step t (slice t of each scanned operand), emitted where the
-  // builder is; its values are forgotten afterwards, as they exist in this region only.
+  // The scan body of `n` on `carry` at step t (slice t of each scanned operand).
   Value scan_body(const Node* n, Value carry, Value t) {
     const Loop& loop = *n->attrs.loop;
-    const Function& body = loop.body;
+    llvm::SmallVector<Value> args{carry};
+    for (size_t i = 1; i <= loop.xs; ++i) args.push_back(step_slice(in(n, i), t, loc(n)));
+    for (size_t j = 1 + loop.xs; j < n->inputs.size(); ++j) args.push_back(in(n, j));
+    return emit_body(loop.body, args, 0);
+  }
+  // Result k of `body` on `args`, emitted where the builder is. The body's values are forgotten
+  // afterwards: they exist in this region only.
+  Value emit_body(const Function& body, llvm::ArrayRef<Value> args, size_t k) {
     auto outside = values_;
-    values_[body.arguments[0].get()] = carry;
-    for (size_t i = 1; i <= loop.xs; ++i) values_[body.arguments[i].get()] = step_slice(in(n, i), t, loc(n));
-    for (size_t j = 1 + loop.xs; j < n->inputs.size(); ++j) values_[body.arguments[j].get()] = in(n, j);
-    for (const Node* b : topological_order(body.results))
+    for (size_t i = 0; i < args.size(); ++i) values_[body.arguments[i].get()] = args[i];
+    for (const Node* b : topological_order({body.results[k]}))
       if (!values_.count(b)) values_[b] = emit(b);
-    const Value next = values_.at(body.results[0].get());
+    const Value result = values_.at(body.results[k].get());
     values_ = std::move(outside);
-    return next;
+    return result;
   }
   // Slice t along axis 0 of a value of `type`: offsets, sizes and strides.
   struct Window {

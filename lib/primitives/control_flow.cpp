@@ -24,10 +24,6 @@ Function part_of(const Function& body, size_t k) {
   return f;
 }
 
-Tensor row(const Tensor& rows, int64_t r) {
-  return reshape(slice(rows, 0, r, r + 1), Shape(rows.shape().begin() + 1, rows.shape().end()));
-}
-
 // Shape rule shared by both: `first` is the index of the first operand the body's arguments take.
 void expect_body(const Call& c, size_t first) {
   if (!c.attrs.loop) fail_at(c.loc, mnemonic(c.op), "has no body");
@@ -137,14 +133,6 @@ NodeType cond_infer(const Call& c) {
     fail_at(c.loc, "cond", fmt::format("its branches return {} and {}", describe(if_true.dtype, if_true.shape),
                                        describe(if_false.dtype, if_false.shape)));
   return NodeType{if_true.dtype, if_true.shape};
-}
-
-// The body's arguments bound to the node's operands.
-Replacements bound_arguments(const NodePtr& n) {
-  Replacements bound;
-  const Function& body = body_of(*n);
-  for (size_t i = 1; i < n->inputs.size(); ++i) bound[body.arguments[i - 1].get()] = n->inputs[i];
-  return bound;
 }
 
 std::vector<Tensor> cond_vjp(const NodePtr& n, const Tensor& g) {

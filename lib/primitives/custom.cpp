@@ -4,6 +4,7 @@
 // `after`, the ordering edge that checkpoint's rule puts in front of its recomputation.
 #include "zephyr/custom_vjp.h"
 
+#include "region.h"
 #include "rules.h"
 #include "zephyr/vmap.h"
 
@@ -12,12 +13,6 @@ namespace primitives {
 namespace {
 
 const CustomRule& rule_of(const Node& n) { return *n.attrs.rule; }
-
-Tensor placeholder(const Shape& shape, DType dtype, const std::string& name, const SourceLoc& where) {
-  Attrs attrs;
-  attrs.name = name;
-  return Tensor(make_node(OpKind::Argument, dtype, shape, {}, std::move(attrs), where));
-}
 
 Shape example_shape(const Tensor& batched) { return Shape(batched.shape().begin() + 1, batched.shape().end()); }
 
@@ -29,9 +24,9 @@ std::shared_ptr<const CustomRule> batched_rule(std::shared_ptr<const CustomRule>
   rule->vjp = [per_example](const std::vector<Tensor>& inputs, const Tensor& cotangent) {
     std::vector<Tensor> examples, batched = inputs;
     for (size_t i = 0; i < inputs.size(); ++i)
-      examples.push_back(placeholder(example_shape(inputs[i]), inputs[i].dtype(), fmt::format("custom_vjp/input{}", i),
+      examples.push_back(stand_in(inputs[i].dtype(), example_shape(inputs[i]), fmt::format("custom_vjp/input{}", i),
                                      per_example->where));
-    const Tensor g = placeholder(example_shape(cotangent), cotangent.dtype(), "custom_vjp/cotangent", per_example->where);
+    const Tensor g = stand_in(cotangent.dtype(), example_shape(cotangent), "custom_vjp/cotangent", per_example->where);
     const std::vector<Tensor> per = per_example->vjp(examples, g);
     examples.push_back(g);
     batched.push_back(cotangent);

@@ -26,9 +26,7 @@ Region region_of(const std::vector<Tensor>& stand_ins, const std::vector<Tensor>
   for (const Tensor& s : stand_ins) region.body.arguments.push_back(s.node());
   auto capture = [&](const NodePtr& outside) {
     if (replace.count(outside.get()) || is_literal(outside.get())) return;
-    Attrs attrs;
-    attrs.name = fmt::format("captured{}", region.captured.size());
-    replace[outside.get()] = make_node(OpKind::Argument, outside->dtype, outside->shape, {}, std::move(attrs), where);
+    replace[outside.get()] = stand_in(outside->dtype, outside->shape, fmt::format("captured{}", region.captured.size()), where).node();
     region.body.arguments.push_back(replace[outside.get()]);
     region.captured.push_back(outside);
   };
@@ -41,7 +39,6 @@ Region region_of(const std::vector<Tensor>& stand_ins, const std::vector<Tensor>
   Function f;
   f.results = roots;
   region.body.results = substitute(f, replace).results;
-  region.body.name = "body";
   return region;
 }
 
@@ -59,6 +56,10 @@ Tensor stand_in(DType dtype, const Shape& shape, const std::string& name, const 
   Attrs attrs;
   attrs.name = name;
   return Tensor(make_node(OpKind::Argument, dtype, shape, {}, std::move(attrs), where));
+}
+
+Tensor row(const Tensor& rows, int64_t r) {
+  return reshape(slice(rows, 0, r, r + 1), Shape(rows.shape().begin() + 1, rows.shape().end()));
 }
 
 Tensor substituted(const Tensor& t, const Replacements& replace) {

@@ -35,6 +35,9 @@ Tensor region_node(OpKind op, std::vector<NodePtr> operands, Region region, Loop
 Tensor stand_in(DType dtype, const Shape& shape, const std::string& name, const SourceLoc& where);
 inline Tensor stand_in_like(const Node& n, const std::string& name) { return stand_in(n.dtype, n.shape, name, n.loc); }
 
+/// Row r of `rows` along axis 0, without that axis (a step's carry, from a stack of them).
+Tensor row(const Tensor& rows, int64_t r);
+
 /// `t` with nodes swapped for others of the same type.
 Tensor substituted(const Tensor& t, const Replacements& replace);
 

@@ -12,7 +12,6 @@
 #include "rules.h"
 #include "zephyr/autodiff.h"
 #include "zephyr/interpret.h"
-#include "zephyr/control_flow.h"
 #include "zephyr/vmap.h"
 
 namespace zephyr {
@@ -24,11 +23,6 @@ int64_t steps(const Node& n) { return n.inputs[1]->shape[0]; }
 Shape step_shape(const Shape& s) { return Shape(s.begin() + 1, s.end()); }
 
 Tensor zeros_like(const Tensor& t) { return full(t.shape(), 0.0, t.dtype()); }
-
-// Step t's carry, from a stack of them.
-Tensor row(const Tensor& stacked, int64_t t) {
-  return reshape(slice(stacked, 0, t, t + 1), step_shape(stacked.shape()));
-}
 
 // The scan node `n` with every step's carry as its value, whatever n's own.
 Tensor stacked_twin(const NodePtr& n) {

@@ -12,6 +12,7 @@
 
 #include "../core/node_log.h"
 #include "../primitives/primitive.h"
+#include "../primitives/region.h"
 #include "zephyr/autodiff.h"
 #include "zephyr/custom_vjp.h"
 
@@ -43,9 +44,7 @@ struct Recipe {
 };
 
 Tensor stand_in(const Tensor& x, size_t i, const SourceLoc& where) {
-  Attrs attrs;
-  attrs.name = fmt::format("checkpoint/input{}", i);
-  return Tensor(make_node(OpKind::Argument, x.dtype(), x.shape(), {}, std::move(attrs), where));
+  return primitives::stand_in(x.dtype(), x.shape(), fmt::format("checkpoint/input{}", i), where);
 }
 
 }  // namespace

@@ -88,7 +88,7 @@ std::pair<std::vector<Tensor>, Tensor> scan(const ScanStep& step, const std::vec
                    "a carry keeps its shape and dtype from step to step", where);
 
   const Tensor stacked = primitives::scan_node(packed_init, {xs}, {carry, x}, pack(next), reverse, true, where);
-  const Tensor last = reshape(slice(stacked, 0, reverse ? 0 : T - 1, reverse ? 1 : T), packed_init.shape());
+  const Tensor last = primitives::row(stacked, reverse ? 0 : T - 1);
   if (!y.defined()) return {unpack_all(last, shapes), Tensor()};
   for (size_t i = 0; i < next.size(); ++i)
     if (y.node() == next[i].node()) return {unpack_all(last, shapes), primitives::unpack(stacked, shapes, i, {T})};
