@@ -11,23 +11,24 @@ namespace zephyr::compiler {
 
 /// Where to stop lowering, for IR dumps (`zephyr ir --stage`).
 enum class Stage {
-  graph,         // our own graph (print_graph)
-  kernels,       // the schedule of kernel calls, and each distinct kernel's graph
-  mlir,          // func + linalg/tensor/arith/math on tensors, as emitted
-  linalg,        // after fusion, tiling and vectorization (transform script)
-  bufferized,    // on memrefs, results turned into out-parameters
-  llvm_dialect,  // the LLVM dialect
-  llvm_ir,       // LLVM IR after O3
-  assembly,      // host assembly
+  graph,         ///< our own graph (print_graph)
+  kernels,       ///< the schedule of kernel calls, and each distinct kernel's graph
+  mlir,          ///< func + linalg/tensor/arith/math on tensors, as emitted
+  linalg,        ///< after fusion, tiling and vectorization (transform script)
+  bufferized,    ///< on memrefs, results turned into out-parameters
+  llvm_dialect,  ///< the LLVM dialect
+  llvm_ir,       ///< LLVM IR after O3
+  assembly,      ///< host assembly
 };
 /// "graph", "mlir", ... and back; parse throws naming the valid stages.
 const char* stage_name(Stage stage);
 Stage parse_stage(const std::string& text);
 
+/// How compile, lower_to and object_file lower a Function.
 struct Options {
-  bool vectorize = true;        // tile + vectorize contractions (off only to compare)
-  bool locations = false;       // print loc(...) in MLIR dumps
-  bool print_after_all = false; // dump IR after every pass to stderr
+  bool vectorize = true;        ///< tile + vectorize contractions (off only to compare)
+  bool locations = false;       ///< print loc(...) in MLIR dumps
+  bool print_after_all = false; ///< dump IR after every pass to stderr
   /// Matmuls of at least 64 rows are split over this many threads (OpenMP). 0: the JIT uses
   /// ZEPHYR_NUM_THREADS, or every core; IR dumps and ahead-of-time objects (libc only) use 1.
   int threads = 0;
@@ -40,12 +41,24 @@ struct Options {
 
 /// What compiling one function took (ZEPHYR_LOG_COMPILES=1 prints it).
 struct CompileStats {
-  size_t kernel_calls = 0;  // calls in the schedule
-  size_t distinct = 0;      // distinct kernels among them
-  size_t from_cache = 0;    // of those, found compiled (this process or the disk cache)
-  size_t compiled = 0;      // of those, compiled now
-  int workers = 0;          // threads that compiled them
+  size_t kernel_calls = 0;  ///< calls in the schedule
+  size_t distinct = 0;      ///< distinct kernels among them
+  size_t from_cache = 0;    ///< of those, found compiled (this process or the disk cache)
+  size_t compiled = 0;      ///< of those, compiled now
+  int workers = 0;          ///< threads that compiled them
+  /// \var partition_seconds
+  /// Wall time splitting the graph into kernels and planning their buffers.
+  /// \var compile_seconds
+  /// Wall time getting the distinct kernels' object code, from the cache or compiled now.
+  /// \var link_seconds
+  /// Wall time linking the kernels' object code into the executable.
   double partition_seconds = 0, compile_seconds = 0, link_seconds = 0;  // wall time
+  /// \var mlir_seconds
+  /// Building the kernels' MLIR and running its pass pipeline, summed over workers.
+  /// \var llvm_seconds
+  /// Translating to LLVM IR and optimizing it, summed over workers.
+  /// \var codegen_seconds
+  /// Emitting object code, summed over workers.
   double mlir_seconds = 0, llvm_seconds = 0, codegen_seconds = 0;       // summed over workers
   /// Bytes of intermediate values one run holds at its peak (the arena that the schedule's
   /// buffers share); 0 where there is no schedule (one function for the whole graph).

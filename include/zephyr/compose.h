@@ -55,7 +55,8 @@ auto partial(F f, std::index_sequence<I...>, A... a) {
 /// (braced lists do not deduce through the wrapper: write std::vector<int64_t>{...}).
 template <class F>
 struct Flexible {
-  F f;
+  F f;  ///< the wrapped function
+  /// f(a...), or, when some of `a` are holes, a callable taking one Tensor per hole.
   template <class... A>
   constexpr auto operator()(A&&... a) const {
     if constexpr ((detail::is_hole<A> || ...))

@@ -15,6 +15,7 @@
 
 namespace zephyr {
 
+/// Options of scan.
 struct ScanOptions {
   /// Steps run from the last slice of xs to the first (ys still line up with xs), as
   /// jax.lax.scan(reverse=True).

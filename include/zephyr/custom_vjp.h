@@ -16,8 +16,9 @@ namespace zephyr {
 /// The user's gradient, held by a custom_vjp node: the cotangents of the function's inputs, given
 /// the inputs and the cotangent of its result (an undefined Tensor: no gradient for that input).
 struct CustomRule {
+  /// The rule: one cotangent per input (undefined: none), given the inputs and the result's cotangent.
   std::function<std::vector<Tensor>(const std::vector<Tensor>& inputs, const Tensor& cotangent)> vjp;
-  SourceLoc where;  // the user's custom_vjp call, which its errors name
+  SourceLoc where;  ///< the user's custom_vjp call, which its errors name
   /// Forward mode: refused for a custom_vjp (as in JAX); for a checkpoint, whose value is f's own
   /// graph computing the same thing, the tangent is that graph's.
   bool jvp_through_value = false;

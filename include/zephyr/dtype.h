@@ -37,10 +37,11 @@ bool is_low_precision(DType dtype);
 /// The 16 bits of a bfloat16 and of an IEEE half: the element types of Array::data<T>() for
 /// those dtypes. Conversions to them round to nearest, ties to even; NaN stays NaN.
 struct bfloat16 {
-  uint16_t bits;
+  uint16_t bits;  ///< the raw bit pattern
 };
+/// The 16 bits of an IEEE half (binary16); see bfloat16.
 struct float16 {
-  uint16_t bits;
+  uint16_t bits;  ///< the raw bit pattern
 };
 bfloat16 to_bfloat16(float value);
 float16 to_float16(float value);

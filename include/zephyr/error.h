@@ -9,10 +9,11 @@ namespace zephyr {
 
 /// Where user code created a graph node: kept so that errors and IR point at the model.
 struct SourceLoc {
-  const char* file = "";
-  unsigned line = 0;
-  unsigned column = 0;
+  const char* file = "";  ///< the source file's name
+  unsigned line = 0;      ///< 0 when unknown
+  unsigned column = 0;    ///< as std::source_location gives it
 
+  /// The file, line and column of a std::source_location.
   static SourceLoc from(const std::source_location& loc) {
     return {loc.file_name(), static_cast<unsigned>(loc.line()),
             static_cast<unsigned>(loc.column())};
@@ -24,6 +25,7 @@ struct SourceLoc {
 /// Every user-facing failure: bad shapes, missing parameters, malformed files, compile errors.
 class Error : public std::runtime_error {
  public:
+  /// An error whose what() is `message`.
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 

@@ -69,20 +69,35 @@ Wrt gradient(const Tensor& value, const Wrt& wrt, const SourceLoc& where) {
   return rebuild(wrt, vjp(value, full({}, 1.0, value.dtype()), flat(wrt)));
 }
 
+template <class T>
+struct is_pair : std::false_type {};
+template <class A, class B>
+struct is_pair<std::pair<A, B>> : std::true_type {};
+template <class T>
+struct is_tuple : std::false_type {};
+template <class... T>
+struct is_tuple<std::tuple<T...>> : std::true_type {};
+
 /// value_and_grad over symbolic arguments (inside jit or another transformation).
 template <size_t Arg, class F, class... Args>
 auto symbolic_value_and_grad(const F& f, const SourceLoc& where, const Args&... args) {
   const auto& x = nth<Arg>(args...);
   auto wrt = primal(x);  // before f runs, so unused leaves are still part of the tree
   check_differentiable(wrt, where, Arg);
-  Tensor value = std::invoke(f, args...);
-  return std::pair{value, gradient(value, wrt, where)};
+  using R = std::decay_t<std::invoke_result_t<const F&, const Args&...>>;
+  if constexpr (is_pair<R>::value || is_tuple<R>::value) {
+    static_assert(always_false<R>, "z::value_and_grad / z::grad: the loss returns a pair or tuple; for {loss, aux} "
+                                   "write z::value_and_grad(f, z::has_aux), else return the scalar loss Tensor");
+    return std::pair{Tensor(), wrt};  // a well-typed result, so the message above is the only one
+  } else if constexpr (!std::is_convertible_v<R, Tensor>) {
+    static_assert(always_false<R>, "z::value_and_grad / z::grad: the loss must return one scalar Tensor");
+    return std::pair{Tensor(), wrt};
+  } else {
+    Tensor value = std::invoke(f, args...);
+    return std::pair{value, gradient(value, wrt, where)};
+  }
 }
 
-template <class T>
-struct is_pair : std::false_type {};
-template <class A, class B>
-struct is_pair<std::pair<A, B>> : std::true_type {};
 
 }  // namespace detail
 

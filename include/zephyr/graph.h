@@ -24,30 +24,37 @@ const char* mnemonic(OpKind op);
 struct Node;
 using NodePtr = std::shared_ptr<const Node>;
 
-/// Per-op attributes; each op reads only the fields its comment names.
 struct CustomRule;  // z::custom_vjp's gradient (zephyr/custom_vjp.h)
 struct Loop;        // a control-flow node's body (below)
 
+/// Per-op attributes; each op reads only the fields its comment names.
 struct Attrs {
-  std::vector<int64_t> axes;     // ReduceSum/ReduceMax/Reverse: axes (sorted); Transpose: permutation
-  std::vector<int64_t> starts;   // Slice
-  std::vector<int64_t> strides;  // Slice
+  std::vector<int64_t> axes;     ///< ReduceSum/ReduceMax/Reverse: axes (sorted); Transpose: permutation
+  std::vector<int64_t> starts;   ///< Slice
+  std::vector<int64_t> strides;  ///< Slice
+  /// \var low
+  /// Pad: elements before, per axis.
+  /// \var high
+  /// Pad: elements after, per axis.
+  /// \var interior
+  /// Pad: elements between neighbours, per axis.
   std::vector<int64_t> low, high, interior;  // Pad: elements before, after and between (per axis)
-  int64_t axis = 0;              // Iota, Concat
-  Array value;                   // Constant: a scalar (splat) or a dense array of the node's shape; Pad: the scalar fill
-  std::string name;              // Argument: parameter path or input name
-  std::shared_ptr<const CustomRule> rule;  // CustomVjp: the user's gradient
-  std::shared_ptr<const Loop> loop;        // Scan, While, Cond: the body (Loop, below)
+  int64_t axis = 0;              ///< Iota, Concat
+  /// Constant: a scalar (splat) or a dense array of the node's shape; Pad: the scalar fill.
+  Array value;
+  std::string name;              ///< Argument: parameter path or input name
+  std::shared_ptr<const CustomRule> rule;  ///< CustomVjp: the user's gradient
+  std::shared_ptr<const Loop> loop;        ///< Scan, While, Cond: the body (Loop, below)
 };
 
 /// One value of the graph. Shape and dtype are static and known when the node is built.
 struct Node {
-  OpKind op;
-  DType dtype;
-  Shape shape;
-  std::vector<NodePtr> inputs;
-  Attrs attrs;
-  SourceLoc loc;
+  OpKind op;                    ///< what the node computes
+  DType dtype;                  ///< its value's element type
+  Shape shape;                  ///< its value's shape
+  std::vector<NodePtr> inputs;  ///< the operands, in the op's order
+  Attrs attrs;                  ///< the op's attributes
+  SourceLoc loc;                ///< where user code built it
 };
 
 /// Builds a node; shape rules have already been checked by the op's builder.
@@ -56,9 +63,9 @@ NodePtr make_node(OpKind op, DType dtype, Shape shape, std::vector<NodePtr> inpu
 
 /// A function over the graph: arguments in calling order and results.
 struct Function {
-  std::string name = "main";
-  std::vector<NodePtr> arguments;
-  std::vector<NodePtr> results;
+  std::string name = "main";       ///< the entry point's symbol in object files and headers
+  std::vector<NodePtr> arguments;  ///< the Argument nodes, in calling order
+  std::vector<NodePtr> results;    ///< the returned values, in order
   /// Per result, where it sits in the value the traced function returned ("0/dense/weights",
   /// "loss"), or empty: AOT headers name results by it.
   std::vector<std::string> result_names;
@@ -72,10 +79,10 @@ struct Function {
 /// results [whether to go on, next carry]. Cond: operands [predicate, values...], arguments
 /// [values...], results [the value if true, the value if false].
 struct Loop {
-  Function body;
-  size_t xs = 0;
-  bool reverse = false;  // steps T-1 down to 0
-  bool stacked = true;   // the node's value is every step's carry ([T, carry...]), else the last one
+  Function body;         ///< compiled once, run every step (arguments and results as above)
+  size_t xs = 0;         ///< Scan: how many operands after the carry are scanned over
+  bool reverse = false;  ///< steps T-1 down to 0
+  bool stacked = true;   ///< the node's value is every step's carry ([T, carry...]), else the last one
 };
 
 /// `function` with nodes replaced (`replacements`: old node -> new node of the same shape and
@@ -100,5 +107,7 @@ std::vector<const Node*> topological_order(const std::vector<NodePtr>& results);
 void verify(const Function& function);
 /// Our graph printed readably: one line per node, arguments by name, with source locations.
 std::string print_graph(const Function& function, bool with_locations = false);
+/// The graph as Graphviz DOT: ops with shapes and file:line, parameters in clusters by path.
+std::string graph_dot(const Function& function);
 
 }  // namespace zephyr

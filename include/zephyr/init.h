@@ -9,9 +9,11 @@
 
 namespace zephyr {
 
+/// A named way to fill a parameter: fn(key, shape, dtype) gives its initial array.
 struct Initializer {
-  std::string name;
-  std::function<Array(random::Key, const Shape&, DType)> fn;
+  std::string name;  ///< what errors call it ("base", "zeros", ...)
+  std::function<Array(random::Key, const Shape&, DType)> fn;  ///< the array for a key, shape and dtype
+  /// fn(key, shape, dtype).
   Array operator()(random::Key key, const Shape& shape, DType dtype) const { return fn(key, shape, dtype); }
 };
 

@@ -11,6 +11,7 @@
 
 namespace zephyr {
 
+/// Options of interpret.
 struct InterpretOptions {
   /// Keep every float value in f64 instead of rounding each op's result to its dtype: an
   /// oracle whose only error is f64's. Results still come back in their nodes' dtypes.

@@ -96,6 +96,12 @@ struct Flat {
   }
 };
 template <class R> struct Results;
+template <class... T> inline constexpr bool always_false = false;  // for static_assert in a discarded branch
+// What a jitted function may return (Results has a specialization for each).
+template <class R> inline constexpr bool returnable = std::is_same_v<R, Tensor> || std::is_same_v<R, std::vector<Tensor>> ||
+                                                      std::is_same_v<R, TensorTree>;
+template <class... Ts> inline constexpr bool returnable<std::tuple<Ts...>> = (returnable<std::decay_t<Ts>> && ...);
+template <class A, class B> inline constexpr bool returnable<std::pair<A, B>> = returnable<A> && returnable<B>;
 template <> struct Results<Tensor> {
   using Out = Array;
   static void flatten(const Tensor& t, Flat& out) { out.push(t); }
@@ -240,6 +246,16 @@ size_t jit_cache_capacity();
 
 /// What a jitted function's signature cache holds and has done (Jitted::cache_stats).
 struct JitCacheStats {
+  /// \var entries
+  /// Signatures held now, compiled or still compiling.
+  /// \var capacity
+  /// Most signatures kept (set_cache_capacity, ZEPHYR_JIT_CACHE_SIZE, else 256).
+  /// \var hits
+  /// Calls whose signature was already held.
+  /// \var compiles
+  /// Compiles done, one per signature compiled (again after an eviction).
+  /// \var evictions
+  /// Signatures dropped, least recently called first, to stay within the capacity.
   size_t entries = 0, capacity = 0, hits = 0, compiles = 0, evictions = 0;
 };
 
@@ -248,11 +264,34 @@ struct JitCacheStats {
 template <class F>
 class Jitted {
  public:
+  /// Compiles through the MLIR compiler with `options`.
   explicit Jitted(F f, compiler::Options options = {}) : Jitted(std::move(f), detail::compiler_backend(options)) {}
+  /// Runs each traced Function through `backend` (the compiler, or the interpreter for z::interpret).
   Jitted(F f, detail::Backend backend) : f_(std::move(f)), backend_(std::move(backend)) {}
 
+  /// Calls `f` on these arguments: compiled on the first call of their signature, then cached.
+  /// Misuse is one static_assert naming the problem instead of a page of template errors.
   template <class... Args>
   auto operator()(const Args&... args) const {
+    if constexpr (!std::is_invocable_v<const F&, decltype(bound_type(args))...>) {
+      static_assert(detail::always_false<Args...>,
+                    "z::jit: the function cannot take these arguments. Pass a ParamTree where it takes Params, "
+                    "an Array where it takes Tensor (data in a std::vector<float> goes through z::Array::from), "
+                    "a std::vector<Array> for std::vector<Tensor>, and plain values as it takes them; check the "
+                    "count and order");
+    } else if constexpr (!detail::returnable<std::decay_t<std::invoke_result_t<const F&, decltype(bound_type(args))...>>>) {
+      static_assert(detail::always_false<Args...>,
+                    "z::jit: the function must return a Tensor, a std::vector<Tensor>, a TensorTree "
+                    "or a std::tuple / std::pair of them; for a std::array, return a std::vector<Tensor> or a "
+                    "std::tuple");
+    } else {
+      return call(args...);
+    }
+  }
+
+ private:
+  template <class... Args>
+  auto call(const Args&... args) const {
     using R = std::decay_t<decltype(std::invoke(f_, bound_type(args)...))>;
     const std::array<detail::ArgRef, sizeof...(Args)> refs{detail::arg_ref(args)...};
     std::string key;
@@ -324,6 +363,7 @@ class Jitted {
     return detail::Results<R>::build(arrays, entry->result_paths, i);
   }
 
+ public:
   /// What the most recent compile took: kernels, cache hits, stage times.
   compiler::CompileStats last_compile() const {
     std::lock_guard lock(state_->mutex);
@@ -371,10 +411,11 @@ class Jitted {
 
   struct State {
     mutable std::mutex mutex;
+    /// One signature's cache entry.
     struct Slot {
-      std::shared_future<std::shared_ptr<const detail::Compiled>> pending;  // set by the first caller
-      std::shared_ptr<const detail::Compiled> ready;                        // set once compiled
-      std::list<std::string>::iterator place;                               // in `recent`
+      std::shared_future<std::shared_ptr<const detail::Compiled>> pending;  ///< set by the first caller
+      std::shared_ptr<const detail::Compiled> ready;                        ///< set once compiled
+      std::list<std::string>::iterator place;                               ///< in `recent`
     };
     std::unordered_map<std::string, Slot> cache;
     std::list<std::string> recent;  // keys, most recently called first
@@ -416,8 +457,8 @@ Function make_function(F&& f, const Args&... args) {
 
 /// Compiles `f` on first call per argument signature (shapes, dtypes, tree layout, constants).
 /// State captured by a lambda is baked in at that first compile: pass changing values as arguments.
-template <class F>
-Jitted<std::decay_t<F>> jit(F&& f, compiler::Options options = {}) {
+template <class F>  // the next line is what a compiler shows when F cannot be deduced
+Jitted<std::decay_t<F>> jit(F&& f, compiler::Options options = {}) {  // an overloaded function (z::nets::linear): wrap it in a lambda
   return Jitted<std::decay_t<F>>(std::forward<F>(f), options);
 }
 

@@ -116,11 +116,11 @@ using Padding = std::vector<std::pair<int64_t, int64_t>>;
 /// w of shape (kernel..., in / groups, out). Lowered as im2col + one matmul per group, so it is
 /// exactly as fast as the matmul and its gradient comes from the primitives' rules.
 struct ConvSpec {
-  Shape strides;         // per spatial axis (empty: 1)
-  Padding padding;       // per spatial axis (empty: none)
-  Shape lhs_dilation;    // input dilation (conv transpose), empty: 1
-  Shape rhs_dilation;    // kernel dilation ("rate"), empty: 1
-  int64_t groups = 1;    // feature_group_count
+  Shape strides;         ///< per spatial axis (empty: 1)
+  Padding padding;       ///< per spatial axis (empty: none)
+  Shape lhs_dilation;    ///< input dilation (conv transpose), empty: 1
+  Shape rhs_dilation;    ///< kernel dilation ("rate"), empty: 1
+  int64_t groups = 1;    ///< feature_group_count
 };
 Tensor conv(const Tensor& x, const Tensor& w, const ConvSpec& spec = {}, Loc loc = Loc::current());
 /// The (low, high) padding of "SAME" (output extent = ceil(input / stride)) for each spatial axis.

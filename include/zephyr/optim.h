@@ -14,8 +14,10 @@ namespace zephyr::optim {
 /// A learning rate: a constant, or a schedule of the step count (1-based), which it receives as
 /// a scalar of the updated parameter's dtype and returns in that dtype.
 struct LearningRate {
-  std::function<Tensor(const Tensor& step)> at;
+  std::function<Tensor(const Tensor& step)> at;  ///< the rate at a step count
+  /// The same rate at every step.
   LearningRate(double constant);  // NOLINT: adam(1e-3) reads naturally
+  /// A schedule: the rate as a function of the step count.
   LearningRate(std::function<Tensor(const Tensor&)> schedule) : at(std::move(schedule)) {}  // NOLINT
 };
 
@@ -27,7 +29,7 @@ LearningRate warmup(int64_t steps, LearningRate after);
 /// A pure optimizer. State is a tree: "step" (i32 scalar) and one sub-tree per moment, with
 /// the params' paths ("mu/encoder/0/weights"), so it saves and loads like params.
 struct Optimizer {
-  std::string name;
+  std::string name;  ///< "adam", "sgd(momentum)", ...
   /// The initial state for `params`.
   std::function<ParamTree(const ParamTree& params)> init;
   /// New params and new state from gradients, params and state (graph values, inside jit).
@@ -35,6 +37,7 @@ struct Optimizer {
                                                   const TensorTree& params)>
       apply;
 
+  /// apply(grads, state, params).
   std::pair<TensorTree, TensorTree> update(const TensorTree& grads, const TensorTree& state,
                                            const TensorTree& params) const {
     return apply(grads, state, params);

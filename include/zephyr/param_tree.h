@@ -17,14 +17,18 @@ namespace zephyr {
 /// A key of ParamTree::operator[]: a name or an index, and the line that indexed, so that a
 /// missing entry is reported at the user's code ("model.cpp:12:7: [ParamTree] no entry 'l3'").
 struct TreeKey {
-  std::string name;
-  SourceLoc loc;
+  std::string name;  ///< the entry's name (an index as its decimal digits)
+  SourceLoc loc;     ///< the line that indexed
+  /// A name, at the caller's line.
   TreeKey(std::string_view n, std::source_location l = std::source_location::current())  // NOLINT: implicit
       : name(n), loc(SourceLoc::from(l)) {}
+  /// A name, at the caller's line.
   TreeKey(const char* n, std::source_location l = std::source_location::current())  // NOLINT: implicit
       : name(n), loc(SourceLoc::from(l)) {}
+  /// A name, at the caller's line.
   TreeKey(const std::string& n, std::source_location l = std::source_location::current())  // NOLINT: implicit
       : name(n), loc(SourceLoc::from(l)) {}
+  /// An index, named by its decimal digits ("0"), at the caller's line.
   TreeKey(int index, std::source_location l = std::source_location::current())  // NOLINT: implicit
       : name(std::to_string(index)), loc(SourceLoc::from(l)) {}
 };
@@ -33,23 +37,28 @@ struct TreeKey {
 /// Indexing gives a sub-tree that shares the arrays; a leaf is a tree with one entry at path "".
 class ParamTree {
  public:
+  /// A path and its array.
   using Leaf = std::pair<std::string, Array>;
 
   ParamTree() = default;
+  /// A tree of these leaves, in this order.
   explicit ParamTree(std::vector<Leaf> leaves) : leaves_(std::move(leaves)) {}
 
   /// The sub-tree (or leaf) under `key` (a name or an index); throws naming the key, the entries
   /// there and the caller's line if absent.
   ParamTree operator[](const TreeKey& key) const;
 
+  /// True for a single entry at path "".
   bool is_leaf() const { return leaves_.size() == 1 && leaves_[0].first.empty(); }
   /// The array of a leaf tree (a handle sharing the buffer: returned by value so that
   /// `const Array& w = tree["w"];` never dangles).
   Array array() const;
+  /// array(): a leaf reads as its array.
   operator Array() const { return array(); }  // NOLINT: a leaf reads as its array
 
   /// The leaf at a '/'-joined path relative to this tree; throws naming the caller's line if absent.
   const Array& at(std::string_view path, std::source_location where = std::source_location::current()) const;
+  /// Whether a leaf sits at exactly `path`, relative to this tree (a sub-tree's prefix is not one).
   bool contains(std::string_view path) const;
   /// Replaces the leaf at `path`, or appends it: model surgery by name. A sub-tree from
   /// operator[] is a copy (sharing the arrays' bytes), so set() on it does not reach this tree:
@@ -59,11 +68,15 @@ class ParamTree {
   /// becomes "encoder/0/weights"): a sub-tree edited on its own, put back.
   void set(std::string_view prefix, const ParamTree& subtree);
 
+  /// (path, array) for every leaf, in order.
   const std::vector<Leaf>& leaves() const { return leaves_; }
+  /// Iterates over leaves().
   auto begin() const { return leaves_.begin(); }
+  /// End of leaves().
   auto end() const { return leaves_.end(); }
   /// Number of leaves.
   size_t size() const { return leaves_.size(); }
+  /// True when there are no leaves.
   bool empty() const { return leaves_.empty(); }
   /// Number of scalars over all leaves.
   int64_t count() const;
@@ -88,8 +101,10 @@ std::string join_path(std::string_view prefix, std::string_view name);
 
 }  // namespace zephyr
 
+/// Formats a ParamTree as its str().
 template <>
 struct fmt::formatter<zephyr::ParamTree> : fmt::formatter<std::string_view> {
+  /// Writes tree.str().
   template <class Context>
   auto format(const zephyr::ParamTree& tree, Context& ctx) const {
     return fmt::formatter<std::string_view>::format(tree.str(), ctx);

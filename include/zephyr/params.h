@@ -15,10 +15,10 @@ namespace zephyr {
 
 /// What a parameter must look like: shape, dtype, initializer, and where the model said so.
 struct Template {
-  Shape shape;
-  Initializer init;
-  DType dtype = DType::f32;
-  SourceLoc loc;
+  Shape shape;               ///< the parameter's shape
+  Initializer init;          ///< fills it when trace creates it
+  DType dtype = DType::f32;  ///< its element type
+  SourceLoc loc;             ///< where the model declared it
 };
 
 /// `p["weights"] == z::array({in, out}, z::init::base)` declares a parameter.
@@ -70,11 +70,15 @@ class ParamScope {
 /// Converts to a Tensor wherever one is expected.
 class Params {
  public:
+  /// The view at `path` of `scope`'s parameters (trace and jit make the root, path "").
   Params(std::shared_ptr<detail::ParamScope> scope, std::string path)
       : scope_(std::move(scope)), path_(std::move(path)) {}
 
+  /// The child named `name`.
   Params operator[](std::string_view name) const { return Params(scope_, join_path(path_, name), read_as_); }
+  /// The child at `index` (named "0", "1", ...).
   Params operator[](int index) const { return (*this)[std::to_string(index)]; }
+  /// The '/'-joined path of this view ("" at the root).
   const std::string& path() const { return path_; }
   /// The leaf as a graph value; throws if no template declared it (tracing) or the tree lacks it.
   Tensor tensor(Loc loc = Loc::current()) const;
@@ -83,6 +87,7 @@ class Params {
   /// precision: f32 master weights, and `model(p.as(z::DType::bf16), x)`; the gradient reaches
   /// the f32 leaves through the casts.
   Params as(DType dtype) const { return Params(scope_, path_, dtype); }
+  /// The leaf's shape: tensor(loc).shape().
   Shape shape(Loc loc = Loc::current()) const { return tensor(loc).shape(); }
   /// Every leaf under this path, as (relative path, tensor): what gradients and optimizers map over.
   std::vector<std::pair<std::string, Tensor>> leaves() const { return scope_->subtree(path_); }
@@ -90,6 +95,7 @@ class Params {
   /// Declares the template of this leaf (tracing) or validates the given leaf against it (jit).
   /// A statement, as in zephyr: it returns nothing (z::validate returns the leaf).
   friend void operator==(const Params& p, const Template& spec) { p.scope_->declare(p.path_, p.held(spec)); }
+  /// As `*this == spec`, returning the leaf as a Tensor (read as under as()).
   Tensor declare(const Template& spec) const;
 
  private:

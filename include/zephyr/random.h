@@ -11,7 +11,12 @@ namespace zephyr::random {
 
 /// A PRNG key: two 32-bit words, as JAX's raw uint32[2] keys.
 struct Key {
+  /// \var hi
+  /// The first word (raw key element 0).
+  /// \var lo
+  /// The second word (raw key element 1).
   uint32_t hi = 0, lo = 0;
+  /// Both words equal.
   bool operator==(const Key&) const = default;
 };
 

@@ -11,6 +11,7 @@
 #include <functional>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -23,9 +24,9 @@ namespace zephyr {
 /// An example input: its shape, dtype and name (in IR dumps, headers and `zephyr run` files;
 /// default "x" for the first input, "input<i>" for the others).
 struct InputSpec {
-  Shape shape;
-  DType dtype = DType::f32;
-  std::string name;
+  Shape shape;               ///< the example's shape
+  DType dtype = DType::f32;  ///< its element type
+  std::string name;          ///< empty: the default name
 };
 inline InputSpec spec(Shape shape, DType dtype = DType::f32, std::string name = "") {
   return {std::move(shape), dtype, std::move(name)};
@@ -33,10 +34,10 @@ inline InputSpec spec(Shape shape, DType dtype = DType::f32, std::string name = 
 
 /// What the tool needs of a model: how to trace it and how to build each of its graphs.
 struct RegisteredModel {
-  std::string name;
-  std::string signature;
-  std::function<ParamTree(random::Key)> trace;
-  std::function<Function(const ParamTree&)> forward;
+  std::string name;                                   ///< what the tool's commands call it
+  std::string signature;                              ///< "name(params, x: ..., constants...)" (`zephyr models`)
+  std::function<ParamTree(random::Key)> trace;        ///< the initial parameters, from a key
+  std::function<Function(const ParamTree&)> forward;  ///< the model's graph for these parameters
   /// value_and_grad with respect to the params (the model must return a scalar).
   std::function<Function(const ParamTree&)> grad;
   /// One training step with `optimizer`: (params, state, inputs...) -> (params, state, loss).
@@ -44,6 +45,10 @@ struct RegisteredModel {
   /// The same model with other example input shapes (one per input, in order; `zephyr
   /// --input-shape`). Throws if the count differs; the model's own shape checks do the rest.
   std::function<RegisteredModel(const std::vector<Shape>&)> with_input_shapes;
+  /// The model called on symbolic inputs (one per input spec) with its hyper-parameters, for
+  /// callers that build on it (`zephyr train` puts a loss on a plugin's classifier). Empty when
+  /// the model does not return one Tensor.
+  std::function<Tensor(Params, const std::vector<Tensor>&)> apply;
 };
 
 /// Every registered model, in registration order.
@@ -107,6 +112,14 @@ RegisteredModel describe_model(std::string name, F f, const Tuple& all, std::ind
     return rename_results(rename_arguments(make_function(step, p, opt.init(p), examples[I]...), names_from(2)),
                           {{"0", "params"}, {"1", "state"}, {"2", "loss"}});
   };
+  if constexpr (std::is_same_v<std::decay_t<std::invoke_result_t<F, Params, TensorFor<I>..., decltype(std::get<N + J>(all))...>>,
+                               Tensor>) {
+    m.apply = [=, name = m.name](Params p, const std::vector<Tensor>& x) {
+      if (x.size() != N)
+        throw Error(fmt::format("model '{}' takes {} input{}, but was given {}", name, N, N == 1 ? "" : "s", x.size()));
+      return f(p, x[I]..., std::get<J>(hyper)...);
+    };
+  }
   m.with_input_shapes = [=, name = m.name](const std::vector<Shape>& shapes) {
     if (shapes.size() != N)
       throw Error(fmt::format("model '{}' takes {} input{}, but {} input shape{} given", name, N, N == 1 ? "" : "s",

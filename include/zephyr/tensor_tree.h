@@ -15,16 +15,22 @@ namespace zephyr {
 /// Named, ordered Tensors with '/'-joined paths. jit returns it as a ParamTree.
 class TensorTree {
  public:
+  /// A path and its tensor.
   using Leaf = std::pair<std::string, Tensor>;
 
   TensorTree() = default;
+  /// A tree of these leaves, in this order.
   explicit TensorTree(std::vector<Leaf> leaves) : leaves_(std::move(leaves)) {}
   /// The leaves of `p` under its path, as used by the model (every leaf of the bound tree under jit).
   TensorTree(const Params& p);  // NOLINT: a Params reads as its tree
 
+  /// (path, tensor) for every leaf, in order.
   const std::vector<Leaf>& leaves() const { return leaves_; }
+  /// Iterates over leaves().
   auto begin() const { return leaves_.begin(); }
+  /// End of leaves().
   auto end() const { return leaves_.end(); }
+  /// Number of leaves.
   size_t size() const { return leaves_.size(); }
   /// The leaf at a path; throws naming the path.
   const Tensor& at(std::string_view path) const;

@@ -14,8 +14,9 @@ namespace zephyr::data {
 
 /// Examples as rows: images[i] is the flattened image whose class is labels[i].
 struct Dataset {
-  Array images;  // f32 [n, 784], pixel / 255 in [0, 1]
-  Array labels;  // i32 [n], class in 0..9
+  Array images;  ///< f32 [n, 784], pixel / 255 in [0, 1]
+  Array labels;  ///< i32 [n], class in 0..9
+  /// Number of examples (0 for an empty Dataset).
   int64_t size() const { return labels.defined() ? labels.shape(0) : 0; }
 };
 

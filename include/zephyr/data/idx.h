@@ -11,8 +11,8 @@ namespace zephyr::data {
 
 /// The contents of an unsigned-byte IDX file: its shape and row-major values.
 struct IdxBytes {
-  Shape shape;
-  std::vector<uint8_t> values;
+  Shape shape;                  ///< the extents from the header
+  std::vector<uint8_t> values;  ///< the data, row-major
 };
 
 /// Reads a gzip-compressed or plain IDX file of unsigned bytes (magic 0x000008NN, NN = ndim,

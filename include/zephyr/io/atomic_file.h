@@ -13,16 +13,20 @@ namespace zephyr::io {
 /// Errors throw zephyr::Error naming the path and the reason.
 class AtomicFile {
  public:
+  /// Removes stale temporaries of `path`, then creates this process's one.
   explicit AtomicFile(std::string path);
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
 
+  /// Appends `bytes` bytes from `data`.
   void write(const void* data, size_t bytes);
+  /// Appends `text`.
   void write(std::string_view text) { write(text.data(), text.size()); }
   /// Makes the file durable and visible under its name.
   void commit();
 
+  /// The path written (not the temporary's).
   const std::string& path() const { return path_; }
 
  private:

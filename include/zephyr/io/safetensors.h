@@ -47,9 +47,9 @@ ParamTree load(const std::string& path, const ParamTree& like, const LoadOptions
 
 /// A training checkpoint: params under "params/", optimizer state under "opt/", one file.
 struct Checkpoint {
-  ParamTree params;
-  ParamTree state;
-  std::map<std::string, std::string> metadata;
+  ParamTree params;                             ///< stored under "params/"
+  ParamTree state;                              ///< the optimizer state, stored under "opt/"
+  std::map<std::string, std::string> metadata;  ///< the file's "__metadata__" strings
 };
 /// Saves params and optimizer state together, atomically.
 void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);

@@ -18,10 +18,11 @@ Tensor apply_attention_mask(const Tensor& scores, const Tensor& mask, Loc loc = 
 Tensor single_head_attention(Params p, Tensor q, Tensor k, Tensor v, const Tensor& mask = {}, bool with_bias = true,
                              Loc loc = Loc::current());
 
+/// Options of multi_head_attention and multi_head_self_attention.
 struct AttentionOptions {
-  Tensor mask;             // optional: broadcasts to (batch..., heads, t, s); bool or 0/1 float
-  bool is_causal = false;  // query i sees keys j <= i
-  bool with_bias = true;
+  Tensor mask;             ///< optional: broadcasts to (batch..., heads, t, s); bool or 0/1 float
+  bool is_causal = false;  ///< query i sees keys j <= i
+  bool with_bias = true;   ///< a bias in each of the four projections
 };
 
 /// Projections "q_proj", "k_proj", "v_proj", "out_proj" (weights (in, out), bias (out));

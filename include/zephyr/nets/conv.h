@@ -12,24 +12,27 @@ namespace zephyr::nets {
 
 /// "SAME" (output extent ceil(input / stride)), "VALID" (no padding), or explicit (low, high) pairs.
 struct PaddingSpec {
-  std::string preset = "SAME";
-  Padding pairs;
+  std::string preset = "SAME";  ///< "SAME", "VALID", or empty for explicit pairs
+  Padding pairs;                ///< the explicit (low, high) pairs, one per spatial axis
   PaddingSpec() = default;
+  /// A preset by name: "SAME" or "VALID".
   PaddingSpec(const char* name) : preset(name) {}  // NOLINT: "SAME" reads as a padding
+  /// Explicit (low, high) pairs.
   PaddingSpec(Padding explicit_pairs) : preset(), pairs(std::move(explicit_pairs)) {}  // NOLINT
 };
 
 /// Per-axis settings take one value per spatial axis, or a single value for all of them.
 struct ConvOptions {
-  Shape stride = {1};
-  Shape rate = {1};      // kernel dilation
-  PaddingSpec padding = "SAME";
-  Shape dilation = {1};  // input dilation
-  bool with_bias = true;
-  Tensor mask;           // optional: multiplies the weights (same shape), e.g. causal kernels
-  int64_t groups = 1;    // feature_group_count: in and out channels split into groups (depthwise: groups = in)
-  Initializer weights_init = init::base;
-  Initializer bias_init = init::zeros;
+  Shape stride = {1};            ///< window step
+  Shape rate = {1};              ///< kernel dilation
+  PaddingSpec padding = "SAME";  ///< of the input, per spatial axis
+  Shape dilation = {1};          ///< input dilation
+  bool with_bias = true;         ///< add a "bias" parameter
+  Tensor mask;                   ///< optional: multiplies the weights (same shape), e.g. causal kernels
+  /// feature_group_count: in and out channels split into groups (depthwise: groups = in).
+  int64_t groups = 1;
+  Initializer weights_init = init::base;  ///< fills "weights"
+  Initializer bias_init = init::zeros;    ///< fills "bias"
 };
 
 /// x: (batch, spatial..., channels) or unbatched (spatial..., channels), with `spatial_axes` axes.

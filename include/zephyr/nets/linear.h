@@ -24,10 +24,11 @@ Tensor branch_linear(Params p, Tensor x, int64_t branches, bool with_bias = true
 Tensor linear_like(Params p, Tensor x, const Tensor& reference, bool with_bias = true,
                    const Initializer& initializer = init::base, Loc loc = Loc::current());
 
+/// Options of mlp.
 struct MlpOptions {
-  Activation activation = relu;
-  Activation final_activation = nullptr;  // none: the last layer is linear
-  bool with_bias = true;
+  Activation activation = relu;           ///< after every layer but the last
+  Activation final_activation = nullptr;  ///< none: the last layer is linear
+  bool with_bias = true;                  ///< a "bias" in every layer
 };
 
 /// Linear layers p[0], p[1], ... with `out_dims[i]` outputs each and the activation between them.

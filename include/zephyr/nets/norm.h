@@ -7,10 +7,11 @@
 
 namespace zephyr::nets {
 
+/// Options of layer_norm, rms_norm and batch_norm.
 struct NormOptions {
-  bool create_scale = true;   // "scale", initialized to ones
-  bool create_offset = true;  // "offset", initialized to zeros (rms_norm has none)
-  double eps = 1e-5;
+  bool create_scale = true;   ///< "scale", initialized to ones
+  bool create_offset = true;  ///< "offset", initialized to zeros (rms_norm has none)
+  double eps = 1e-5;          ///< added under the square root
 };
 
 /// (x - mean) / sqrt(var + eps) * scale + offset over `axis`. Scale and offset hold one value per
@@ -25,9 +26,9 @@ Tensor rms_norm(Params p, Tensor x, const NormOptions& options = {}, Loc loc = L
 /// ("running_mean", "running_var": traced, checkpointed) that the caller replaces with the
 /// returned values after a training step; they get no gradient. Eval mode normalizes with them.
 struct BatchNorm {
-  Tensor y;
-  Tensor running_mean;
-  Tensor running_var;
+  Tensor y;             ///< x normalized
+  Tensor running_mean;  ///< the next "running_mean" (training: updated by momentum; eval: unchanged)
+  Tensor running_var;   ///< the next "running_var", likewise
 };
 BatchNorm batch_norm(Params p, Tensor x, bool training, double momentum = 0.9, const NormOptions& options = {},
                      Loc loc = Loc::current());
