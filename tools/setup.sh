@@ -18,6 +18,10 @@ packages=(
   # independent checks in the tests (lit, FileCheck, numpy), and the sanitizer runtimes
   # (AddressSanitizer/UBSan, libFuzzer) for the tests of the file readers
   python3 python3-numpy libclang-rt-19-dev
+  # `zephyr ir --format svg` (Graphviz's dot), and the test that renders `zephyr plot`'s SVG
+  graphviz chromium
+  # the API reference (`cmake --build build --target docs`) and its test for undocumented declarations
+  doxygen
 )
 
 sudo=""

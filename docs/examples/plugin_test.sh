@@ -12,6 +12,14 @@ ir=$("$zephyr" --plugin "$plugin" ir plugin_classifier --stage mlir)  # captured
 grep -q "linalg.matmul" <<<"$ir"
 after=$("$zephyr" params plugin_classifier --plugin "$plugin")  # --plugin after the subcommand too
 grep -q "0/weights *f32\[32, 16\]" <<<"$after"
+# `train --model` trains a plugin's classifier on Fashion-MNIST (its input width comes from the data).
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+trained=$("$zephyr" --plugin "$plugin" train --model plugin_classifier --epochs 1 --limit 6400 --batch-size 64 \
+          --lr 3e-3 --threads 1 --checkpoint "$work/plugin.safetensors")
+accuracy=$(grep -o 'final test accuracy: [0-9.]*' <<<"$trained" | cut -d' ' -f4)
+python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) > 0.6 else 1)" "$accuracy" ||
+  { echo "the plugin's classifier did not learn: accuracy $accuracy"; exit 1; }
 if out=$("$zephyr" --plugin /nonexistent/libnothing.so models 2>&1); then echo "missing plugin accepted"; exit 1; fi
 grep -q "^zephyr: error: cannot load plugin '/nonexistent/libnothing.so'" <<<"$out"
 if out=$("$zephyr" --plugin "$empty" models 2>&1); then echo "empty plugin accepted"; exit 1; fi

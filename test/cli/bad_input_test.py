@@ -43,6 +43,7 @@ os.mkdir("lying_gzip")
 trailer_lies = gzip.compress(b"")[:-4] + struct.pack("<I", 3_300_000_000)  # claims 3.3 GB
 raw("lying_gzip/train-images-idx3-ubyte.gz", trailer_lies)
 raw("lying_gzip/train-labels-idx1-ubyte.gz", trailer_lies)
+raw("no_loss.jsonl", b'{"kind": "epoch", "epoch": 1}\n')
 raw("inputs.safetensors", b"")  # never reached: the params fail first
 
 PREVIOUS = b"the previous output, which must survive"
@@ -74,6 +75,16 @@ CASES = [
     ("params: not JSON", run + ["not_json.safetensors"], "header is not valid JSON"),
     ("params: shape overflows", run + ["overflow_shape.safetensors"], "tensor 'w': shape [4294967296, 2147483648, 0] has more elements"),
     ("unknown flag", ["train", "--epoch", "3"], "were not expected: 3 --epoch"),
+    ("unknown optimizer", train + ["--optimizer", "lion"], "unknown --optimizer 'lion' (known: sgd, momentum, adam, adamw)"),
+    ("unknown schedule", train + ["--schedule", "cyclic"], "unknown --schedule 'cyclic' (known: constant, cosine,"),
+    ("log every 0", train + ["--log", "m.jsonl", "--log-every", "0"], "--log-every 0 is not a step count"),
+    ("train: unknown model", train + ["--model", "nosuch"], "unknown model 'nosuch' (built in: mlp, cnn, autoencoder; registered:"),
+    ("train: model with two inputs", train + ["--model", "cnn_loss"], "model 'cnn_loss' takes 2 inputs, but was given 1"),
+    ("train: model without logits", train + ["--model", "transformer"], "transformer"),
+    ("plot: missing log", ["plot", "missing.jsonl", "-o", "out.safetensors"], "cannot read the metrics log missing.jsonl"),
+    ("plot: not JSON lines", ["plot", "not_json.safetensors", "-o", "out.safetensors"], "not_json.safetensors:1: not a JSON object"),
+    ("plot: no loss", ["plot", "no_loss.jsonl", "-o", "out.safetensors"], "no line has a step and a loss"),
+    ("ir: dot of a later stage", ["ir", "linear", "--stage", "mlir", "--format", "dot"], "--format dot draws our graph"),
     ("params: a FIFO", run + ["fifo"], "not a regular file"),
     ("params: a directory", run + ["a_directory"], "a directory, not a file"),
     ("params: missing", run + ["missing.safetensors"], "No such file"),

@@ -16,8 +16,10 @@
 #include <zephyr/zephyr.h>
 
 #include "bench.h"
+#include "graphviz.h"
 #include "lm_step.h"
 #include "models.h"
+#include "plot.h"
 #include "run.h"
 #include "shape_flag.h"
 #include "weights.h"
@@ -116,14 +118,19 @@ std::optional<std::string> unknown_subcommand(const CLI::App& app, int argc, cha
   return std::nullopt;
 }
 
-void dump_ir(const std::string& name, std::string stage, bool grad, bool train_step,
+void dump_ir(const std::string& name, std::string stage, bool grad, bool train_step, const std::string& format,
              const z::compiler::Options& options) {
   if (stage == "grad") {  // our graph after autodiff: the gradient function, before any lowering
     if (train_step) throw z::Error("--stage grad shows the gradient graph; it does not combine with --train-step");
     stage = "graph";
     grad = true;
   }
+  if (format != "text" && stage != "graph")
+    throw z::Error(fmt::format("--format {} draws our graph: give --stage graph or grad (the {} stage is text)", format,
+                               stage));
   z::Function fn = model_graph(name, grad, train_step);
+  if (format == "dot") return fmt::print("{}", z::graph_dot(fn));
+  if (format == "svg") return fmt::print("{}", z::cli::render_svg(z::graph_dot(fn)));
   fmt::print("{}", z::compiler::lower_to(fn, z::compiler::parse_stage(stage), options));
 }
 
@@ -175,6 +182,7 @@ int main(int argc, char** argv) {
   params->callback([&] { show_params(model, seed, json); });
 
   std::string stage = "mlir";
+  std::string format = "text";
   z::compiler::Options options;
   auto* ir = app.add_subcommand("ir", "Print a model's IR at one stage of the pipeline");
   ir->add_option("model", model, "Model name (see `zephyr models`)")->required();
@@ -197,7 +205,10 @@ int main(int argc, char** argv) {
   ir->add_flag("--train-step", train_step, "A whole Adam training step: (params, state, inputs) -> (params, state, loss)");
   ir->add_option("--threads", options.threads, "Split large matmuls over N OpenMP threads (default 1 in dumps)");
   ir->add_option("--input-shape", input_shapes, "Example input shape, one per input in order (e.g. 1,784)");
-  ir->callback([&] { dump_ir(model, stage, grad, train_step, options); });
+  ir->add_option("--format", format, "text, or (with --stage graph/grad) Graphviz dot, or svg rendered by dot")
+      ->check(CLI::IsMember({"text", "dot", "svg"}))
+      ->capture_default_str();
+  ir->callback([&] { dump_ir(model, stage, grad, train_step, format, options); });
 
   std::string object, header, symbol, weights;
   auto* compile = app.add_subcommand("compile", "Compile a model ahead of time: an object file and a C header");
@@ -223,10 +234,19 @@ int main(int argc, char** argv) {
 
   z::cli::TrainOptions train_options;
   auto* train = app.add_subcommand("train", "Train on Fashion-MNIST (the main job)");
-  train->add_option("--model", train_options.model, "mlp, cnn or autoencoder")->capture_default_str();
+  train->add_option("--model", train_options.model,
+                    "mlp, cnn, autoencoder, or a registered model (--plugin) mapping (batch, 784) images to 10 logits")
+      ->capture_default_str();
   train->add_option("--epochs", train_options.epochs, "Epochs")->capture_default_str();
   train->add_option("--batch-size", train_options.batch_size, "Examples per step (default: 128, 64 for cnn)");
-  train->add_option("--lr", train_options.learning_rate, "Adam learning rate")->capture_default_str();
+  train->add_option("--lr", train_options.learning_rate, "Peak learning rate")->capture_default_str();
+  train->add_option("--optimizer", train_options.optimizer, "sgd, momentum (0.9), adam or adamw (weight decay 1e-4)")
+      ->capture_default_str();
+  train->add_option("--schedule", train_options.schedule,
+                    "Learning rate over the run: constant, cosine (to 0) or warmup-cosine (5 % linear warm-up)")
+      ->capture_default_str();
+  train->add_option("--log", train_options.log, "Write metrics as JSON lines (see `zephyr plot`)");
+  train->add_option("--log-every", train_options.log_every, "Steps per step line of --log")->capture_default_str();
   train->add_option("--seed", train_options.seed, "Root PRNG seed")->capture_default_str();
   train->add_option("--checkpoint", train_options.checkpoint, "Checkpoint file (default zephyr-MODEL.safetensors)");
   train->add_flag("--resume", train_options.resume, "Continue from the checkpoint, bit for bit");
@@ -248,6 +268,15 @@ int main(int argc, char** argv) {
   bench->add_option("--torch-script", bench_options.torch_script, "The PyTorch baseline script")->capture_default_str();
   bench->add_option("--libtorch", bench_options.libtorch_baseline, "The LibTorch baseline executable")->capture_default_str();
   bench->callback([&] { z::cli::bench(bench_options); });
+
+  std::string metrics_log, plot_output;
+  auto* plot = app.add_subcommand("plot", "Draw a `train --log` file's loss and accuracy curves as an SVG");
+  plot->add_option("log", metrics_log, "Metrics log (JSON lines) written by `zephyr train --log`")->required();
+  plot->add_option("-o,--output", plot_output, "SVG file to write")->required();
+  plot->callback([&] {
+    z::cli::plot(metrics_log, plot_output);
+    fmt::print("wrote {}\n", plot_output);
+  });
 
   z::cli::LmStepOptions lm_options;
   auto* lm = app.add_subcommand("lm-step", "Compile and time a transformer LM's training step (value_and_grad + Adam)");

@@ -13,6 +13,8 @@ RunConfig run_config(const TrainOptions& o, int64_t examples) {
           {"seed", std::to_string(o.seed)},
           {"batch_size", std::to_string(o.batch_size)},
           {"learning_rate", fmt::format("{}", o.learning_rate)},
+          {"optimizer", o.optimizer},
+          {"schedule", o.schedule},
           {"epochs", std::to_string(o.epochs)},
           {"examples", std::to_string(examples)},
           {"data", o.data_dir}};

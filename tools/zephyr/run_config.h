@@ -12,9 +12,9 @@ namespace zephyr::cli {
 
 using RunConfig = std::map<std::string, std::string>;
 
-/// The fields a resume must match: model, seed, batch size, learning rate, total epochs (the
-/// schedule depends on them), example count and data directory. Not the thread count: every
-/// thread count gives the same bits, so a run may resume on another machine.
+/// The fields a resume must match: model, seed, batch size, learning rate, optimizer, schedule,
+/// total epochs (the schedule depends on them), example count and data directory. Not the
+/// thread count: every thread count gives the same bits, so a run may resume on another machine.
 RunConfig run_config(const TrainOptions& options, int64_t examples);
 
 /// The epoch `checkpoint` was written after, from its metadata, once every field of `config` it

@@ -8,10 +8,15 @@
 namespace zephyr::cli {
 
 struct TrainOptions {
-  std::string model = "mlp";  // mlp (784-512-512-10 classifier), cnn (models.h) or autoencoder (MSE)
+  std::string model = "mlp";  // mlp (784-512-512-10 classifier), cnn (models.h), autoencoder (MSE),
+                              // or a registered classifier (trainable.h)
   int epochs = 5;
   int64_t batch_size = 0;     // 0: the model's default (128; 64 for cnn)
   double learning_rate = 1e-3;
+  std::string optimizer = "adam";   // sgd, momentum (0.9), adam, adamw (decay 1e-4)
+  std::string schedule = "cosine";  // constant, cosine (to 0 over the run), warmup-cosine (5 % warm-up)
+  std::string log;                  // metrics log (JSON lines); empty: none
+  int64_t log_every = 50;           // steps per step line of the log
   uint64_t seed = 0;
   std::string checkpoint;     // default: zephyr-<model>.safetensors
   bool resume = false;        // continue from `checkpoint`, bit for bit
