@@ -21,8 +21,17 @@ void init();
 int rank();
 /// Number of processes in the job: 1 without mpirun.
 int size();
-/// Waits for every rank.
+/// Waits for every rank (under the watchdog of collective_timeout()).
 void barrier();
+/// How long a collective waits for the other ranks before it throws, naming the ranks that have
+/// not reached it (they died or hang): the watchdog that keeps a job from waiting forever. The
+/// default is 300 seconds, or `ZEPHYR_COLLECTIVE_TIMEOUT` (seconds) when set. A job whose ranks
+/// legitimately part for longer (one rank writes a large checkpoint) needs a longer timeout.
+/// After a timeout the job cannot go on: end it with end_after_error.
+double collective_timeout();
+/// Sets collective_timeout() for this process; `seconds` must be positive. Every rank should set
+/// the same value.
+void set_collective_timeout(double seconds);
 /// What a program returns from main after an error: `code` when alone. In a job of several ranks
 /// it ends the whole job instead (MPI_Abort with `code`): the other ranks may be waiting in a
 /// collective this one will never join, and would wait forever.

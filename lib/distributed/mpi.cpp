@@ -5,10 +5,13 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "zephyr/distributed.h"
@@ -44,11 +47,126 @@ void check(int code, const char* call) {
   throw Error(fmt::format("[distributed] {} failed on rank {}: {}", call, rank, std::string_view(text, length)));
 }
 
+// The watchdog on collectives. Each collective is started nonblocking and polled until it
+// completes or collective_timeout() passes. To name the ranks a timed-out collective waits for,
+// every rank tells every other one, on a communicator of its own, the number of each collective
+// it enters (a tiny eager send that never blocks); a rank whose last number is below ours has not
+// arrived.
+class Watchdog {
+ public:
+  void start(int rank, int size) {
+    check(MPI_Comm_dup(MPI_COMM_WORLD, &comm_), "MPI_Comm_dup");
+    MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
+    rank_ = rank;
+    const auto n = static_cast<size_t>(size);
+    sent_.assign(n, 0);
+    received_.assign(n, 0);
+    latest_.assign(n, 0);
+    sends_.assign(n, MPI_REQUEST_NULL);
+    receives_.assign(n, MPI_REQUEST_NULL);
+    for (int peer = 0; peer < size; ++peer)
+      if (peer != rank) post_receive(peer);
+  }
+
+  // Before each collective: its number, announced to every other rank.
+  uint64_t arrive() {
+    const uint64_t n = ++entered_;
+    for (int peer = 0; peer < static_cast<int>(sends_.size()); ++peer) {
+      if (peer == rank_) continue;
+      auto& send = sends_[static_cast<size_t>(peer)];
+      int done = 1;
+      if (send != MPI_REQUEST_NULL) MPI_Test(&send, &done, MPI_STATUS_IGNORE);
+      if (!done) continue;  // the last note has not left: that peer is behind and will read a later one
+      sent_[static_cast<size_t>(peer)] = n;
+      MPI_Isend(&sent_[static_cast<size_t>(peer)], 1, MPI_UINT64_T, peer, kTag, comm_, &send);
+    }
+    return n;
+  }
+
+  // Polls `request` (the collective `call`, number `n`) to completion, or throws at the timeout.
+  void wait(MPI_Request& request, const char* call, uint64_t n) {
+    using Clock = std::chrono::steady_clock;
+    const auto begin = Clock::now();
+    for (uint64_t polls = 1;; ++polls) {
+      int done = 0;
+      check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), call);
+      if (done) return;
+      if (polls % 1024 != 0) continue;
+      const double waited = std::chrono::duration<double>(Clock::now() - begin).count();
+      if (waited > timeout) throw Error(timed_out(call, n, waited));
+      std::this_thread::yield();  // the other rank may share this core
+    }
+  }
+
+  void stop() {
+    for (auto* requests : {&sends_, &receives_})
+      for (MPI_Request& r : *requests)
+        if (r != MPI_REQUEST_NULL) {
+          MPI_Cancel(&r);
+          MPI_Request_free(&r);
+        }
+  }
+
+  double timeout = 300;  // seconds: collective_timeout()
+
+ private:
+  static constexpr int kTag = 1;
+
+  void post_receive(int peer) {
+    const auto p = static_cast<size_t>(peer);
+    MPI_Irecv(&received_[p], 1, MPI_UINT64_T, peer, kTag, comm_, &receives_[p]);
+  }
+
+  std::string timed_out(const char* call, uint64_t n, double waited) {
+    std::vector<std::string> behind;
+    for (int peer = 0; peer < static_cast<int>(receives_.size()); ++peer) {
+      if (peer == rank_) continue;
+      const auto p = static_cast<size_t>(peer);
+      for (int done = 1; done;) {  // every note that has come, in order: the newest is the peer's place
+        MPI_Test(&receives_[p], &done, MPI_STATUS_IGNORE);
+        if (done) {
+          latest_[p] = received_[p];
+          post_receive(peer);
+        }
+      }
+      if (latest_[p] < n)
+        behind.push_back(latest_[p] == 0 ? fmt::format("rank {} (no collective yet)", peer)
+                                         : fmt::format("rank {} (last at collective {})", peer, latest_[p]));
+    }
+    const std::string who = behind.empty() ? "the other ranks" : fmt::format("{}", fmt::join(behind, ", "));
+    return fmt::format("[distributed] {} (collective {}) waited {:.0f} s on rank {} for {}: {} died or hangs "
+                       "(collective timeout {:g} s, ZEPHYR_COLLECTIVE_TIMEOUT)",
+                       call, n, waited, rank_, who, behind.size() == 1 ? "it" : "they", timeout);
+  }
+
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  int rank_ = 0;
+  uint64_t entered_ = 0;
+  std::vector<uint64_t> sent_, received_, latest_;  // per peer
+  std::vector<MPI_Request> sends_, receives_;
+};
+
+Watchdog& watchdog() {
+  static auto* w = new Watchdog;  // never destroyed: MPI's finalizer at exit still uses it
+  return *w;
+}
+
+double timeout_from_environment() {
+  const char* text = std::getenv("ZEPHYR_COLLECTIVE_TIMEOUT");
+  if (text == nullptr || *text == '\0') return 300;
+  char* end = nullptr;
+  const double seconds = std::strtod(text, &end);
+  if (*end != '\0' || !(seconds > 0))
+    throw Error(fmt::format("[distributed] ZEPHYR_COLLECTIVE_TIMEOUT='{}' is not a positive number of seconds", text));
+  return seconds;
+}
+
 Job& job() {
   static Job j;
   static std::once_flag once;
   std::call_once(once, [] {
     if (!started_by_mpirun()) return;
+    const double timeout = timeout_from_environment();
     int initialized = 0;
     MPI_Initialized(&initialized);
     if (!initialized) {
@@ -58,7 +176,9 @@ Job& job() {
       std::atexit([] {
         int finalized = 0;
         MPI_Finalized(&finalized);
-        if (!finalized) MPI_Finalize();
+        if (finalized) return;
+        watchdog().stop();
+        MPI_Finalize();
       });
     }
     // Errors come back as codes, turned into exceptions that name the call and the rank, instead
@@ -67,8 +187,19 @@ Job& job() {
     j.mpi = true;
     check(MPI_Comm_rank(MPI_COMM_WORLD, &j.rank), "MPI_Comm_rank");
     check(MPI_Comm_size(MPI_COMM_WORLD, &j.size), "MPI_Comm_size");
+    watchdog().timeout = timeout;
+    watchdog().start(j.rank, j.size);
   });
   return j;
+}
+
+// Runs one collective under the watchdog: `start` issues its nonblocking form into the request.
+template <class Start>
+void collective(const char* call, Start start) {
+  const uint64_t n = watchdog().arrive();
+  MPI_Request request = MPI_REQUEST_NULL;
+  check(start(&request), call);
+  watchdog().wait(request, call, n);
 }
 
 uint64_t structure_hash(const ParamTree& tree) {
@@ -85,7 +216,9 @@ uint64_t structure_hash(const ParamTree& tree) {
 // Every rank's value of `local`, in rank order.
 std::vector<uint64_t> gather(uint64_t local) {
   std::vector<uint64_t> all(static_cast<size_t>(size()));
-  check(MPI_Allgather(&local, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD), "MPI_Allgather");
+  collective("MPI_Allgather", [&](MPI_Request* r) {
+    return MPI_Iallgather(&local, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD, r);
+  });
   return all;
 }
 
@@ -112,9 +245,10 @@ void mean_of(const ParamTree& tree, const std::vector<size_t>& which, std::vecto
   std::vector<size_t> members;  // leaves in the bucket, whole
   auto flush = [&] {
     if (bucket.empty()) return;
-    check(MPI_Allreduce(MPI_IN_PLACE, bucket.data(), static_cast<int>(bucket.size()), mpi_type<T>(), MPI_SUM,
-                        MPI_COMM_WORLD),
-          "MPI_Allreduce");
+    collective("MPI_Allreduce", [&](MPI_Request* r) {
+      return MPI_Iallreduce(MPI_IN_PLACE, bucket.data(), static_cast<int>(bucket.size()), mpi_type<T>(), MPI_SUM,
+                            MPI_COMM_WORLD, r);
+    });
     const T n = static_cast<T>(size());
     size_t at = 0;
     for (size_t leaf : members) {
@@ -149,8 +283,20 @@ void init() { job(); }
 int rank() { return job().rank; }
 int size() { return job().size; }
 
+double collective_timeout() {
+  job();
+  return watchdog().timeout;
+}
+
+void set_collective_timeout(double seconds) {
+  if (!(seconds > 0))
+    throw Error(fmt::format("[distributed] set_collective_timeout: {} is not a positive number of seconds", seconds));
+  job();
+  watchdog().timeout = seconds;
+}
+
 void barrier() {
-  if (job().mpi) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+  if (job().mpi) collective("MPI_Barrier", [](MPI_Request* r) { return MPI_Ibarrier(MPI_COMM_WORLD, r); });
 }
 
 int end_after_error(int code) {
@@ -193,10 +339,13 @@ void broadcast(ParamTree& tree, int root) {
   // The structure is checked against the root's first: a mismatch would otherwise read past a buffer.
   uint64_t structure = structure_hash(tree);
   const uint64_t mine = structure;
-  check(MPI_Bcast(&structure, 1, MPI_UINT64_T, root, MPI_COMM_WORLD), "MPI_Bcast");
+  collective("MPI_Bcast",
+             [&](MPI_Request* r) { return MPI_Ibcast(&structure, 1, MPI_UINT64_T, root, MPI_COMM_WORLD, r); });
   const int differs = structure != mine;
   int any = 0;
-  check(MPI_Allreduce(&differs, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce");
+  collective("MPI_Allreduce", [&](MPI_Request* r) {
+    return MPI_Iallreduce(&differs, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD, r);
+  });
   if (any)
     throw Error(fmt::format("[distributed] broadcast: the ranks' trees differ from root {}'s in paths, dtypes or "
                             "shapes{}",
@@ -206,8 +355,10 @@ void broadcast(ParamTree& tree, int root) {
     Array copy = rank() == root ? a.clone() : Array(a.shape(), a.dtype());
     for (size_t done = 0; done < copy.nbytes();) {  // MPI counts are ints: large leaves in pieces
       const size_t piece = std::min<size_t>(copy.nbytes() - done, size_t{1} << 30);
-      check(MPI_Bcast(static_cast<char*>(copy.raw()) + done, static_cast<int>(piece), MPI_BYTE, root, MPI_COMM_WORLD),
-            "MPI_Bcast");
+      collective("MPI_Bcast", [&](MPI_Request* r) {
+        return MPI_Ibcast(static_cast<char*>(copy.raw()) + done, static_cast<int>(piece), MPI_BYTE, root,
+                          MPI_COMM_WORLD, r);
+      });
       done += piece;
     }
     leaves.push_back({path, std::move(copy)});

@@ -6,8 +6,10 @@
 #include <zephyr/distributed.h>
 #include <zephyr/zephyr.h>
 
+#include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 
 namespace z = zephyr;
 namespace dist = zephyr::distributed;
@@ -87,6 +89,28 @@ TEST_CASE("distributed: leaves that are not floating point, or differ between ra
     dist::allreduce_mean(ints);  // a job of one: nothing to average, nothing checked
     CHECK(ints.at("steps").data<int32_t>()[0] == 0);
   }
+}
+
+TEST_CASE("distributed: a collective that a rank does not reach times out, naming that rank") {
+  CHECK_THROWS_WITH_AS(dist::set_collective_timeout(0), doctest::Contains("not a positive number"), z::Error);
+  const double before = dist::collective_timeout();
+  CHECK(before > 0);
+  if (dist::size() > 1) {
+    // Rank 1 arrives 1.5 s late at a barrier that waits 0.5 s: rank 0 gives up and says who is missing.
+    dist::set_collective_timeout(0.5);
+    if (dist::rank() == 1) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+      dist::barrier();  // completes with rank 0's abandoned barrier
+    } else {
+      const auto start = std::chrono::steady_clock::now();
+      CHECK_THROWS_WITH_AS(dist::barrier(), doctest::Contains("for rank 1 (last at collective"), z::Error);
+      const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      CHECK(waited >= 0.5);
+      CHECK(waited < 1.4);
+    }
+  }
+  dist::set_collective_timeout(before);
+  dist::barrier();
 }
 
 int main(int argc, char** argv) {
