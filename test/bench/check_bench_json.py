@@ -1,6 +1,7 @@
 """Checks the rows `zephyr bench --json` writes: the performance issue's schema, and sane values."""
 import json
 import math
+import shutil
 import sys
 
 rows = json.load(open(sys.argv[1]))
@@ -17,6 +18,8 @@ for threads in (1, 2):
     if not quick:
         expected += [f"matmul_2048_t{threads}", f"mlp_main_job_t{threads}", f"mlp_main_job_accuracy_t{threads}"]
 expected.append("mlp_train_rss_growth_2k" if quick else "mlp_train_rss_growth_10k")
+if shutil.which("mpirun"):
+    expected += [f"distributed_{model}_step_2ranks{vs}" for model in ("mlp", "cnn") for vs in ("", "_vs_2thr")]
 for name in expected:
     assert name in names, f"missing row {name}"
 # OpenBLAS's AVX-512 kernels: on such a CPU a baseline on any other kernel must have been refused.

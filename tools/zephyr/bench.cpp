@@ -14,6 +14,7 @@
 #include <thread>
 #include <zephyr/zephyr.h>
 
+#include "bench_distributed.h"
 #include "bench_support.h"
 #include "models.h"
 #include "train.h"
@@ -381,6 +382,33 @@ void main_job_rows(Bench& bench, int threads) {
              0.88, "budget", 1.0});
 }
 
+// ---- data-parallel training over MPI: two ranks of one thread against one process ----
+
+// The MPI issue's goal: two ranks on one thread each take a global batch's step at least 1.8x
+// faster than one process on one thread, and no slower than one process on two threads.
+void distributed_rows(Bench& bench) {
+  const BenchOptions& o = bench.options();
+  if (!std::filesystem::exists(o.data_dir)) {
+    fmt::print("distributed: skipped, no Fashion-MNIST in {} (apt-get install dataset-fashion-mnist)\n", o.data_dir);
+    return;
+  }
+  for (const auto& [model, limit] : {std::pair{"mlp", 12800}, std::pair{"cnn", 6400}}) {
+    std::string skipped;
+    const auto steps = distributed_steps(model, o.data_dir, limit, o.quick ? 1 : 3, skipped);
+    if (!steps) {
+      fmt::print("distributed_{}: skipped, {}\n", model, skipped);
+      continue;
+    }
+    fmt::print("distributed {}: batch {}, {:.2f} MB of gradients all-reduced per step by each rank; none of it "
+               "hidden behind the backward pass (the all-reduce starts when the backward pass ends)\n",
+               model, steps->batch, steps->allreduced_bytes / 1e6);
+    bench.add({fmt::format("distributed_{}_step_2ranks", model), 2, "ms", steps->two_ranks, steps->one_rank.median,
+               "1 rank, 1 thr", 1.8});
+    bench.add({fmt::format("distributed_{}_step_2ranks_vs_2thr", model), 2, "ms", steps->two_ranks,
+               steps->one_rank_two_threads.median, "1 rank, 2 thr", 1.0});
+  }
+}
+
 // ---- memory: peak RSS of MLP training against what it must hold, and RSS over many steps ----
 
 void memory_rows(Bench& bench) {
@@ -500,6 +528,7 @@ void bench(const BenchOptions& o) {
     inference_row(bench, "tiny_mlp_b1", tiny_mlp, 64, 500, 20.0, have_libtorch ? libtorch : torch,
                   have_libtorch ? "libtorch" : "pytorch");
   }
+  if (bench.wants("distributed")) distributed_rows(bench);
   // libomp's workers spin for KMP_BLOCKTIME (200 ms) after the last parallel region: probed at
   // once, the second core is theirs and the 2-core peak reads as one core's.
   std::this_thread::sleep_for(std::chrono::seconds(1));

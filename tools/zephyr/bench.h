@@ -13,7 +13,7 @@ struct BenchOptions {
   std::string libtorch_baseline;   // the zephyr-bench-libtorch executable, if built
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
   bool quick = false;              // fewer repetitions; no 2048³ matmul, no main job
-  std::vector<std::string> only;   // groups to run: matmul, step, main, infer, memory, compile (default all)
+  std::vector<std::string> only;   // groups to run: matmul, step, main, infer, memory, compile, distributed (default all)
 };
 
 void bench(const BenchOptions& options);
