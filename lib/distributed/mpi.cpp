@@ -49,10 +49,10 @@ void check(int code, const char* call) {
 }
 
 // The watchdog on collectives. Before each collective the ranks meet at a nonblocking barrier,
-// polled until it completes or collective_timeout() passes. To name the ranks a timed-out collective waits for,
-// every rank tells every other one, on a communicator of its own, the number of each collective
-// it enters (a tiny eager send that never blocks); a rank whose last number is below ours has not
-// arrived.
+// polled until it completes or collective_timeout() passes. To name the ranks a timed-out
+// collective waits for, every rank tells every other one, on a communicator of its own, the
+// number of each collective it enters (a tiny eager send that never blocks); a rank whose last
+// number is below ours has not arrived.
 class Watchdog {
  public:
   void start(int rank, int size) {
@@ -69,9 +69,11 @@ class Watchdog {
       if (peer != rank) post_receive(peer);
   }
 
-  // Before each collective: its number, announced to every other rank.
+  // Before each collective: its number, announced to every other rank, and the notes that have
+  // come in read (unread, they would pile up in MPI's unexpected-message queue).
   uint64_t arrive() {
     const uint64_t n = ++entered_;
+    read_notes();
     for (int peer = 0; peer < static_cast<int>(sends_.size()); ++peer) {
       if (peer == rank_) continue;
       auto& send = sends_[static_cast<size_t>(peer)];
@@ -121,18 +123,27 @@ class Watchdog {
     MPI_Irecv(&received_[p], 1, MPI_UINT64_T, peer, kTag, comm_, &receives_[p]);
   }
 
-  std::string timed_out(const char* call, uint64_t n, double waited) {
-    std::vector<std::string> behind;
+  // Every note that has come, in order: the newest is each peer's place.
+  void read_notes() {
     for (int peer = 0; peer < static_cast<int>(receives_.size()); ++peer) {
       if (peer == rank_) continue;
       const auto p = static_cast<size_t>(peer);
-      for (int done = 1; done;) {  // every note that has come, in order: the newest is the peer's place
+      for (int done = 1; done;) {
         MPI_Test(&receives_[p], &done, MPI_STATUS_IGNORE);
         if (done) {
           latest_[p] = received_[p];
           post_receive(peer);
         }
       }
+    }
+  }
+
+  std::string timed_out(const char* call, uint64_t n, double waited) {
+    read_notes();
+    std::vector<std::string> behind;
+    for (int peer = 0; peer < static_cast<int>(receives_.size()); ++peer) {
+      if (peer == rank_) continue;
+      const auto p = static_cast<size_t>(peer);
       if (latest_[p] < n)
         behind.push_back(latest_[p] == 0 ? fmt::format("rank {} (no collective yet)", peer)
                                          : fmt::format("rank {} (last at collective {})", peer, latest_[p]));
