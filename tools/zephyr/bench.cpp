@@ -45,7 +45,10 @@ class Bench {
   explicit Bench(const BenchOptions& o) : o_(o) {}
 
   bool wants(const std::string& group) const {
-    return o_.only.empty() || std::find(o_.only.begin(), o_.only.end(), group) != o_.only.end();
+    auto has = [&](const std::vector<std::string>& groups) {
+      return std::find(groups.begin(), groups.end(), group) != groups.end();
+    };
+    return (o_.only.empty() || has(o_.only)) && !has(o_.skip);
   }
   int reps(int full) const { return o_.quick ? std::max(3, full / 5) : full; }
 

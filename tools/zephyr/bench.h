@@ -14,6 +14,7 @@ struct BenchOptions {
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
   bool quick = false;              // fewer repetitions; no 2048³ matmul, no main job
   std::vector<std::string> only;   // groups to run: matmul, step, main, infer, memory, compile, distributed (default all)
+  std::vector<std::string> skip;   // groups not to run (the sanitized suite skips distributed)
 };
 
 void bench(const BenchOptions& options);

@@ -264,6 +264,7 @@ int main(int argc, char** argv) {
   bench->add_option("--json", bench_options.json, "Also write the rows as JSON to this file");
   bench->add_flag("--quick", bench_options.quick, "Fewer repetitions; skip the 2048^3 matmul and the 5-epoch main job");
   bench->add_option("--only", bench_options.only, "Run only these groups: matmul, step, main, infer, memory, compile, distributed");
+  bench->add_option("--skip", bench_options.skip, "Run every group but these");
   bench->add_option("--data", bench_options.data_dir, "Fashion-MNIST directory (main job, memory rows)")->capture_default_str();
   bench->add_option("--torch-script", bench_options.torch_script, "The PyTorch baseline script")->capture_default_str();
   bench->add_option("--libtorch", bench_options.libtorch_baseline, "The LibTorch baseline executable")->capture_default_str();
