@@ -319,8 +319,7 @@ void scan_compile_row(Bench& bench) {
       samples.push_back(executable->compile_seconds());
       distinct = executable->stats().distinct;
     }
-    std::sort(samples.begin(), samples.end());
-    return Stats{samples.front(), samples[samples.size() / 2], samples.back()};
+    return stats_of(std::move(samples));
   };
   const Stats short_loop = cold_seconds(16, kernels[0]), long_loop = cold_seconds(256, kernels[1]);
   fmt::print("scan: an RNN's gradient compiles in {:.3f} s [{:.3f}, {:.3f}] over 16 steps ({} kernels), {:.3f} s "

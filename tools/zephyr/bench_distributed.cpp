@@ -19,11 +19,6 @@ std::string trimmed(std::string s) {
   return s;
 }
 
-Stats stats_of(std::vector<double> samples) {
-  std::sort(samples.begin(), samples.end());
-  return {samples.front(), samples[samples.size() / 2], samples.back()};
-}
-
 }  // namespace
 
 std::optional<DistributedSteps> distributed_steps(const std::string& model, const std::string& data_dir,

@@ -31,8 +31,12 @@ Stats measure(const std::function<void()>& f, int reps) {
   f();
   std::vector<double> times;
   for (int i = 0; i < reps; ++i) times.push_back(seconds(f));
-  std::sort(times.begin(), times.end());
-  return {times.front(), times[times.size() / 2], times.back()};
+  return stats_of(std::move(times));
+}
+
+Stats stats_of(std::vector<double> samples) {
+  std::sort(samples.begin(), samples.end());
+  return {samples.front(), samples[samples.size() / 2], samples.back()};
 }
 
 namespace {

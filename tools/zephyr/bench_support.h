@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace zephyr::cli::bench_support {
 
@@ -13,6 +14,8 @@ namespace zephyr::cli::bench_support {
 struct Stats {
   double min, median, max;
 };
+/// The min, median and max of samples (at least one).
+Stats stats_of(std::vector<double> samples);
 Stats measure(const std::function<void()>& f, int reps);
 double seconds(const std::function<void()>& f);
 
