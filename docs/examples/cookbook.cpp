@@ -1,12 +1,14 @@
 // Every snippet of docs/cookbook.md, compiled and run with checks of what the text says
 // (test/docs/cookbook_snippets_test.py checks that each snippet of the page is here verbatim).
 #include <fmt/core.h>
+#include <zephyr/vmap.h>
 #include <zephyr/zephyr.h>
 
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 namespace z = zephyr;
 
@@ -148,6 +150,19 @@ void dynamic_batches() {
   check(by_constant.compiles() == 3, "recompiles: one per value of a plain double");
 }
 
+// ---- Ensembles ----
+void ensembles() {
+  z::Array x = z::Array::ones({16, 784});
+  std::vector<z::ParamTree> members;
+  for (uint32_t k = 0; k < 4; ++k) members.push_back(z::trace(mlp, z::random::key(k), x));
+  z::ParamTree stacked = z::stack(members);                 // every leaf gets a leading axis of 4
+  auto ensemble = z::jit(z::vmap(mlp, {0, z::unbatched}));  // jax.vmap(mlp, in_axes=(0, None))
+  z::Array logits = ensemble(stacked, x);                   // [4, 16, 10]: four models, one graph
+  z::Array third = z::jit(mlp)(members[2], x);
+  check(logits.shape() == z::Shape{4, 16, 10} && std::abs(logits.at(2 * 160 + 7) - third.at(7)) < 1e-5,
+        "ensembles: member 2 of the vmapped ensemble equals member 2 alone");
+}
+
 }  // namespace
 
 int main() {
@@ -160,6 +175,7 @@ int main() {
   custom_layers();
   debugging_shapes();
   dynamic_batches();
+  ensembles();
   fmt::print("{} failed\n", failures);
   return failures ? 1 : 0;
 }

@@ -19,8 +19,9 @@ namespace detail {
 
 struct RuntimeCheck {
   Tensor failures;  // i32 scalar: how many elements of `ok` are false
-  int64_t size;
+  int64_t size;     // how many were checked; -1 where no one knows (a while_loop's steps)
   std::string message;
+  bool at_least = false;  // `failures` is 0 or 1, carried out of a region whose dtype holds no counts
 };
 
 /// Collects the checks made while a jit call traces its function (a thread-local stack).

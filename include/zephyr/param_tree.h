@@ -96,6 +96,12 @@ ParamTree unflatten(const ParamTree& like, std::vector<Array> arrays);
 /// f(path, array) for every leaf, on the host: surgery, casting, freezing by name.
 ParamTree map_with_path(const ParamTree& tree, const std::function<Array(const std::string&, const Array&)>& f);
 
+/// The trees' leaves stacked along a new leading axis, one row per tree: an ensemble's params
+/// for `z::vmap(model, {0, ...})`. The trees must have the same paths, shapes and dtypes.
+ParamTree stack(const std::vector<ParamTree>& trees);
+/// The rows of every leaf along axis 0, as one tree each: stack's inverse.
+std::vector<ParamTree> unstack(const ParamTree& tree);
+
 /// Joins two path pieces with '/', skipping empty ones.
 std::string join_path(std::string_view prefix, std::string_view name);
 

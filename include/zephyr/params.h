@@ -1,6 +1,7 @@
 // Params: the view of a parameter tree that model code indexes and declares templates on.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +42,11 @@ class ParamScope {
   static std::shared_ptr<ParamScope> tracing();
   /// `argument` names the jit argument in errors ("params").
   static std::shared_ptr<ParamScope> binding(const ParamTree& tree, std::string argument);
+  /// Binding to graph values rather than a tree (vmap over a Params argument): the leaves are
+  /// `paths`, and `leaf(path)` gives each as the model uses it (its per-example stand-in).
+  static std::shared_ptr<ParamScope> mapped(std::vector<std::string> paths,
+                                            std::function<Tensor(const std::string& path)> leaf,
+                                            std::string argument);
 
   Tensor declare(const std::string& path, const Template& spec);
   Tensor use(const std::string& path, const SourceLoc& loc);
@@ -60,6 +66,8 @@ class ParamScope {
 
   bool tracing_ = true;
   const ParamTree* tree_ = nullptr;  // binding only; outlives the scope (the jit call's argument)
+  std::vector<std::string> mapped_paths_;                 // mapped only: the leaves there are
+  std::function<Tensor(const std::string&)> mapped_leaf_;  // mapped only: a leaf's graph value
   std::string argument_;
   std::vector<Leaf> leaves_;
 };

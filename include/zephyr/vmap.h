@@ -13,6 +13,7 @@
 #include "zephyr/checks.h"
 #include "zephyr/jit.h"
 #include "zephyr/ops.h"
+#include "zephyr/params.h"
 #include "zephyr/tensor_tree.h"
 
 namespace zephyr {
@@ -76,11 +77,16 @@ class VmapArguments {
  public:
   explicit VmapArguments(SourceLoc where) : where_(std::move(where)) {}
 
-  Tensor example(const Tensor& x, const BatchAxis& axis, size_t index);
+  /// `leaf`: the path of x in a Params or TensorTree argument, for errors.
+  Tensor example(const Tensor& x, const BatchAxis& axis, size_t index, const std::string& leaf = "");
+  /// Every leaf mapped over the same axis (an ensemble's stacked params, per-example params).
+  /// A Params argument's leaves are mapped as the model uses them.
+  Params example(const Params& p, const BatchAxis& axis, size_t index);
+  TensorTree example(const TensorTree& tree, const BatchAxis& axis, size_t index);
   template <class T>
-  const T& example(const T& x, const BatchAxis& axis, size_t index) {  // a Params tree, a number...
-    if (axis) fail_at(where_, "vmap", fmt::format("argument {} is not a Tensor: only Tensors are mapped over, so its "
-                                                  "in_axes entry must be z::unbatched", index));
+  const T& example(const T& x, const BatchAxis& axis, size_t index) {  // a number, a string...
+    if (axis) fail_at(where_, "vmap", fmt::format("argument {} is not a Tensor, Params or TensorTree: its in_axes entry "
+                                                  "must be z::unbatched", index));
     return x;
   }
 
@@ -97,7 +103,7 @@ class VmapArguments {
 };
 
 /// The batch axis of argument `index` of `count`: as given, else 0 for a Tensor and unbatched
-/// for anything else (a Params tree, a hyperparameter).
+/// for anything else (a Params tree, which is then shared by every example; a hyperparameter).
 template <class T>
 BatchAxis axis_of(const std::vector<BatchAxis>& in_axes, size_t index) {
   if (!in_axes.empty()) return in_axes[index];
@@ -116,6 +122,8 @@ std::vector<Tensor> batch_results(const std::vector<Tensor>& results, const Vmap
 /// stacking `f(example)` over the examples along `out_axis` would, computed as one batched
 /// graph. `in_axes` gives each argument's batch axis or z::unbatched (default: axis 0 for every
 /// Tensor, unbatched for everything else); the batched arguments must agree on the batch size.
+/// A Params (or ParamTree, or TensorTree) argument with an axis has every leaf mapped over it:
+/// `z::vmap(model, {0, z::unbatched})(z::stack(members), x)` runs an ensemble as one graph.
 /// `f` returns a Tensor, a vector of them, a TensorTree, or a pair or tuple of those. Tensors in
 /// (inside jit, interpret or another transform), graph values out; Arrays and ParamTrees in, the
 /// function is compiled on the first call and run.

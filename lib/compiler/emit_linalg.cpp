@@ -688,18 +688,24 @@ class Emitter {
         });
     return step_slice(op.getResult(0), op.getResult(1), l);
   }
-  // scf.if on the predicate, each branch's result emitted in its own region.
+  // scf.if on the predicate, each branch's result emitted in its own region and copied into one
+  // buffer made before the if. Yielding the branches' own values instead lets the bufferizer
+  // give them different buffers (a folded constant in one branch, an allocation in the other),
+  // whose ownership only a dealloc_helper call decides, which our bare-pointer calls cannot make.
   Value cond(const Node* n) {
     const Function& body = n->attrs.loop->body;
     const mlir::Location l = loc(n);
     const Value pred = b_.create<mlir::tensor::ExtractOp>(l, in(n, 0), mlir::ValueRange{});
-    auto op = b_.create<mlir::scf::IfOp>(l, mlir::TypeRange{tensor_type(n)}, pred, /*withElseRegion=*/true);
+    const mlir::RankedTensorType type = tensor_type(n);
+    const Value result = b_.create<mlir::tensor::EmptyOp>(l, type.getShape(), type.getElementType());
+    auto op = b_.create<mlir::scf::IfOp>(l, mlir::TypeRange{type}, pred, /*withElseRegion=*/true);
     for (size_t k = 0; k < 2; ++k) {
       mlir::OpBuilder::InsertionGuard guard(b_);
       b_.setInsertionPointToStart(k == 0 ? op.thenBlock() : op.elseBlock());
       llvm::SmallVector<Value> args;
       for (size_t j = 1; j < n->inputs.size(); ++j) args.push_back(in(n, j));
-      b_.create<mlir::scf::YieldOp>(l, emit_body(body, args, k));
+      auto copy = b_.create<mlir::linalg::CopyOp>(l, emit_body(body, args, k), result);
+      b_.create<mlir::scf::YieldOp>(l, copy.getResult(0));
     }
     return op.getResult(0);
   }

@@ -149,7 +149,10 @@ Compiled Binder::finish(Flat results, const std::vector<RuntimeCheck>& checks, c
 void Compiled::verify(const std::vector<Array>& arrays) const {
   for (const auto& [index, check] : checks) {
     int32_t failures = arrays[index].item<int32_t>();
-    if (failures > 0) throw Error(fmt::format("{} ({} of {} elements)", check.message, failures, check.size));
+    if (failures <= 0) continue;
+    const std::string count = fmt::format("{}{}", check.at_least ? "at least " : "", failures);
+    if (check.size < 0) throw Error(fmt::format("{} ({} elements, over the loop's steps)", check.message, count));
+    throw Error(fmt::format("{} ({} of {} elements)", check.message, count, check.size));
   }
 }
 

@@ -1,6 +1,9 @@
 #include "zephyr/param_tree.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <cstring>
 
 namespace zephyr {
 namespace {
@@ -31,6 +34,53 @@ ParamTree map_with_path(const ParamTree& tree, const std::function<Array(const s
   std::vector<ParamTree::Leaf> leaves;
   for (const auto& [path, a] : tree) leaves.push_back({path, f(path, a)});
   return ParamTree(std::move(leaves));
+}
+
+ParamTree stack(const std::vector<ParamTree>& trees) {
+  if (trees.empty()) throw Error("[stack] needs at least one tree");
+  const ParamTree& first = trees[0];
+  std::vector<ParamTree::Leaf> leaves;
+  for (size_t l = 0; l < first.size(); ++l) {
+    const auto& [path, a] = first.leaves()[l];
+    Shape shape{static_cast<int64_t>(trees.size())};
+    shape.insert(shape.end(), a.shape().begin(), a.shape().end());
+    Array out(shape, a.dtype());
+    for (size_t t = 0; t < trees.size(); ++t) {
+      if (trees[t].size() != first.size() || trees[t].leaves()[l].first != path)
+        throw Error(fmt::format("[stack] tree {} does not have tree 0's paths (leaf {} of tree 0 is '{}')", t, l, path));
+      const Array& b = trees[t].leaves()[l].second;
+      if (b.shape() != a.shape() || b.dtype() != a.dtype())
+        throw Error(fmt::format("[stack] '{}' is {} in tree {} but {} in tree 0", path, describe(b.dtype(), b.shape()), t,
+                                describe(a.dtype(), a.shape())));
+      std::memcpy(static_cast<char*>(out.raw()) + t * a.nbytes(), b.raw(), a.nbytes());
+    }
+    leaves.push_back({path, std::move(out)});
+  }
+  return ParamTree(std::move(leaves));
+}
+
+std::vector<ParamTree> unstack(const ParamTree& tree) {
+  if (tree.empty()) return {};
+  int64_t rows = -1;
+  for (const auto& [path, a] : tree) {
+    if (a.shape().empty())
+      throw Error(fmt::format("[unstack] '{}' is {}: a scalar has no rows", path, describe(a.dtype(), a.shape())));
+    if (rows >= 0 && a.shape()[0] != rows)
+      throw Error(fmt::format("[unstack] '{}' is {}, but the leaves before it have {} rows", path,
+                              describe(a.dtype(), a.shape()), rows));
+    rows = a.shape()[0];
+  }
+  std::vector<ParamTree> out;
+  for (int64_t r = 0; r < rows; ++r) {
+    std::vector<ParamTree::Leaf> leaves;
+    for (const auto& [path, a] : tree) {
+      Array row(Shape(a.shape().begin() + 1, a.shape().end()), a.dtype());
+      std::memcpy(row.raw(), static_cast<const char*>(a.raw()) + r * row.nbytes(), row.nbytes());
+      leaves.push_back({path, std::move(row)});
+    }
+    out.emplace_back(std::move(leaves));
+  }
+  return out;
 }
 
 std::string join_path(std::string_view prefix, std::string_view name) {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "zephyr/ops.h"
@@ -37,6 +38,17 @@ std::shared_ptr<ParamScope> ParamScope::binding(const ParamTree& tree, std::stri
   return scope;
 }
 
+std::shared_ptr<ParamScope> ParamScope::mapped(std::vector<std::string> paths,
+                                               std::function<Tensor(const std::string& path)> leaf,
+                                               std::string argument) {
+  auto scope = std::make_shared<ParamScope>();
+  scope->tracing_ = false;
+  scope->mapped_paths_ = std::move(paths);
+  scope->mapped_leaf_ = std::move(leaf);
+  scope->argument_ = std::move(argument);
+  return scope;
+}
+
 ParamScope::Leaf* ParamScope::find(const std::string& path) {
   for (Leaf& leaf : leaves_)
     if (leaf.path == path) return &leaf;
@@ -44,6 +56,12 @@ ParamScope::Leaf* ParamScope::find(const std::string& path) {
 }
 
 Tensor ParamScope::bind(const std::string& path, const SourceLoc& loc) {
+  if (mapped_leaf_) {
+    if (std::find(mapped_paths_.begin(), mapped_paths_.end(), path) == mapped_paths_.end()) return {};
+    Tensor t = mapped_leaf_(path);
+    leaves_.push_back(Leaf{path, Template{t.shape(), init::zeros, t.dtype(), loc}, t, false, 0});
+    return t;
+  }
   const auto& tree_leaves = tree_->leaves();
   for (size_t i = 0; i < tree_leaves.size(); ++i) {
     if (tree_leaves[i].first != path) continue;
@@ -113,6 +131,11 @@ std::vector<std::pair<std::string, Tensor>> ParamScope::subtree(const std::strin
   if (tracing_) {
     for (const Leaf& leaf : leaves_)
       if (auto r = relative(leaf.path)) out.push_back({*r, leaf.tensor});
+    return out;
+  }
+  if (mapped_leaf_) {
+    for (const std::string& path : mapped_paths_)
+      if (auto r = relative(path)) out.push_back({*r, use(path, {})});
     return out;
   }
   for (const auto& [path, array] : tree_->leaves())

@@ -57,17 +57,36 @@ void check_same_types(const std::vector<Tensor>& got, const std::vector<Tensor>&
                                      was, describe(want[i].dtype(), want[i].shape()), rule));
 }
 
-// Runs `f` with the run-time checks it makes caught: a check on a body's values would read values
-// that exist only inside the loop or branch.
+// Runs `f` with the run-time checks it makes caught: they read values that exist only inside the
+// loop or branch, so each caller carries them out of its region in its own way.
 template <class F>
-auto without_checks(const char* op, const SourceLoc& where, F f) {
+auto with_checks(F f) {
   CheckScope checks;
   auto result = f();
-  if (!checks.checks().empty())
-    fail_at(where, op, "the body makes a run-time check (an index or shape check on its values), which a loop or "
-                       "branch cannot hold yet: compute the checked values outside it");
+  return std::pair{std::move(result), std::move(checks.checks())};
+}
+
+// A while_loop's condition runs once more than its body, on the last carry, where nothing
+// carries a failure count out: its checks are refused.
+template <class F>
+auto without_checks(const char* op, const SourceLoc& where, F f) {
+  auto [result, checks] = with_checks(f);
+  if (!checks.empty())
+    fail_at(where, op, "the condition makes a run-time check (an index or shape check on its values), which it "
+                       "cannot carry out of the loop: move the checked op into the body");
   return result;
 }
+
+// A check's failure count, carried out of a region in the region's dtype: exactly where that
+// dtype holds counts, else as 0 or 1 (the message then says "at least").
+bool holds_counts(DType dtype) {
+  return dtype == DType::f32 || dtype == DType::f64 || dtype == DType::i32 || dtype == DType::i64;
+}
+Tensor count_as(const Tensor& failures, DType dtype) {
+  if (holds_counts(dtype)) return cast(failures, dtype);
+  return cast(greater(failures, scalar(0, DType::i32)), dtype);
+}
+Tensor count_from(const Tensor& carried) { return cast(carried, DType::i32); }
 
 }  // namespace
 
@@ -83,12 +102,22 @@ std::pair<std::vector<Tensor>, Tensor> scan(const ScanStep& step, const std::vec
   const Tensor packed_init = pack(init);
   const Tensor carry = stand_in(packed_init.dtype(), packed_init.shape(), "scan/carry", where);
   const Tensor x = stand_in(xs.dtype(), Shape(xs.shape().begin() + 1, xs.shape().end()), "scan/x", where);
-  const auto [next, y] = without_checks("scan", where, [&] { return step(unpack_all(carry, shapes), x); });
+  const auto [traced, checks] = with_checks([&] { return step(unpack_all(carry, shapes), x); });
+  const auto& [next, y] = traced;
   check_same_types(next, init, "scan", "the step returns carry", "it came in as",
                    "a carry keeps its shape and dtype from step to step", where);
 
   const Tensor stacked = primitives::scan_node(packed_init, {xs}, {carry, x}, pack(next), reverse, true, where);
   const Tensor last = primitives::row(stacked, reverse ? 0 : T - 1);
+  if (!checks.empty()) {
+    // Every step's checks at once, after the loop, from the carries the steps started from.
+    std::vector<Tensor> failures;
+    for (const RuntimeCheck& c : checks) failures.push_back(c.failures);
+    const Tensor entry = primitives::previous_carries(stacked, packed_init, reverse);
+    const std::vector<Tensor> per_step = batch(failures, {carry, x}, {entry, xs});
+    for (size_t i = 0; i < checks.size(); ++i)
+      record_check({sum(per_step[i]), checks[i].size * T, checks[i].message + ", in a scan's step"});
+  }
   if (!y.defined()) return {unpack_all(last, shapes), Tensor()};
   for (size_t i = 0; i < next.size(); ++i)
     if (y.node() == next[i].node()) return {unpack_all(last, shapes), primitives::unpack(stacked, shapes, i, {T})};
@@ -107,17 +136,49 @@ std::vector<Tensor> while_loop(const std::function<Tensor(const std::vector<Tens
                                const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& body,
                                const std::vector<Tensor>& init, const SourceLoc& where) {
   check_packable(init, "while_loop", "carry", "carries", where);
-  const std::vector<Shape> shapes = shapes_of(init);
-  const Tensor packed_init = pack(init);
-  const Tensor carry = stand_in(packed_init.dtype(), packed_init.shape(), "while/carry", where);
-  const std::vector<Tensor> parts = unpack_all(carry, shapes);
-  const auto [go_on, next] = without_checks("while_loop", where, [&] { return std::pair{cond(parts), body(parts)}; });
-  if (!go_on.defined() || go_on.dtype() != DType::bool_ || !go_on.shape().empty())
-    fail_at(where, "while_loop", fmt::format("the condition must return a bool scalar, got {}",
-                                             go_on.defined() ? describe(go_on.dtype(), go_on.shape()) : "an empty Tensor"));
-  check_same_types(next, init, "while_loop", "the body returns carry", "it came in as",
-                   "a carry keeps its shape and dtype from step to step", where);
-  return unpack_all(primitives::while_node(packed_init, carry, go_on, pack(next), where), shapes);
+  // The body's run-time checks ride in the carry: one failure count each, added up step by step.
+  // They are known only once the body is traced, so a body that makes some is traced again with
+  // the counts in its carry (a pure function traces the same twice).
+  auto trace = [&](size_t counts) {
+    std::vector<Shape> shapes = shapes_of(init);
+    shapes.resize(shapes.size() + counts);
+    std::vector<Tensor> start = init;
+    for (size_t i = 0; i < counts; ++i) start.push_back(scalar(0, init[0].dtype()));
+    const Tensor packed_init = pack(start);
+    const Tensor carry = stand_in(packed_init.dtype(), packed_init.shape(), "while/carry", where);
+    std::vector<Tensor> parts = unpack_all(carry, shapes);
+    const std::vector<Tensor> counted(parts.end() - static_cast<std::ptrdiff_t>(counts), parts.end());
+    parts.resize(init.size());
+    const Tensor go_on = without_checks("while_loop", where, [&] { return cond(parts); });
+    auto [next, checks] = with_checks([&] { return body(parts); });
+    if (!go_on.defined() || go_on.dtype() != DType::bool_ || !go_on.shape().empty())
+      fail_at(where, "while_loop", fmt::format("the condition must return a bool scalar, got {}",
+                                               go_on.defined() ? describe(go_on.dtype(), go_on.shape()) : "an empty Tensor"));
+    check_same_types(next, init, "while_loop", "the body returns carry", "it came in as",
+                     "a carry keeps its shape and dtype from step to step", where);
+    if (counts == 0 || checks.size() != counts) return std::tuple{packed_init, carry, go_on, next, checks, shapes};
+    for (size_t i = 0; i < counts; ++i) {
+      const Tensor failures = count_as(checks[i].failures, counted[i].dtype());
+      next.push_back(holds_counts(counted[i].dtype()) ? counted[i] + failures
+                                                      : ::zephyr::where(greater(checks[i].failures, scalar(0, DType::i32)),
+                                                               failures, counted[i]));
+    }
+    return std::tuple{packed_init, carry, go_on, next, checks, shapes};
+  };
+  auto [packed_init, carry, go_on, next, checks, shapes] = trace(0);
+  if (!checks.empty()) {
+    const size_t counts = checks.size();
+    std::tie(packed_init, carry, go_on, next, checks, shapes) = trace(counts);
+    if (checks.size() != counts)
+      fail_at(where, "while_loop", fmt::format("the body made {} run-time checks when traced once and {} when traced "
+                                               "again: it must be a pure function of the carry", counts, checks.size()));
+  }
+  std::vector<Tensor> out = unpack_all(primitives::while_node(packed_init, carry, go_on, pack(next), where), shapes);
+  for (size_t i = 0; i < checks.size(); ++i)
+    record_check({count_from(out[init.size() + i]), -1, checks[i].message + ", in a while_loop's body",
+                  !holds_counts(init[0].dtype())});
+  out.resize(init.size());
+  return out;
 }
 
 std::vector<Tensor> cond(const Tensor& pred, const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& on_true,
@@ -134,19 +195,43 @@ std::vector<Tensor> cond(const Tensor& pred, const std::function<std::vector<Ten
   // The nodes each branch makes are its own, so nothing of a branch runs unless it is taken.
   std::unordered_set<const Node*> made;
   std::vector<Tensor> if_true, if_false;
+  std::vector<RuntimeCheck> branch_checks;  // their failure counts: results of the cond
   Tensor packed_true, packed_false;
   {
     NodeLog log;
-    std::tie(if_true, if_false) = without_checks("cond", where, [&] { return std::pair{on_true(stand_ins), on_false(stand_ins)}; });
+    std::vector<RuntimeCheck> checks_true, checks_false;
+    std::tie(if_true, checks_true) = with_checks([&] { return on_true(stand_ins); });
+    std::tie(if_false, checks_false) = with_checks([&] { return on_false(stand_ins); });
     check_packable(if_true, "cond", "result", "results", where);
     check_same_types(if_false, if_true, "cond", "the false branch returns result", "the true branch returns",
                      "both branches must return the same shapes and dtypes", where);
+    // A branch's checks count only where it is taken: each is an extra result, 0 from the other.
+    const DType dtype = if_true[0].dtype();
+    const Tensor none = scalar(0, dtype);
+    for (const RuntimeCheck& c : checks_true) {
+      if_true.push_back(count_as(c.failures, dtype));
+      if_false.push_back(none);
+    }
+    for (const RuntimeCheck& c : checks_false) {
+      if_true.push_back(none);
+      if_false.push_back(count_as(c.failures, dtype));
+    }
+    for (const auto* checks : {&checks_true, &checks_false})
+      for (const RuntimeCheck& c : *checks) branch_checks.push_back({Tensor(), c.size, c.message + ", in a cond's branch",
+                                                                      !holds_counts(dtype)});
     packed_true = pack(if_true);
     packed_false = pack(if_false);
     for (const NodePtr& n : log.nodes()) made.insert(n.get());
   }
   const Tensor out = primitives::cond_node(pred, stand_ins, operands, packed_true, packed_false, where, &made);
-  return unpack_all(out, shapes_of(if_true));
+  std::vector<Tensor> results = unpack_all(out, shapes_of(if_true));
+  const size_t count = results.size() - branch_checks.size();
+  for (size_t i = 0; i < branch_checks.size(); ++i) {
+    branch_checks[i].failures = count_from(results[count + i]);
+    record_check(std::move(branch_checks[i]));
+  }
+  results.resize(count);
+  return results;
 }
 
 }  // namespace zephyr::detail

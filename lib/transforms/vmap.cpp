@@ -61,23 +61,40 @@ std::vector<Tensor> batch(const std::vector<Tensor>& outputs, const std::vector<
 
 namespace detail {
 
-Tensor VmapArguments::example(const Tensor& x, const BatchAxis& axis, size_t index) {
+Tensor VmapArguments::example(const Tensor& x, const BatchAxis& axis, size_t index, const std::string& leaf) {
   if (!axis) return x;
+  const std::string what = leaf.empty() ? fmt::format("argument {}", index) : fmt::format("argument {} at '{}'", index, leaf);
   const int64_t rank = x.ndim(), a = *axis < 0 ? *axis + rank : *axis;
   if (a < 0 || a >= rank)
-    fail_at(where_, "vmap", fmt::format("argument {} is {}: it has no axis {} to map over", index,
-                                        describe(x.dtype(), x.shape()), *axis));
+    fail_at(where_, "vmap", fmt::format("{} is {}: it has no axis {} to map over", what, describe(x.dtype(), x.shape()),
+                                        *axis));
   Tensor leading = a == 0 ? x : moveaxis(x, a, 0);
   const int64_t size = leading.shape()[0];
   if (!batched_.empty() && batched_[0].shape()[0] != size)
-    fail_at(where_, "vmap", fmt::format("argument {} has {} examples on axis {} ({}), but an earlier argument has {}",
-                                        index, size, *axis, describe(x.dtype(), x.shape()), batched_[0].shape()[0]));
+    fail_at(where_, "vmap", fmt::format("{} has {} examples on axis {} ({}), but the arguments mapped before it have {}", what, size,
+                                        *axis, describe(x.dtype(), x.shape()), batched_[0].shape()[0]));
   const Shape example(leading.shape().begin() + 1, leading.shape().end());
   Attrs attrs;
-  attrs.name = fmt::format("vmap/example{}", index);
+  attrs.name = leaf.empty() ? fmt::format("vmap/example{}", index) : fmt::format("vmap/example{}/{}", index, leaf);
   examples_.push_back(Tensor(make_node(OpKind::Argument, x.dtype(), example, {}, std::move(attrs), where_)));
   batched_.push_back(std::move(leading));
   return examples_.back();
+}
+
+Params VmapArguments::example(const Params& p, const BatchAxis& axis, size_t index) {
+  if (!axis) return p;
+  std::vector<std::string> paths;
+  for (const auto& [path, leaf] : p.leaves()) paths.push_back(path);
+  // A leaf's stand-in is made when the model first uses it; the scope keeps it from then on.
+  auto leaf = [this, p, axis, index](const std::string& path) { return example(p[path].tensor(), axis, index, path); };
+  return Params(ParamScope::mapped(std::move(paths), leaf, fmt::format("argument {} of vmap", index)), "");
+}
+
+TensorTree VmapArguments::example(const TensorTree& tree, const BatchAxis& axis, size_t index) {
+  if (!axis) return tree;
+  std::vector<TensorTree::Leaf> leaves;
+  for (const auto& [path, t] : tree) leaves.push_back({path, example(t, axis, index, path)});
+  return TensorTree(std::move(leaves));
 }
 
 std::vector<Tensor> batch_results(const std::vector<Tensor>& results, const VmapArguments& arguments,
@@ -92,7 +109,7 @@ std::vector<Tensor> batch_results(const std::vector<Tensor>& results, const Vmap
   const int64_t size = arguments.batched()[0].shape()[0];
   for (size_t i = 0; i < arguments.checks().size(); ++i) {
     const RuntimeCheck& c = arguments.checks()[i];
-    record_check({sum(out[results.size() + i]), c.size * size, c.message});
+    record_check({sum(out[results.size() + i]), c.size < 0 ? -1 : c.size * size, c.message, c.at_least});
   }
   out.resize(results.size());
   for (Tensor& t : out) {

@@ -295,6 +295,13 @@ TEST_CASE("cond: the branch taken, its gradient and tangent, vmap with one predi
   }
   z::testing::check_close(z::jit(z::vmap(branchy))(xs), {{4}, values}, 1e-6, "vmap");
   z::testing::check_close(z::jit(z::vmap(z::grad(branchy)))(xs), {{4}, slopes}, 1e-6, "vmap of grad");
+  // Linear branches: each branch's gradient folds to a constant, which the lowering once yielded
+  // from the scf.if as a global beside an allocation (a bufferization the JIT could not link).
+  auto linear = [](z::Tensor x) {
+    return z::cond(z::greater(x, z::scalar(0.0)), [](z::Tensor a) { return a * 2.0; }, [](z::Tensor a) { return a; }, x);
+  };
+  CHECK(z::jit(z::grad(linear))(z::Array::scalar(5.0f)).item<float>() == 2.0f);
+  CHECK(z::jit(z::grad(linear))(z::Array::scalar(-1.0f)).item<float>() == 1.0f);
   // Only the branch taken is computed: the branches' work lives inside the cond, not before it.
   const z::Function fn = z::make_function([](z::Tensor p, z::Tensor a, z::Tensor b) {
     return z::cond(z::greater(z::sum(p), z::scalar(0.0)), [&] { return z::matmul(a, b); }, [&] { return a; });
@@ -307,4 +314,108 @@ TEST_CASE("cond: the branch taken, its gradient and tangent, vmap with one predi
   });
   INFO(error);
   CHECK(contains(error, "[cond] the false branch returns result 0 as f32[2], but the true branch returns f32[1]: both branches must"));
+}
+
+TEST_CASE("control flow: run-time checks inside a body count every step, and only the branch taken") {
+  // The check reads the carry each step starts from: from 4, that is 4, 8, ..., 2048, of which
+  // 1024 and 2048 are not below 1000; and the step's slice of xs, two elements of which are negative.
+  auto doubling = [](z::Tensor c0, z::Tensor xs) {
+    return z::scan([](z::Tensor c, z::Tensor x) {
+      z::runtime_check(z::less(c, z::scalar(1000.0)), "carry too large");
+      z::runtime_check(z::greater_equal(x, z::scalar(0.0)), "negative input");
+      return std::pair{c * 2.0, c + z::sum(x)};
+    }, c0, xs).second;
+  };
+  std::vector<float> values(10 * 3, 1.0f);
+  const z::Array ok = z::Array::from({10, 3}, values);
+  values[4] = -1.0f;
+  values[29] = -2.0f;
+  const z::Array negative = z::Array::from({10, 3}, values);
+  for (const bool compiled : {true, false}) {
+    INFO((compiled ? "compiled" : "interpreted"));
+    auto run = [&](const z::Array& c0, const z::Array& xs) {
+      return compiled ? z::jit(doubling)(c0, xs) : z::interpret(doubling)(c0, xs);
+    };
+    z::testing::check_close(run(z::Array::scalar(0.5f), ok), {{10}, {3.5, 4, 5, 7, 11, 19, 35, 67, 131, 259}}, 1e-6, "values");
+    const std::string carry = error_of([&] { run(z::Array::scalar(4.0f), ok); });
+    CHECK_MESSAGE(contains(carry, "carry too large, in a scan's step (2 of 10 elements)"), carry);
+    const std::string input = error_of([&] { run(z::Array::scalar(0.5f), negative); });
+    CHECK_MESSAGE(contains(input, "negative input, in a scan's step (2 of 30 elements)"), input);
+  }
+  // fori_loop is a scan over its indices; a scan inside a scan multiplies the counts.
+  auto nested = [](z::Tensor x) {
+    return z::fori_loop(0, 4, [](z::Tensor, z::Tensor outer) {
+      return z::fori_loop(0, 5, [](z::Tensor i, z::Tensor c) {
+        z::runtime_check(z::less(i, z::scalar(3, z::DType::i32)), "index past 2");
+        return c + 1.0;
+      }, outer);
+    }, x);
+  };
+  const std::string inner = error_of([&] { z::jit(nested)(z::Array::scalar(0.0f)); });
+  CHECK_MESSAGE(contains(inner, "index past 2, in a scan's step, in a scan's step (8 of 20 elements)"), inner);
+
+  // while_loop: v -> v² while v < 1e6, checking v < 1e5 in the body. From 2 the body sees 2, 4,
+  // 16, 256 and 65536; from 1.5 it sees 1.5, 2.25, 5.06, 25.6, 656.8 and 431439: one failure,
+  // counted in the carry.
+  auto squaring = [](z::Tensor x) {
+    return z::while_loop([](z::Tensor v) { return z::less(v, z::scalar(1e6)); }, [](z::Tensor v) {
+      z::runtime_check(z::less(v, z::scalar(1e5)), "too large");
+      return v * v;
+    }, x);
+  };
+  CHECK(z::jit(squaring)(z::Array::scalar(2.0f)).item<float>() == 4294967296.0f);
+  const std::string loop = error_of([&] { z::jit(squaring)(z::Array::scalar(1.5f)); });
+  CHECK_MESSAGE(contains(loop, "too large, in a while_loop's body (1 elements, over the loop's steps)"), loop);
+  // Under vmap each example counts its own: 1.5 fails at 431439, 3 never (6561, then 4.3e7 ends
+  // the loop), 1.2 at 1.2^64 = 117000.
+  const std::string batched = error_of([&] { z::jit(z::vmap(squaring))(z::Array::from({3}, {1.5f, 3.0f, 1.2f})); });
+  CHECK_MESSAGE(contains(batched, "too large, in a while_loop's body (2 elements, over the loop's steps)"), batched);
+  // A bool carry holds no count: the message says "at least".
+  auto flag = [](z::Tensor b, z::Tensor x) {
+    return z::while_loop([](z::Tensor c) { return c; }, [&](z::Tensor) {
+      z::runtime_check(z::less(x, z::scalar(0.0)), "x not negative");
+      return z::full({}, 0.0, z::DType::bool_);
+    }, b);
+  };
+  const std::string at_least = error_of([&] { z::jit(flag)(z::Array::full({}, 1.0, z::DType::bool_), z::Array::from({2}, {1.0f, 2.0f})); });
+  CHECK_MESSAGE(contains(at_least, "x not negative, in a while_loop's body (at least 1 elements"), at_least);
+  const std::string condition = error_of([&] {
+    z::jit([](z::Tensor x) {
+      return z::while_loop([](z::Tensor v) {
+        z::runtime_check(z::less(v, z::scalar(10.0)), "v");
+        return z::less(v, z::scalar(5.0));
+      }, [](z::Tensor v) { return v + 1.0; }, x);
+    })(z::Array::scalar(0.0f));
+  });
+  CHECK_MESSAGE(contains(condition, "[while_loop] the condition makes a run-time check"), condition);
+
+  // cond: a check counts only in the branch taken. The false branch's check fails wherever it
+  // runs, so x = 5 (true branch) passes and x = -1 fails; x = 20 fails the true branch's.
+  auto branches = [](z::Tensor x) {
+    return z::cond(z::greater(x, z::scalar(0.0)), [](z::Tensor a) {
+      z::runtime_check(z::less(a, z::scalar(10.0)), "true branch");
+      return a * 2.0;
+    }, [](z::Tensor a) {
+      z::runtime_check(z::greater(a, z::scalar(100.0)), "false branch");
+      return a;
+    }, x);
+  };
+  for (const bool compiled : {true, false}) {
+    INFO((compiled ? "compiled" : "interpreted"));
+    auto run = [&](float x) {
+      return compiled ? z::jit(branches)(z::Array::scalar(x)) : z::interpret(branches)(z::Array::scalar(x));
+    };
+    CHECK(run(5.0f).item<float>() == 10.0f);
+    const std::string taken_false = error_of([&] { run(-1.0f); });
+    CHECK_MESSAGE(contains(taken_false, "false branch, in a cond's branch (1 of 1 elements)"), taken_false);
+    CHECK_MESSAGE(!contains(taken_false, "true branch"), taken_false);
+    const std::string taken_true = error_of([&] { run(20.0f); });
+    CHECK_MESSAGE(contains(taken_true, "true branch, in a cond's branch (1 of 1 elements)"), taken_true);
+  }
+  // With one predicate per example, each example's check comes from its own branch.
+  CHECK(z::jit(z::vmap(branches))(z::Array::from({2}, {5.0f, 1.0f})).shape() == z::Shape{2});
+  const std::string mixed = error_of([&] { z::jit(z::vmap(branches))(z::Array::from({3}, {5.0f, -1.0f, -2.0f})); });
+  CHECK_MESSAGE(contains(mixed, "false branch, in a cond's branch (2 of 3 elements)"), mixed);
+  // The gradient of a function with checks in its branches still runs, and checks.
+  CHECK(z::jit(z::grad(branches))(z::Array::scalar(5.0f)).item<float>() == 2.0f);
 }

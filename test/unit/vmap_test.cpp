@@ -273,7 +273,7 @@ TEST_CASE("vmap: mistakes are errors naming vmap, the argument and the user's li
   const std::string sizes = message([&] { z::interpret(z::vmap(f))(a, b); });
   CHECK_MESSAGE(contains(sizes, "vmap_test.cpp"), sizes);
   CHECK_MESSAGE(contains(sizes, "argument 1 has 4 examples"), sizes);
-  CHECK_MESSAGE(contains(sizes, "has 3"), sizes);
+  CHECK_MESSAGE(contains(sizes, "mapped before it have 3"), sizes);
   const std::string axis = message([&] { z::interpret(z::vmap(f, {2, 0}))(a, a); });
   CHECK_MESSAGE(contains(axis, "argument 0 is f32[3, 2]: it has no axis 2"), axis);
   const std::string count = message([&] { z::interpret(z::vmap(f, {0}))(a, a); });
@@ -282,8 +282,12 @@ TEST_CASE("vmap: mistakes are errors naming vmap, the argument and the user's li
   CHECK_MESSAGE(contains(none, "no argument is batched"), none);
   const z::Array x = random_array({4, 6}, 11);
   const z::ParamTree params = z::trace(example_loss, z::random::key(3), example(x, 0), z::Array::from<int32_t>({}, {0}));
+  // Params mapped over axis 0 with x: the first weight has 6 rows, not 4 examples.
   const std::string tree_axis = message([&] { z::jit(z::vmap(example_loss, {0, 0, 0}))(params, x, z::Array::from<int32_t>({4}, {0, 1, 2, 1})); });
-  CHECK_MESSAGE(contains(tree_axis, "argument 0 is not a Tensor"), tree_axis);
+  CHECK_MESSAGE(contains(tree_axis, "argument 0 at '"), tree_axis);
+  CHECK_MESSAGE(contains(tree_axis, "has 6 examples on axis 0 (f32[6, 5]), but the arguments mapped before it have 4"), tree_axis);
+  const std::string number = message([&] { z::jit(z::vmap([](z::Tensor a, double s) { return a * s; }, {0, 0}))(a, 2.0); });
+  CHECK_MESSAGE(contains(number, "argument 1 is not a Tensor, Params or TensorTree"), number);
 }
 
 TEST_CASE("vmap: per-example gradients of a CNN and of a transformer LM equal a loop") {
@@ -314,4 +318,65 @@ TEST_CASE("vmap: per-example gradients of a CNN and of a transformer LM equal a 
   const z::Array unused = z::Array::zeros({2, 1}, z::DType::f32);
   const z::ParamTree params = z::trace(lm, z::random::key(3), example(tokens, 0), example(unused, 0));
   check(lm, params, tokens, unused, "LM");
+}
+
+namespace {
+
+// One member of an ensemble: a 2-layer MLP on a batch [4, 6].
+z::Tensor member(z::Params p, z::Tensor x) { return z::nets::mlp(p, x, {5, 3}); }
+z::Tensor member_loss(z::Params p, z::Tensor x, z::Tensor labels) {
+  return z::losses::softmax_cross_entropy(member(p, x), labels);
+}
+
+}  // namespace
+
+TEST_CASE("vmap: over Params, an ensemble's stacked params equal a loop over its members") {
+  const z::Array x = random_array({4, 6}, 21);
+  const z::Array labels = z::Array::from<int32_t>({4}, {2, 0, 1, 2});
+  std::vector<z::ParamTree> members;
+  for (uint32_t k = 0; k < 3; ++k) members.push_back(z::trace(member, z::random::key(10 + k), x));
+  const z::ParamTree stacked = z::stack(members);
+  CHECK(stacked.at("0/weights").shape() == z::Shape{3, 6, 5});
+  const std::vector<z::ParamTree> rows = z::unstack(stacked);
+  REQUIRE(rows.size() == 3);
+  for (size_t m = 0; m < 3; ++m)
+    for (size_t leaf = 0; leaf < members[m].size(); ++leaf)
+      check_equal(rows[m].leaves()[leaf].second, members[m].leaves()[leaf].second, 0, "unstack");
+
+  // Shared inputs: every member on the same batch, as one graph.
+  const z::Array all = z::jit(z::vmap(member, {0, z::unbatched}))(stacked, x);
+  REQUIRE(all.shape() == z::Shape{3, 4, 3});
+  std::vector<z::Array> loop;
+  for (const z::ParamTree& m : members) loop.push_back(z::jit(member)(m, x));
+  check_equal(all, stack(loop), 1e-6, "ensemble on one batch");
+  check_equal(z::interpret(z::vmap(member, {0, z::unbatched}))(stacked, x), stack(loop), 1e-6, "interpreted");
+
+  // Per-member inputs too: member m on batch m.
+  const z::Array xs = random_array({3, 4, 6}, 22);
+  std::vector<z::Array> own;
+  for (int64_t m = 0; m < 3; ++m) own.push_back(z::jit(member)(members[m], example(xs, m)));
+  check_equal(z::jit(z::vmap(member, {0, 0}))(stacked, xs), stack(own), 1e-6, "one batch per member");
+
+  // The gradient of the ensemble's summed loss is each member's own gradient, stacked.
+  auto ensemble_loss = [](z::Params p, z::Tensor x, z::Tensor y) {
+    return z::sum(z::vmap(member_loss, {0, z::unbatched, z::unbatched})(p, x, y));
+  };
+  const std::vector<z::ParamTree> grads = z::unstack(z::grad(ensemble_loss)(stacked, x, labels));
+  for (size_t m = 0; m < 3; ++m) {
+    const z::ParamTree want = z::grad(member_loss)(members[m], x, labels);
+    for (size_t leaf = 0; leaf < want.size(); ++leaf)
+      check_equal(grads[m].leaves()[leaf].second, want.leaves()[leaf].second, 1e-5, want.leaves()[leaf].first);
+  }
+
+  // A leaf without the axis, and members that do not match.
+  const std::string axis = z::testing::error_of([&] { z::jit(z::vmap(member, {3, z::unbatched}))(stacked, x); });
+  CHECK_MESSAGE(contains(axis, "argument 0 at '0/weights' is f32[3, 6, 5]: it has no axis 3 to map over"), axis);
+  const std::string wrong_axis = z::testing::error_of([&] { z::jit(z::vmap(member, {2, z::unbatched}))(stacked, x); });
+  CHECK_MESSAGE(contains(wrong_axis, "'0/weights' is f32[3, 6] in the tree passed as argument 0 of vmap, but the "
+                                     "model now declares f32[6, 5]"), wrong_axis);
+  const std::string sizes = z::testing::error_of([&] { z::jit(z::vmap(member, {0, 0}))(stacked, random_array({2, 4, 6}, 1)); });
+  CHECK_MESSAGE(contains(sizes, "has 3 examples on axis 0"), sizes);
+  const z::ParamTree other = z::trace([](z::Params p, z::Tensor v) { return z::nets::mlp(p, v, {7, 3}); }, z::random::key(1), x);
+  const std::string mismatch = z::testing::error_of([&] { z::stack({members[0], other}); });
+  CHECK_MESSAGE(contains(mismatch, "[stack] '0/weights' is f32[6, 7] in tree 1 but f32[6, 5] in tree 0"), mismatch);
 }
