@@ -184,6 +184,24 @@ struct Compiled {
   std::vector<Array> run(std::span<const ArgRef> args) const;
 };
 
+/// A compiled entry bound to one call's arrays (Jitted::prepare): where each argument and result
+/// lives is worked out once, so a call is the code and the run-time checks, nothing else.
+class BoundCall {
+ public:
+  BoundCall(std::shared_ptr<const Compiled> entry, std::span<const ArgRef> args);
+  /// Runs the code on what the bound arrays hold now, into the same result arrays every time.
+  void run();
+  /// The result arrays, one per Flat entry.
+  std::vector<Array>& outputs() { return outputs_; }
+  const std::vector<std::string>& result_paths() const { return entry_->result_paths; }
+
+ private:
+  std::shared_ptr<const Compiled> entry_;
+  std::vector<Array> inputs_;  // handles on the bound arrays, which keep their buffers alive
+  std::vector<void*> in_, out_;
+  std::vector<Array> outputs_;
+};
+
 /// What turns a traced Function into code that runs: the compiler (jit) or the reference
 /// interpreter (interpret).
 using Backend = std::function<std::shared_ptr<compiler::Executable>(const Function&)>;
@@ -259,6 +277,34 @@ struct JitCacheStats {
   size_t entries = 0, capacity = 0, hits = 0, compiles = 0, evictions = 0;
 };
 
+/// Jitted::prepare's result: one signature's code bound to one set of arrays. Each call runs on
+/// what those arrays hold at that moment (write new inputs into them: `x.data<float>()[0] = v`),
+/// with no signature lookup, lock or allocation, and returns the results,
+/// whose buffers the next call overwrites. A tree or array replaced by a new one (a new optimizer
+/// step's params) is not seen: prepare again. One thread at a time.
+template <class R>
+class Prepared {
+ public:
+  /// What a call returns: the jit call's result type (Array, ParamTree, a tuple of them...).
+  using Out = typename detail::Results<R>::Out;
+  /// Made by Jitted::prepare.
+  explicit Prepared(detail::BoundCall call) : call_(std::move(call)), out_(results(call_)) {}
+  /// Runs the code and returns its results (the same arrays every call, rewritten: copying an
+  /// Array copies its shape, which allocates); throws as a jit call does when a check fails.
+  const Out& operator()() {
+    call_.run();
+    return out_;
+  }
+
+ private:
+  static Out results(detail::BoundCall& call) {
+    size_t i = 0;
+    return detail::Results<R>::build(call.outputs(), call.result_paths(), i);
+  }
+  detail::BoundCall call_;
+  Out out_;  // handles on call_'s result buffers
+};
+
 /// A jit-compiled function. Calls take ParamTree where the model takes Params, Array where it
 /// takes Tensor (std::vector<Array> for std::vector<Tensor>), and plain values (compile-time constants, part of the cache key) as they are.
 template <class F>
@@ -268,6 +314,17 @@ class Jitted {
   explicit Jitted(F f, compiler::Options options = {}) : Jitted(std::move(f), detail::compiler_backend(options)) {}
   /// Runs each traced Function through `backend` (the compiler, or the interpreter for z::interpret).
   Jitted(F f, detail::Backend backend) : f_(std::move(f)), backend_(std::move(backend)) {}
+
+  /// Binds these arguments once (compiling their signature if it is new) for calls that only
+  /// run the code: `auto run = f.prepare(params, x); run();` (see Prepared).
+  template <class... Args>
+  auto prepare(const Args&... args) const {
+    static_assert(std::is_invocable_v<const F&, decltype(bound_type(args))...>,
+                  "z::jit(...).prepare: the function cannot take these arguments (see the jit call's message)");
+    using R = std::decay_t<std::invoke_result_t<const F&, decltype(bound_type(args))...>>;
+    const std::array<detail::ArgRef, sizeof...(Args)> refs{detail::arg_ref(args)...};
+    return Prepared<R>(detail::BoundCall(entry_for(args...), refs));
+  }
 
   /// Calls `f` on these arguments: compiled on the first call of their signature, then cached.
   /// Misuse is one static_assert naming the problem instead of a page of template errors.
@@ -292,6 +349,18 @@ class Jitted {
  private:
   template <class... Args>
   auto call(const Args&... args) const {
+    using R = std::decay_t<decltype(std::invoke(f_, bound_type(args)...))>;
+    const std::array<detail::ArgRef, sizeof...(Args)> refs{detail::arg_ref(args)...};
+    const std::shared_ptr<const detail::Compiled> entry = entry_for(args...);
+    std::vector<Array> arrays = entry->run(refs);
+    entry->verify(arrays);
+    size_t i = 0;
+    return detail::Results<R>::build(arrays, entry->result_paths, i);
+  }
+
+  // The compiled entry for these arguments' signature: found, or compiled now.
+  template <class... Args>
+  std::shared_ptr<const detail::Compiled> entry_for(const Args&... args) const {
     using R = std::decay_t<decltype(std::invoke(f_, bound_type(args)...))>;
     const std::array<detail::ArgRef, sizeof...(Args)> refs{detail::arg_ref(args)...};
     std::string key;
@@ -357,10 +426,7 @@ class Jitted {
       }
     }
     if (!entry) entry = pending.get();
-    std::vector<Array> arrays = entry->run(refs);
-    entry->verify(arrays);
-    size_t i = 0;
-    return detail::Results<R>::build(arrays, entry->result_paths, i);
+    return entry;
   }
 
  public:

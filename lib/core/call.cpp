@@ -181,6 +181,27 @@ std::vector<Array> Compiled::run(std::span<const ArgRef> args) const {
   return outputs;
 }
 
+BoundCall::BoundCall(std::shared_ptr<const Compiled> entry, std::span<const ArgRef> args) : entry_(std::move(entry)) {
+  for (const Compiled::Slot& slot : entry_->slots) {
+    const ArgRef& ref = args[slot.argument];
+    inputs_.push_back(std::holds_alternative<const Array*>(ref) ? *std::get<const Array*>(ref)
+                      : std::holds_alternative<const ParamTree*>(ref)
+                          ? std::get<const ParamTree*>(ref)->leaves()[slot.tree_index].second
+                          : (*std::get<const std::vector<Array>*>(ref))[slot.tree_index]);
+    in_.push_back(const_cast<void*>(inputs_.back().raw()));  // never written: see Compiled::run
+  }
+  for (size_t i = 0; i < entry_->results.size(); ++i) {
+    const bool marker = entry_->result_paths[i] == "{" || entry_->result_paths[i] == "}";
+    outputs_.push_back(marker ? Array() : Array(entry_->results[i].first, entry_->results[i].second));
+    if (!marker) out_.push_back(outputs_.back().raw());
+  }
+}
+
+void BoundCall::run() {
+  entry_->executable->run(in_.data(), out_.data());
+  entry_->verify(outputs_);
+}
+
 std::string describe_arguments(std::span<const ArgRef> args) {
   std::vector<std::string> parts;
   for (size_t i = 0; i < args.size(); ++i) {

@@ -7,7 +7,8 @@ import sys
 rows = json.load(open(sys.argv[1]))
 quick = "--quick" in sys.argv
 names = {r["name"] for r in rows}
-expected = ["mlp_train_step_t1", "mlp_train_step_t2", "mlp_infer_b1_t1", "tiny_mlp_b1_t1",
+expected = ["mlp_train_step_t1", "mlp_train_step_t2", "mlp_infer_b1_t1", "tiny_mlp_b1_t1", "tiny_mlp_b1_prepared_t1",
+            "mlp_infer_b1_prepared_t1",
             "cnn_train_step_t1", "cnn_train_step_t2", "compile_mlp_train_step", "compile_cnn_train_step",
             "mlp_train_peak_memory", "compile_scan_256_over_16_steps"]
 for threads in (1, 2):

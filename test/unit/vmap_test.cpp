@@ -380,3 +380,18 @@ TEST_CASE("vmap: over Params, an ensemble's stacked params equal a loop over its
   const std::string mismatch = z::testing::error_of([&] { z::stack({members[0], other}); });
   CHECK_MESSAGE(contains(mismatch, "[stack] '0/weights' is f32[6, 7] in tree 1 but f32[6, 5] in tree 0"), mismatch);
 }
+
+TEST_CASE("vmap: over a TensorTree, every leaf on the same axis") {
+  const z::Array a = random_array({3, 2}, 31), b = random_array({3}, 32), x = random_array({4}, 33);
+  const z::ParamTree tree(std::vector<z::ParamTree::Leaf>{{"a", a}, {"b", b}});
+  auto member = [](const z::TensorTree& t, z::Tensor v) {
+    return z::sum(t.leaves()[0].second) * z::sum(v) + t.leaves()[1].second;
+  };
+  auto f = [member](z::Params p, z::Tensor v) { return z::vmap(member, {0, z::unbatched})(z::TensorTree(p), v); };
+  const z::Array got = z::jit(f)(tree, x);
+  REQUIRE(got.shape() == z::Shape{3});
+  double sx = 0;
+  for (int64_t i = 0; i < 4; ++i) sx += x.at(i);
+  for (int64_t m = 0; m < 3; ++m)
+    CHECK(got.at(m) == doctest::Approx((a.at(2 * m) + a.at(2 * m + 1)) * sx + b.at(m)).epsilon(1e-5));
+}

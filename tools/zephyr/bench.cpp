@@ -282,6 +282,10 @@ void inference_row(Bench& bench, const char* name, Tensor (*forward)(Params, Ten
   Stats t = measure([&] { infer(params, x); }, bench.reps(reps));
   Baseline b = baseline_of(baseline, name, baseline_name);
   bench.add({fmt::format("{}_t1", name), 1, "ms", scaled(t, 1e3), b.value * 1e3, b.label, goal, 0, b.kernel});
+  // The same call bound once (Jitted::prepare): no signature key, lookup, lock or allocation.
+  auto prepared = infer.prepare(params, x);
+  Stats p = measure([&] { prepared(); }, bench.reps(reps));
+  bench.add({fmt::format("{}_prepared_t1", name), 1, "ms", scaled(p, 1e3), b.value * 1e3, b.label, goal, 0, b.kernel});
 }
 
 // ---- compiling a transformer LM's training step, each in a new process ----
