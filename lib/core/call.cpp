@@ -156,45 +156,49 @@ void Compiled::verify(const std::vector<Array>& arrays) const {
   }
 }
 
+namespace {
+
+// The Array a compiled argument slot reads from the call's arguments.
+const Array& argument_array(std::span<const ArgRef> args, const Compiled::Slot& slot) {
+  const ArgRef& ref = args[slot.argument];
+  if (auto* array = std::get_if<const Array*>(&ref)) return **array;
+  if (auto* tree = std::get_if<const ParamTree*>(&ref)) return (*tree)->leaves()[slot.tree_index].second;
+  return (*std::get<const std::vector<Array>*>(ref))[slot.tree_index];
+}
+
+// One new Array per result (undefined for the tree markers), their buffers appended to `pointers`.
+std::vector<Array> result_arrays(const Compiled& entry, std::vector<void*>& pointers) {
+  std::vector<Array> outputs;
+  outputs.reserve(entry.results.size());
+  for (size_t i = 0; i < entry.results.size(); ++i) {
+    const bool marker = entry.result_paths[i] == "{" || entry.result_paths[i] == "}";
+    outputs.push_back(marker ? Array() : Array(entry.results[i].first, entry.results[i].second));
+    if (!marker) pointers.push_back(outputs.back().raw());
+  }
+  return outputs;
+}
+
+}  // namespace
+
 std::vector<Array> Compiled::run(std::span<const ArgRef> args) const {
   // Reused across calls (run() never nests): a batch-1 call is a few hundred nanoseconds, and
   // two heap allocations were a visible share of that.
   thread_local std::vector<void*> pointers, out_pointers;
   pointers.clear();
   out_pointers.clear();
-  for (const Slot& slot : slots) {
-    const ArgRef& ref = args[slot.argument];
-    const Array& a = std::holds_alternative<const Array*>(ref)       ? *std::get<const Array*>(ref)
-                     : std::holds_alternative<const ParamTree*>(ref) ? std::get<const ParamTree*>(ref)->leaves()[slot.tree_index].second
-                                                                     : (*std::get<const std::vector<Array>*>(ref))[slot.tree_index];
-    // Compiled code never writes its inputs; the cast only matches the C calling convention.
-    pointers.push_back(const_cast<void*>(a.raw()));
-  }
-  std::vector<Array> outputs;
-  outputs.reserve(results.size());
-  for (size_t i = 0; i < results.size(); ++i) {
-    bool marker = result_paths[i] == "{" || result_paths[i] == "}";
-    outputs.push_back(marker ? Array() : Array(results[i].first, results[i].second));
-    if (!marker) out_pointers.push_back(outputs.back().raw());
-  }
+  for (const Slot& slot : slots)  // compiled code never writes its inputs: the cast only fits the C ABI
+    pointers.push_back(const_cast<void*>(argument_array(args, slot).raw()));
+  std::vector<Array> outputs = result_arrays(*this, out_pointers);
   executable->run(pointers.data(), out_pointers.data());
   return outputs;
 }
 
 BoundCall::BoundCall(std::shared_ptr<const Compiled> entry, std::span<const ArgRef> args) : entry_(std::move(entry)) {
   for (const Compiled::Slot& slot : entry_->slots) {
-    const ArgRef& ref = args[slot.argument];
-    inputs_.push_back(std::holds_alternative<const Array*>(ref) ? *std::get<const Array*>(ref)
-                      : std::holds_alternative<const ParamTree*>(ref)
-                          ? std::get<const ParamTree*>(ref)->leaves()[slot.tree_index].second
-                          : (*std::get<const std::vector<Array>*>(ref))[slot.tree_index]);
+    inputs_.push_back(argument_array(args, slot));
     in_.push_back(const_cast<void*>(inputs_.back().raw()));  // never written: see Compiled::run
   }
-  for (size_t i = 0; i < entry_->results.size(); ++i) {
-    const bool marker = entry_->result_paths[i] == "{" || entry_->result_paths[i] == "}";
-    outputs_.push_back(marker ? Array() : Array(entry_->results[i].first, entry_->results[i].second));
-    if (!marker) out_.push_back(outputs_.back().raw());
-  }
+  outputs_ = result_arrays(*entry_, out_);
 }
 
 void BoundCall::run() {
