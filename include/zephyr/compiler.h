@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "zephyr/graph.h"
 
@@ -68,6 +69,16 @@ struct CompileStats {
 /// The thread count 0 stands for in the JIT: ZEPHYR_NUM_THREADS if set, else every core.
 int default_threads();
 
+/// One Executable's run bound to fixed argument and result buffers (Jitted::prepare). What a run
+/// otherwise works out on every call (each kernel's pointer list, a block for the intermediate
+/// values) is worked out once, so a call takes no lock and allocates nothing. One thread at a time.
+class BoundRun {
+ public:
+  virtual ~BoundRun() = default;
+  /// Runs the code on what the bound buffers hold now, writing the bound results.
+  virtual void run() = 0;
+};
+
 /// Native code for one Function. Arguments and results are dense row-major buffers whose
 /// shapes and dtypes are those of the Function's argument and result nodes.
 class Executable {
@@ -75,6 +86,9 @@ class Executable {
   virtual ~Executable() = default;
   /// `arguments[i]` points to argument i's data; `results[j]` to caller-allocated storage.
   virtual void run(void* const* arguments, void* const* results) const = 0;
+  /// `run` on these buffers, which must outlive the BoundRun, as often as called. The default
+  /// keeps the pointers and calls `run`.
+  virtual std::unique_ptr<BoundRun> bind(std::vector<void*> arguments, std::vector<void*> results) const;
   /// Wall time spent building, optimizing and JIT-compiling, in seconds.
   virtual double compile_seconds() const = 0;
   /// Kernel counts and stage times; one kernel and no cache for a whole-graph executable.

@@ -198,8 +198,8 @@ class BoundCall {
  private:
   std::shared_ptr<const Compiled> entry_;
   std::vector<Array> inputs_;  // handles on the bound arrays, which keep their buffers alive
-  std::vector<void*> in_, out_;
   std::vector<Array> outputs_;
+  std::unique_ptr<compiler::BoundRun> run_;  // on inputs_ and outputs_; owns its own arena
 };
 
 /// What turns a traced Function into code that runs: the compiler (jit) or the reference

@@ -207,6 +207,15 @@ void mark_for_vectorization(mlir::ModuleOp module) {
   module.walk([&](mlir::linalg::TransposeOp t) {
     if (t.getPermutation() == llvm::ArrayRef<int64_t>{1, 0}) t->setAttr("zephyr.tile_transpose", unit);
   });
+  module.walk([&](mlir::linalg::MatmulOp mm) {
+    auto c = mlir::cast<mlir::RankedTensorType>(mm.getResult(0).getType());
+    auto b = mlir::cast<mlir::RankedTensorType>(mm.getInputs()[1].getType());
+    const bool one_row = c.hasStaticShape() && c.getDimSize(0) == 1;
+    // B larger than one core's L2 (1 MB here): kept panel by panel in L2 (transforms.mlir).
+    const bool large_b =
+        b.hasStaticShape() && b.getNumElements() * b.getElementTypeBitWidth() / 8 > (int64_t{1} << 20);
+    mm->setAttr(one_row ? "zephyr.matvec" : large_b ? "zephyr.matmul_panel" : "zephyr.matmul", unit);
+  });
   module.walk([&](mlir::linalg::GenericOp generic) {
     if (!vectorizable_elementwise(generic)) return;
     auto rank = mlir::cast<mlir::RankedTensorType>(generic->getResult(0).getType()).getRank();

@@ -174,6 +174,8 @@ class Arena {
 };
 
 class ScheduledExecutable final : public Executable {
+  class Bound;
+
  public:
   ScheduledExecutable(const Function& function, const Options& options) {
     const auto start = Clock::now();
@@ -239,6 +241,11 @@ class ScheduledExecutable final : public Executable {
     for (size_t r = 0; r < schedule_.results.size(); ++r)
       if (plan_.copied[r]) std::memcpy(results[r], at[schedule_.results[r]], plan_.bytes[schedule_.results[r]]);
   }
+
+  // A prepared call's run: the pointer lists of run() worked out once, over an arena the binding
+  // keeps, so a call is the kernel calls alone. Profiling and NaN checks, host work per run,
+  // take run()'s path.
+  std::unique_ptr<BoundRun> bind(std::vector<void*> arguments, std::vector<void*> results) const override;
 
   double compile_seconds() const override { return seconds_; }
   CompileStats stats() const override { return stats_; }
@@ -453,6 +460,52 @@ class ScheduledExecutable final : public Executable {
   std::vector<std::pair<double, std::vector<size_t>>> batch_seconds_;  // per compiled batch: seconds, kernels
   double seconds_ = 0;
 };
+
+class ScheduledExecutable::Bound final : public BoundRun {
+ public:
+  Bound(const ScheduledExecutable& e, const std::vector<void*>& arguments, const std::vector<void*>& results)
+      : arena_(e.plan_.arena_bytes) {
+    std::vector<void*> at(e.schedule_.values.size(), nullptr);
+    for (size_t i = 0; i < e.schedule_.arguments; ++i) at[i] = arguments[i];
+    for (const KernelCall& call : e.schedule_.calls) {
+      const int direct = e.plan_.direct_result[call.output];
+      at[call.output] = direct >= 0 ? results[direct] : arena_.at(e.plan_.offset[call.output]);
+      calls_.push_back({e.entries_[call.kernel], pointers_.size()});
+      for (size_t in : call.inputs) pointers_.push_back(at[in]);
+      pointers_.push_back(at[call.output]);
+    }
+    for (size_t r = 0; r < e.schedule_.results.size(); ++r)
+      if (e.plan_.copied[r])
+        copies_.push_back({results[r], at[e.schedule_.results[r]], e.plan_.bytes[e.schedule_.results[r]]});
+  }
+
+  void run() override {
+    void** pointers = pointers_.data();
+    for (const Call& call : calls_) call.entry(pointers + call.first);
+    for (const Copy& copy : copies_) std::memcpy(copy.to, copy.from, copy.bytes);
+  }
+
+ private:
+  struct Call {
+    void (*entry)(void**);
+    size_t first;  // its pointers in pointers_: the inputs, then the output
+  };
+  struct Copy {
+    void* to;
+    const void* from;
+    size_t bytes;
+  };
+  Arena arena_;
+  std::vector<void*> pointers_;
+  std::vector<Call> calls_;
+  std::vector<Copy> copies_;
+};
+
+std::unique_ptr<BoundRun> ScheduledExecutable::bind(std::vector<void*> arguments, std::vector<void*> results) const {
+  if (profile_ || debug_nans_) return Executable::bind(std::move(arguments), std::move(results));
+  if (arena_ready_.valid()) arena_ready_.wait();
+  return std::make_unique<Bound>(*this, arguments, results);
+}
 
 }  // namespace
 

@@ -194,15 +194,17 @@ std::vector<Array> Compiled::run(std::span<const ArgRef> args) const {
 }
 
 BoundCall::BoundCall(std::shared_ptr<const Compiled> entry, std::span<const ArgRef> args) : entry_(std::move(entry)) {
+  std::vector<void*> in, out;
   for (const Compiled::Slot& slot : entry_->slots) {
     inputs_.push_back(argument_array(args, slot));
-    in_.push_back(const_cast<void*>(inputs_.back().raw()));  // never written: see Compiled::run
+    in.push_back(const_cast<void*>(inputs_.back().raw()));  // never written: see Compiled::run
   }
-  outputs_ = result_arrays(*entry_, out_);
+  outputs_ = result_arrays(*entry_, out);
+  run_ = entry_->executable->bind(std::move(in), std::move(out));
 }
 
 void BoundCall::run() {
-  entry_->executable->run(in_.data(), out_.data());
+  run_->run();
   entry_->verify(outputs_);
 }
 

@@ -8,7 +8,7 @@ rows = json.load(open(sys.argv[1]))
 quick = "--quick" in sys.argv
 names = {r["name"] for r in rows}
 expected = ["mlp_train_step_t1", "mlp_train_step_t2", "mlp_infer_b1_t1", "tiny_mlp_b1_t1", "tiny_mlp_b1_prepared_t1",
-            "mlp_infer_b1_prepared_t1",
+            "mlp_infer_b1_prepared_t1", "mlp_infer_b1_read_rate_t1",
             "cnn_train_step_t1", "cnn_train_step_t2", "compile_mlp_train_step", "compile_cnn_train_step",
             "mlp_train_peak_memory", "compile_scan_256_over_16_steps"]
 for threads in (1, 2):
@@ -30,7 +30,7 @@ for r in rows:
     assert set(r) == {"name", "threads", "unit", "zephyr", "baseline", "baseline_name", "speedup", "goal",
                       "baseline_kernel"}, r
     assert r["zephyr"] > 0 and math.isfinite(r["zephyr"]), r
-    higher_is_better = r["unit"] in ("GFLOP/s", "accuracy")
+    higher_is_better = r["unit"] in ("GFLOP/s", "GB/s", "accuracy")
     kernel = r["baseline_kernel"]
     if r["baseline"] is None:
         assert r["speedup"] is None, r

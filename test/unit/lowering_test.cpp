@@ -53,9 +53,11 @@ struct Product {
   int64_t m, k, n;
 };
 
-// Extents around the tile sizes (register 8x32, cache 32x512x256) and off by a few.
-const Product kProducts[] = {{1, 1, 1},     {7, 13, 5},     {37, 53, 29},  {65, 257, 33},
-                             {100, 300, 70}, {130, 784, 17}, {64, 100, 530}, {96, 40, 1030}};
+// Extents around the tile sizes (register 8x32, cache 32x512x256; one row: 256 columns) and off
+// by a few.
+const Product kProducts[] = {{1, 1, 1},      {7, 13, 5},     {37, 53, 29},  {65, 257, 33},
+                             {100, 300, 70}, {130, 784, 17}, {64, 100, 530}, {96, 40, 1030},
+                             {1, 784, 512},  {1, 37, 530},   {1, 300, 10}};
 
 }  // namespace
 

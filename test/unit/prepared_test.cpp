@@ -96,3 +96,25 @@ TEST_CASE("prepare: tuple results, and a run-time check that fails after an inpu
   const std::string error = z::testing::error_of([&] { run(); });
   CHECK_MESSAGE(contains(error, "labels outside [0, 64)"), error);
 }
+
+TEST_CASE("prepare: each prepared call owns its intermediate values, and a moved one still runs") {
+  // value_and_grad is several kernels, whose intermediates live in each binding's own arena:
+  // two bindings of one function, run interleaved, must not see each other's.
+  z::Array a = random_array({4, 64}, 5), b = random_array({4, 64}, 6);
+  z::Array labels = z::Array::from<int32_t>({4}, {0, 1, 2, 3});
+  auto loss = [](z::Params p, z::Tensor x, z::Tensor y) { return z::losses::softmax_cross_entropy(tiny(p, x), y); };
+  const z::ParamTree params = z::trace(loss, z::random::key(7), a, labels);
+  auto step = z::jit(z::value_and_grad(loss));
+  auto run_a = step.prepare(params, a, labels);
+  auto run_b = step.prepare(params, b, labels);
+  auto [want_a, grads_a] = step(params, a, labels);
+  auto [want_b, grads_b] = step(params, b, labels);
+  for (int i = 0; i < 3; ++i) {
+    check_same(std::get<0>(run_a()), want_a, "a");
+    check_same(std::get<0>(run_b()), want_b, "b");
+  }
+  auto moved = std::move(run_a);
+  const auto& [value, grads] = moved();
+  check_same(value, want_a, "moved");
+  for (size_t i = 0; i < grads.size(); ++i) check_same(grads.leaves()[i].second, grads_a.leaves()[i].second, "moved grads");
+}

@@ -36,7 +36,7 @@ struct Row {
   double goal;         // the speedup the issue asks for
   double flop = 0;     // per call, for the share of the FMA peak (0: not a compute row)
   std::string kernel;  // the OpenBLAS kernel the baseline ran (empty: none, or a budget)
-  bool higher_is_better() const { return unit == "GFLOP/s" || unit == "accuracy"; }
+  bool higher_is_better() const { return unit == "GFLOP/s" || unit == "GB/s" || unit == "accuracy"; }
   double speedup() const { return higher_is_better() ? zephyr.median / baseline : baseline / zephyr.median; }
 };
 
@@ -124,6 +124,9 @@ void report_kernel(const std::string& baseline, const std::string& kernel) {
     fmt::print("{}: refused, {}\n", baseline, refusal);
 }
 
+// The Run time issue's goal: at least 1.1x OpenBLAS at every shape, on 1 and 2 threads.
+constexpr double kMatmulGoal = 1.1;
+
 void matmul_rows(Bench& bench, const Blas& blas, int threads) {
   std::vector<MatmulCase> cases = {{256, 256, 256},    {512, 512, 512},         {1024, 1024, 1024},
                                    {128, 784, 512},    {128, 512, 10},          {1000, 1000, 1000},
@@ -162,7 +165,7 @@ void matmul_rows(Bench& bench, const Blas& blas, int threads) {
     Stats rate{flop / t.max * 1e-9, flop / t.median * 1e-9, flop / t.min * 1e-9};
     bench.add({fmt::format("{}_t{}", c.name(), threads), threads, "GFLOP/s", rate, baseline,
                blas_usable ? "openblas" : blas.available() ? "openblas refused" : "openblas missing",
-               threads == 1 ? 1.0 : 0.95, 0, blas.kernel()});
+               kMatmulGoal, 0, blas.kernel()});
   }
 }
 
@@ -211,7 +214,7 @@ constexpr int kColdSamples = 3;
 
 void train_step_rows(Bench& bench, const char* name, Tensor (*forward)(Params, Tensor),
                      Tensor (*loss)(Params, Tensor, Tensor), int64_t batch, int reps, double budget,
-                     const BaselineRows& torch, int threads, double flop) {
+                     const BaselineRows& torch, int threads, double flop, double goal) {
   compiler::Options options;
   options.threads = threads;
   optim::Optimizer sgd = optim::sgd(0.01);
@@ -237,7 +240,7 @@ void train_step_rows(Bench& bench, const char* name, Tensor (*forward)(Params, T
   }
   Stats t = measure([&] { (*step)(params, state, x, y); }, bench.reps(reps));
   Baseline b = baseline_of(torch, name, "pytorch");
-  bench.add({fmt::format("{}_t{}", name, threads), threads, "ms", scaled(t, 1e3), b.value * 1e3, b.label, 1.25, flop,
+  bench.add({fmt::format("{}_t{}", name, threads), threads, "ms", scaled(t, 1e3), b.value * 1e3, b.label, goal, flop,
              b.kernel});
   if (threads == 1) {
     std::sort(first_calls.begin(), first_calls.end());
@@ -272,8 +275,9 @@ void lm_step_rows(Bench& bench, int blocks, int threads, const BaselineRows& one
              threads == 1 ? 2.0 : 1.6, 0, best.kernel});
 }
 
-void inference_row(Bench& bench, const char* name, Tensor (*forward)(Params, Tensor), int64_t width, int reps,
-                   double goal, const BaselineRows& baseline, const std::string& baseline_name) {
+// Returns the prepared call's times.
+Stats inference_row(Bench& bench, const char* name, Tensor (*forward)(Params, Tensor), int64_t width, int reps,
+                    double goal, const BaselineRows& baseline, const std::string& baseline_name) {
   compiler::Options options;
   options.threads = 1;
   Array x = random::uniform(random::key(2), {1, width});
@@ -286,6 +290,22 @@ void inference_row(Bench& bench, const char* name, Tensor (*forward)(Params, Ten
   auto prepared = infer.prepare(params, x);
   Stats p = measure([&] { prepared(); }, bench.reps(reps));
   bench.add({fmt::format("{}_prepared_t1", name), 1, "ms", scaled(p, 1e3), b.value * 1e3, b.label, goal, 0, b.kernel});
+  return p;
+}
+
+// A batch-1 forward reads every weight once and does little else: its limit is the rate one core
+// reads them at from L3 (where they stay between calls), measured here on a block of their size.
+// The row is the weights' bytes over the prepared call's time, against that rate; DRAM's rate
+// (a block far larger than L3) is printed for comparison.
+void read_rate_row(Bench& bench, const char* name, const ParamTree& params, const Stats& call) {
+  double weight_bytes = 0;
+  for (const auto& [path, array] : params) weight_bytes += static_cast<double>(array.nbytes());
+  const double l3 = read_gbytes_per_second(static_cast<size_t>(weight_bytes));
+  const double dram = read_gbytes_per_second(size_t{512} << 20);
+  fmt::print("read rate on one core: {:.0f} GB/s from L3 ({:.1f} MB block), {:.0f} GB/s from DRAM (512 MB block)\n", l3,
+             weight_bytes / 1e6, dram);
+  const Stats rate{weight_bytes / call.max * 1e-9, weight_bytes / call.median * 1e-9, weight_bytes / call.min * 1e-9};
+  bench.add({fmt::format("{}_read_rate_t1", name), 1, "GB/s", rate, l3, "l3_read", 0.8, 0, ""});
 }
 
 // ---- compiling a transformer LM's training step, each in a new process ----
@@ -383,9 +403,9 @@ void main_job_rows(Bench& bench, int threads) {
   double t = seconds([&] { accuracy = train(train_options); });
   std::filesystem::remove(checkpoint);
   Baseline b = baseline_of(torch, "mlp_main_job", "pytorch");
-  bench.add({fmt::format("mlp_main_job_t{}", threads), threads, "s", {t, t, t}, b.value, b.label, 1.25, 0, b.kernel});
+  bench.add({fmt::format("mlp_main_job_t{}", threads), threads, "s", {t, t, t}, b.value, b.label, 2.0, 0, b.kernel});
   bench.add({fmt::format("mlp_main_job_accuracy_t{}", threads), threads, "accuracy", {accuracy, accuracy, accuracy},
-             0.88, "budget", 1.0});
+             0.885, "budget", 1.0});
 }
 
 // ---- data-parallel training over MPI: two ranks of one thread against one process ----
@@ -515,8 +535,11 @@ void bench(const BenchOptions& o) {
     if (bench.wants("matmul")) matmul_rows(bench, blas, threads);
     if (bench.wants("step")) {
       auto torch_mlp = torch_rows(o, 1, threads), torch_cnn = torch_rows(o, threads, 1);
-      train_step_rows(bench, "mlp_train_step", classifier, classifier_loss, 128, 50, 0.3, torch_mlp, threads, mlp_flop);
-      train_step_rows(bench, "cnn_train_step", cnn, cnn_loss, 64, 20, 0.5, torch_cnn, threads, 0);
+      // The Run time issue's goals: the MLP 1.4x PyTorch on 1 thread and 1.7x on 2; the CNN 2x and 1.6x.
+      train_step_rows(bench, "mlp_train_step", classifier, classifier_loss, 128, 50, 0.3, torch_mlp, threads, mlp_flop,
+                      threads == 1 ? 1.4 : 1.7);
+      train_step_rows(bench, "cnn_train_step", cnn, cnn_loss, 64, 20, 0.5, torch_cnn, threads, 0,
+                      threads == 1 ? 2.0 : 1.6);
       for (int blocks : {2, 8}) lm_step_rows(bench, blocks, threads, torch_mlp, torch_cnn);
     }
     if (bench.wants("main") && !o.quick) main_job_rows(bench, threads);
@@ -525,7 +548,8 @@ void bench(const BenchOptions& o) {
     // Batch 1: the MLP against PyTorch, and a tiny 64-64-64 MLP, where per-op dispatch is
     // everything, against LibTorch's C++ API (PyTorch's when LibTorch is not built).
     auto torch = torch_rows(o, 1, 1);
-    inference_row(bench, "mlp_infer_b1", classifier, 784, 200, 2.0, torch, "pytorch");
+    const Stats prepared = inference_row(bench, "mlp_infer_b1", classifier, 784, 200, 2.0, torch, "pytorch");
+    read_rate_row(bench, "mlp_infer_b1", trace(classifier, random::key(0), Array::zeros({1, 784})), prepared);
     auto libtorch = o.libtorch_baseline.empty()
                         ? BaselineRows{}
                         : json_rows_of(fmt::format("{} '{}'", baseline_environment(1, 1), o.libtorch_baseline));

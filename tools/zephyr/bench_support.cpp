@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <set>
 #include <thread>
 #include <vector>
@@ -44,6 +45,17 @@ namespace {
 constexpr int kChains = 16;  // more independent FMAs in flight than latency x ports (measured: 12 gives 97%)
 constexpr long kIterations = 10'000'000;
 
+// The chains' lanes, summed: what keeps the loops' work from being optimized away.
+__attribute__((target("avx2"))) float sum_of_chains(const __m256 (&acc)[kChains]) {
+  alignas(32) float lanes[8];
+  float sink = 0;
+  for (int c = 0; c < kChains; ++c) {
+    _mm256_store_ps(lanes, acc[c]);
+    for (float v : lanes) sink += v;
+  }
+  return sink;
+}
+
 // Each chain depends only on itself, and floating-point FMAs cannot be folded away.
 __attribute__((target("avx512f"))) float fma_chains_avx512() {
   __m512 acc[kChains];
@@ -62,13 +74,25 @@ __attribute__((target("avx2,fma"))) float fma_chains_avx2() {
   for (int c = 0; c < kChains; ++c) acc[c] = _mm256_set1_ps(float(c));
   for (long i = 0; i < kIterations; ++i)
     for (int c = 0; c < kChains; ++c) acc[c] = _mm256_fmadd_ps(acc[c], x, y);
-  alignas(32) float lanes[8];
+  return sum_of_chains(acc);
+}
+
+__attribute__((target("avx512f"))) float read_sum_avx512(const float* p, size_t n) {
+  __m512 acc[kChains];
+  for (int c = 0; c < kChains; ++c) acc[c] = _mm512_setzero_ps();
+  for (size_t i = 0; i + 16 * kChains <= n; i += 16 * kChains)
+    for (int c = 0; c < kChains; ++c) acc[c] = _mm512_add_ps(acc[c], _mm512_load_ps(p + i + 16 * c));
   float sink = 0;
-  for (int c = 0; c < kChains; ++c) {
-    _mm256_store_ps(lanes, acc[c]);
-    for (float v : lanes) sink += v;
-  }
+  for (int c = 0; c < kChains; ++c) sink += _mm512_reduce_add_ps(acc[c]);
   return sink;
+}
+
+__attribute__((target("avx2"))) float read_sum_avx2(const float* p, size_t n) {
+  __m256 acc[kChains];
+  for (int c = 0; c < kChains; ++c) acc[c] = _mm256_setzero_ps();
+  for (size_t i = 0; i + 8 * kChains <= n; i += 8 * kChains)
+    for (int c = 0; c < kChains; ++c) acc[c] = _mm256_add_ps(acc[c], _mm256_load_ps(p + i + 8 * c));
+  return sum_of_chains(acc);
 }
 
 long statm_pages(int field) {
@@ -95,6 +119,22 @@ double fma_peak_gflops(int threads) {
     best = std::min(best, t);
   }
   return 2.0 * lanes * kChains * kIterations * threads / best * 1e-9;
+}
+
+double read_gbytes_per_second(size_t bytes) {
+  const size_t chunk = 16 * kChains;  // floats per step of the loops above
+  const size_t n = std::max<size_t>(bytes / sizeof(float) / chunk, 1) * chunk;
+  std::unique_ptr<float, decltype(&std::free)> block(static_cast<float*>(std::aligned_alloc(64, n * sizeof(float))),
+                                                     &std::free);
+  std::fill_n(block.get(), n, 1.0f);  // faults the pages in: the passes below only read
+  const bool avx512 = __builtin_cpu_supports("avx512f");
+  // Passes enough to take about 50 ms in all, whatever the block's size.
+  const int passes = static_cast<int>(std::clamp<size_t>((size_t{2} << 30) / bytes, 3, 2000));
+  volatile float sink = 0;
+  double best = 1e30;
+  for (int pass = 0; pass < passes; ++pass)
+    best = std::min(best, seconds([&] { sink = avx512 ? read_sum_avx512(block.get(), n) : read_sum_avx2(block.get(), n); }));
+  return static_cast<double>(n * sizeof(float)) / best * 1e-9;
 }
 
 double rss_bytes() { return static_cast<double>(statm_pages(1)) * static_cast<double>(sysconf(_SC_PAGESIZE)); }

@@ -22,6 +22,10 @@ double seconds(const std::function<void()>& f);
 /// GFLOP/s of independent f32 FMA chains on `threads` cores at once (AVX-512, else AVX2):
 /// the limit every rate is read against.
 double fma_peak_gflops(int threads);
+/// One core's read rate, in GB/s, over a block of `bytes` read again and again (STREAM-like: the
+/// best of several passes, 16 independent sums so that only the loads limit it). A block that
+/// fits in L3 measures L3; a few hundred MB measure DRAM.
+double read_gbytes_per_second(size_t bytes);
 
 /// Resident set size and its high-water mark (which reset_peak_rss restarts), in bytes.
 double rss_bytes();

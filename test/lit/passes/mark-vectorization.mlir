@@ -41,3 +41,18 @@ func.func @marks(%a: tensor<8x32xf32>, %i: tensor<8x32xi32>) -> (tensor<8x32xf32
   } -> tensor<8xf32>
   return %exp, %t, %sum, %row : tensor<8x32xf32>, tensor<32x8xf32>, tensor<8x32xi32>, tensor<8xf32>
 }
+
+// Matmuls by shape: one result row (zephyr.matvec), a B larger than L2's 1 MB
+// (zephyr.matmul_panel: 512 x 1024 f32 is 2 MB), and the rest (zephyr.matmul).
+// CHECK-LABEL: func.func @products
+// CHECK: linalg.matmul {zephyr.matvec}
+// CHECK: linalg.matmul {zephyr.matmul_panel}
+// CHECK: linalg.matmul {zephyr.matmul}
+func.func @products(%v: tensor<1x512xf32>, %a: tensor<64x512xf32>, %big: tensor<512x1024xf32>, %small: tensor<512x64xf32>,
+                    %cv: tensor<1x1024xf32>, %cb: tensor<64x1024xf32>, %cs: tensor<64x64xf32>)
+    -> (tensor<1x1024xf32>, tensor<64x1024xf32>, tensor<64x64xf32>) {
+  %0 = linalg.matmul ins(%v, %big : tensor<1x512xf32>, tensor<512x1024xf32>) outs(%cv : tensor<1x1024xf32>) -> tensor<1x1024xf32>
+  %1 = linalg.matmul ins(%a, %big : tensor<64x512xf32>, tensor<512x1024xf32>) outs(%cb : tensor<64x1024xf32>) -> tensor<64x1024xf32>
+  %2 = linalg.matmul ins(%a, %small : tensor<64x512xf32>, tensor<512x64xf32>) outs(%cs : tensor<64x64xf32>) -> tensor<64x64xf32>
+  return %0, %1, %2 : tensor<1x1024xf32>, tensor<64x1024xf32>, tensor<64x64xf32>
+}

@@ -1,7 +1,7 @@
 // RUN: %zephyr-opt --zephyr-tile-and-vectorize %s | FileCheck %s
 // RUN: %zephyr-opt --zephyr-tile-and-vectorize=threads=2 %s | FileCheck %s --check-prefix=SPLIT
-// transforms.mlir tiles a matmul for cache and registers and turns it into broadcast + FMA; one
-// marked zephyr.parallel is first split into a row block per thread.
+// transforms.mlir tiles a matmul (marked zephyr.matmul) for cache and registers and turns it into
+// broadcast + FMA; one marked zephyr.parallel is first split into a row block per thread.
 
 // CHECK-LABEL: func.func @mm
 // CHECK: scf.for
@@ -11,8 +11,32 @@
 // SPLIT: scf.forall ({{.*}}) in (2)
 // SPLIT: vector.contract
 func.func @mm(%a: tensor<128x64xf32>, %b: tensor<64x64xf32>, %c: tensor<128x64xf32>) -> tensor<128x64xf32> {
-  %0 = linalg.matmul {zephyr.parallel} ins(%a, %b : tensor<128x64xf32>, tensor<64x64xf32>) outs(%c : tensor<128x64xf32>) -> tensor<128x64xf32>
+  %0 = linalg.matmul {zephyr.matmul, zephyr.parallel} ins(%a, %b : tensor<128x64xf32>, tensor<64x64xf32>) outs(%c : tensor<128x64xf32>) -> tensor<128x64xf32>
   return %0 : tensor<128x64xf32>
+}
+
+// A product marked zephyr.matmul_panel (B beyond L2) is tiled N, K, M for cache and vectorized
+// like the others.
+// CHECK-LABEL: func.func @panel
+// CHECK: scf.for
+// CHECK: vector.contract
+// CHECK-NOT: linalg.matmul
+func.func @panel(%a: tensor<64x600xf32>, %b: tensor<600x520xf32>, %c: tensor<64x520xf32>) -> tensor<64x520xf32> {
+  %0 = linalg.matmul {zephyr.matmul_panel} ins(%a, %b : tensor<64x600xf32>, tensor<600x520xf32>) outs(%c : tensor<64x520xf32>) -> tensor<64x520xf32>
+  return %0 : tensor<64x520xf32>
+}
+
+// A one-row product (zephyr.matvec) is 256 columns a step: 16 accumulators along a contiguous row
+// of the matrix, the 44 left over peeled into a static tile; no scalar extracts.
+// CHECK-LABEL: func.func @matvec
+// CHECK: scf.for
+// CHECK: vector.contract {{.*}} vector<1x256xf32>
+// CHECK: vector.contract {{.*}} vector<1x44xf32>
+// CHECK-NOT: vector.extract
+// CHECK-NOT: linalg.matmul
+func.func @matvec(%a: tensor<1x64xf32>, %b: tensor<64x300xf32>, %c: tensor<1x300xf32>) -> tensor<1x300xf32> {
+  %0 = linalg.matmul {zephyr.matvec} ins(%a, %b : tensor<1x64xf32>, tensor<64x300xf32>) outs(%c : tensor<1x300xf32>) -> tensor<1x300xf32>
+  return %0 : tensor<1x300xf32>
 }
 
 // A 40-wide elementwise result (16-lane loop over 32, then an 8-lane remainder) inserted into a
