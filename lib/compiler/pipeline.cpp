@@ -91,6 +91,7 @@ void add_linalg_passes(mlir::OpPassManager& pm, const Options& options) {
   pm.addPass(mlir::createCSEPass());
   pm.addPass(create_approximate_math_pass());
   if (!options.vectorize) return;
+  pm.addPass(create_fold_transposed_lhs_pass());  // Aᵀ·B reads A in place
   if (options.threads > 1) {
     pm.addPass(create_mark_threads_pass(options.threads));
     pm.addPass(create_split_matmul_rows_pass(options.threads));

@@ -344,7 +344,7 @@ class ScheduledExecutable final : public Executable {
       for (size_t k : batches[b]) cost += compile_cost(schedule_.kernels[k]);
       by_cost.emplace_back(-cost, b);
     }
-    std::stable_sort(by_cost.begin(), by_cost.end());
+    std::sort(by_cost.begin(), by_cost.end());  // pairs are distinct (b), so equal costs keep their order
     std::vector<std::vector<size_t>> ordered;
     for (const auto& [cost, b] : by_cost) ordered.push_back(std::move(batches[b]));
     batches = std::move(ordered);

@@ -177,7 +177,7 @@ module attributes {transform.with_named_sequence} {
     transform.apply_patterns to %funcs0 {
       transform.apply_patterns.canonicalization
     } : !transform.any_op
-    %tiles = transform.structured.match ops{["linalg.matmul"]} in %root : (!transform.any_op) -> !transform.any_op
+    %tiles = transform.structured.match ops{["linalg.matmul", "linalg.matmul_transpose_a"]} in %root : (!transform.any_op) -> !transform.any_op
     transform.foreach %tiles : !transform.any_op {
     ^bb0(%t: !transform.any_op):
       transform.include @vectorize_one failures(suppress) (%t) : (!transform.any_op) -> ()

@@ -16,3 +16,11 @@ func.func @few_rows(%a: tensor<8x256xf32>, %b: tensor<256x4096xf32>, %c: tensor<
   %0 = linalg.matmul ins(%a, %b : tensor<8x256xf32>, tensor<256x4096xf32>) outs(%c : tensor<8x4096xf32>) -> tensor<8x4096xf32>
   return %0 : tensor<8x4096xf32>
 }
+
+// Aᵀ·B counts its multiply-adds by B's rows (k), not A's columns.
+// CHECK-LABEL: func.func @transposed_lhs
+// CHECK: linalg.matmul_transpose_a {zephyr.parallel}
+func.func @transposed_lhs(%a: tensor<256x128xf32>, %b: tensor<256x128xf32>, %c: tensor<128x128xf32>) -> tensor<128x128xf32> {
+  %0 = linalg.matmul_transpose_a ins(%a, %b : tensor<256x128xf32>, tensor<256x128xf32>) outs(%c : tensor<128x128xf32>) -> tensor<128x128xf32>
+  return %0 : tensor<128x128xf32>
+}

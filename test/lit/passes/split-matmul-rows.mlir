@@ -20,3 +20,12 @@ func.func @odd_rows(%a: tensor<100x256xf32>, %b: tensor<256x128xf32>, %c: tensor
   %0 = linalg.matmul {zephyr.parallel} ins(%a, %b : tensor<100x256xf32>, tensor<256x128xf32>) outs(%c : tensor<100x128xf32>) -> tensor<100x128xf32>
   return %0 : tensor<100x128xf32>
 }
+
+// Aᵀ·B splits the same way: a block of C's rows is a block of A's columns.
+// CHECK-LABEL: func.func @transposed_lhs
+// CHECK: scf.forall ({{.*}}) in (4)
+// CHECK: linalg.matmul_transpose_a ins({{.*}} : tensor<256x32xf32>, tensor<256x128xf32>)
+func.func @transposed_lhs(%a: tensor<256x128xf32>, %b: tensor<256x128xf32>, %c: tensor<128x128xf32>) -> tensor<128x128xf32> {
+  %0 = linalg.matmul_transpose_a {zephyr.parallel} ins(%a, %b : tensor<256x128xf32>, tensor<256x128xf32>) outs(%c : tensor<128x128xf32>) -> tensor<128x128xf32>
+  return %0 : tensor<128x128xf32>
+}
