@@ -159,13 +159,105 @@ void fold_transposed_lhs(mlir::ModuleOp module) {
     if (t->use_empty()) rewriter.eraseOp(t);  // a transpose shared by two products is folded into both
 }
 
+constexpr int64_t kPanel = 32;  // columns of B per packed panel: the register tile's width
+constexpr int64_t kPackRows = 256;
+constexpr int64_t kL2Bytes = int64_t{1} << 20;  // one core's L2
+
+// A block of C's columns, as tensor slice operands.
+struct Columns {
+  llvm::SmallVector<mlir::OpFoldResult> offsets, sizes, strides;
+};
+
+// C = A·B with B copied first into n/32 panels of (k, 32), each contiguous, and one product per
+// panel into its columns of C. The register tile reads 128 bytes of B a k step: from B itself a
+// row apart, which at n = 1024 is 4 KB and a new page, so where B's rows collide in L1
+// (rows_spread_over_l1) and B is larger than L2, each step missed L1 and the TLB. Measured
+// (docs/performance.md, 2026-12-06): 1024³ went from 0.87-1.01x OpenBLAS to 0.97-1.13x on one
+// and two threads. The copy (k·n elements) must be paid for by many rows: at 128 rows (the MLP's
+// 784x512 weights) or with B in L2 (the LM's 128x128) the steps measured slower packed.
+void pack_aliased_rhs(mlir::ModuleOp module, int threads) {
+  llvm::SmallVector<mlir::linalg::MatmulOp> products;
+  module.walk([&](mlir::linalg::MatmulOp mm) {
+    auto a = mlir::cast<mlir::RankedTensorType>(mm.getInputs()[0].getType());
+    auto b = mlir::cast<mlir::RankedTensorType>(mm.getInputs()[1].getType());
+    if (a.hasStaticShape() && b.hasStaticShape() && b.getElementType().isF32() && a.getDimSize(0) >= kPackRows &&
+        b.getDimSize(1) % kPanel == 0 && b.getNumElements() * 4 > kL2Bytes && !rows_spread_over_l1(b))
+      products.push_back(mm);
+  });
+  mlir::IRRewriter rewriter(module.getContext());
+  for (mlir::linalg::MatmulOp mm : products) {
+    mlir::Location loc = mm.getLoc();
+    rewriter.setInsertionPoint(mm);
+    mlir::Value a = mm.getInputs()[0], b = mm.getInputs()[1], c = mm.getOutputs()[0];
+    auto b_type = mlir::cast<mlir::RankedTensorType>(b.getType());
+    const int64_t m = mlir::cast<mlir::RankedTensorType>(a.getType()).getDimSize(0);
+    const int64_t k = b_type.getDimSize(0), panels = b_type.getDimSize(1) / kPanel;
+    mlir::Type element = b_type.getElementType();
+    // panel[p, i, j] = B[i, p·32 + j]: an elementwise copy of rank 3, which the script vectorizes.
+    mlir::Value split = rewriter.create<mlir::tensor::ExpandShapeOp>(
+        loc, mlir::RankedTensorType::get({k, panels, kPanel}, element), b,
+        llvm::ArrayRef<mlir::ReassociationIndices>{{0}, {1, 2}});
+    mlir::Value empty = rewriter.create<mlir::tensor::EmptyOp>(loc, llvm::ArrayRef<int64_t>{panels, k, kPanel}, element);
+    mlir::MLIRContext* ctx = module.getContext();
+    auto d = [&](unsigned i) { return mlir::getAffineDimExpr(i, ctx); };
+    llvm::SmallVector<mlir::AffineMap> maps{mlir::AffineMap::get(3, 0, {d(1), d(0), d(2)}, ctx),
+                                            mlir::AffineMap::getMultiDimIdentityMap(3, ctx)};
+    llvm::SmallVector<mlir::utils::IteratorType> parallel(3, mlir::utils::IteratorType::parallel);
+    mlir::Value packed = rewriter.create<mlir::linalg::GenericOp>(
+        loc, empty.getType(), mlir::ValueRange{split}, mlir::ValueRange{empty}, maps, parallel,
+        [](mlir::OpBuilder& nb, mlir::Location l, mlir::ValueRange args) { nb.create<mlir::linalg::YieldOp>(l, args[0]); })
+        .getResult(0);
+    // One panel's product into its 32 columns of C.
+    auto panel_product = [&](mlir::OpBuilder& nb, mlir::Location l, mlir::Value p, mlir::Value acc) {
+      auto attr = [&](int64_t i) -> mlir::OpFoldResult { return nb.getIndexAttr(i); };
+      mlir::Value column = nb.create<mlir::arith::MulIOp>(l, p, nb.create<mlir::arith::ConstantIndexOp>(l, kPanel));
+      mlir::Value panel = nb.create<mlir::tensor::ExtractSliceOp>(
+          l, mlir::RankedTensorType::get({k, kPanel}, element), packed,
+          llvm::SmallVector<mlir::OpFoldResult>{p, attr(0), attr(0)},
+          llvm::SmallVector<mlir::OpFoldResult>{attr(1), attr(k), attr(kPanel)},
+          llvm::SmallVector<mlir::OpFoldResult>(3, attr(1)));
+      Columns block{{attr(0), column}, {attr(m), attr(kPanel)}, {attr(1), attr(1)}};
+      mlir::Value into = nb.create<mlir::tensor::ExtractSliceOp>(l, acc, block.offsets, block.sizes, block.strides);
+      mlir::Value product =
+          nb.create<mlir::linalg::MatmulOp>(l, mlir::TypeRange{into.getType()}, mlir::ValueRange{a, panel}, mlir::ValueRange{into})
+              .getResult(0);
+      return std::pair{product, block};
+    };
+    mlir::Value zero = rewriter.create<mlir::arith::ConstantIndexOp>(loc, 0);
+    mlir::Value count = rewriter.create<mlir::arith::ConstantIndexOp>(loc, panels);
+    mlir::Value one = rewriter.create<mlir::arith::ConstantIndexOp>(loc, 1);
+    if (threads <= 1) {
+      auto loop = rewriter.create<mlir::scf::ForOp>(
+          loc, zero, count, one, mlir::ValueRange{c}, [&](mlir::OpBuilder& nb, mlir::Location l, mlir::Value p, mlir::ValueRange acc) {
+            auto [product, block] = panel_product(nb, l, p, acc[0]);
+            nb.create<mlir::scf::YieldOp>(
+                l, nb.create<mlir::tensor::InsertSliceOp>(l, product, acc[0], block.offsets, block.sizes, block.strides)
+                       .getResult());
+          });
+      rewriter.replaceOp(mm, loop.getResults());
+      continue;
+    }
+    // On several threads the panels are shared out, each product whole on one thread: a row
+    // split inside every panel's product cost a fork and join per panel (0.55x on 128x784x512).
+    auto forall = rewriter.create<mlir::scf::ForallOp>(
+        loc, llvm::ArrayRef<mlir::OpFoldResult>{rewriter.getIndexAttr(panels)}, mlir::ValueRange{c}, std::nullopt,
+        [&](mlir::OpBuilder& nb, mlir::Location l, mlir::ValueRange args) {
+          auto [product, block] = panel_product(nb, l, args[0], args[1]);
+          auto in_parallel = nb.create<mlir::scf::InParallelOp>(l);
+          nb.setInsertionPointToStart(in_parallel.getBody());
+          nb.create<mlir::tensor::ParallelInsertSliceOp>(l, product, args[1], block.offsets, block.sizes, block.strides);
+        });
+    rewriter.replaceOp(mm, forall.getResults());
+  }
+}
+
 // Marks what the transform script splits into one row block per thread (zephyr.parallel).
 void mark_for_threads(mlir::ModuleOp module, int threads) {
   auto unit = mlir::UnitAttr::get(module.getContext());
   // Only matmuls with rows and work to share are split: a fork/join costs microseconds, more
   // than a batch-1 product or (128x512)·(512x10) takes (measured: 0.6x OpenBLAS when split).
   module.walk([&](mlir::linalg::LinalgOp mm) {
-    if (!is_product(mm)) return;
+    if (!is_product(mm) || mm->getParentOfType<mlir::scf::ForallOp>()) return;  // already shared out
     auto b = mlir::cast<mlir::RankedTensorType>(mm.getDpsInputs()[1].getType());
     auto c = mlir::cast<mlir::RankedTensorType>(mm->getResult(0).getType());
     int64_t rows = c.getDimSize(0), multiply_adds = rows * c.getDimSize(1) * b.getDimSize(0);
@@ -376,6 +468,18 @@ struct FoldTransposedLhs : ModulePass<FoldTransposedLhs> {
   void runOnOperation() final { fold_transposed_lhs(module()); }
 };
 
+struct PackAliasedRhs : ModulePass<PackAliasedRhs> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(PackAliasedRhs)
+  PackAliasedRhs() = default;
+  PackAliasedRhs(const PackAliasedRhs& other) : ModulePass(other) {}
+  llvm::StringRef getArgument() const final { return "zephyr-pack-aliased-rhs"; }
+  llvm::StringRef getDescription() const final {
+    return "A·B whose B rows collide in L1 as a copy of B into contiguous (k, 32) panels and one product per panel";
+  }
+  void runOnOperation() final { pack_aliased_rhs(module(), threads); }
+  Option<int> threads{*this, "threads", llvm::cl::desc("Thread count: above 1, the panels are shared out"), llvm::cl::init(1)};
+};
+
 struct ApproximateMath : ModulePass<ApproximateMath> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(ApproximateMath)
   llvm::StringRef getArgument() const final { return "zephyr-approximate-math"; }
@@ -462,6 +566,11 @@ struct MathToLibm : ModulePass<MathToLibm> {
 
 std::unique_ptr<mlir::Pass> create_fuse_elementwise_pass() { return std::make_unique<FuseElementwise>(); }
 std::unique_ptr<mlir::Pass> create_fold_transposed_lhs_pass() { return std::make_unique<FoldTransposedLhs>(); }
+std::unique_ptr<mlir::Pass> create_pack_aliased_rhs_pass(int threads) {
+  auto pass = std::make_unique<PackAliasedRhs>();
+  pass->threads = threads;
+  return pass;
+}
 std::unique_ptr<mlir::Pass> create_approximate_math_pass() { return std::make_unique<ApproximateMath>(); }
 std::unique_ptr<mlir::Pass> create_mark_threads_pass(int threads) {
   auto pass = std::make_unique<MarkThreads>();
@@ -486,6 +595,7 @@ std::unique_ptr<mlir::Pass> create_math_to_libm_pass() { return std::make_unique
 void register_passes() {
   mlir::PassRegistration<FuseElementwise>();
   mlir::PassRegistration<FoldTransposedLhs>();
+  mlir::PassRegistration<PackAliasedRhs>();
   mlir::PassRegistration<ApproximateMath>();
   mlir::PassRegistration<MarkThreads>();
   mlir::PassRegistration<SplitMatmulRows>();

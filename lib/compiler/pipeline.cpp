@@ -92,6 +92,7 @@ void add_linalg_passes(mlir::OpPassManager& pm, const Options& options) {
   pm.addPass(create_approximate_math_pass());
   if (!options.vectorize) return;
   pm.addPass(create_fold_transposed_lhs_pass());  // Aᵀ·B reads A in place
+  pm.addPass(create_pack_aliased_rhs_pass(options.threads));  // large B whose rows collide in L1: packed
   if (options.threads > 1) {
     pm.addPass(create_mark_threads_pass(options.threads));
     pm.addPass(create_split_matmul_rows_pass(options.threads));

@@ -54,10 +54,11 @@ struct Product {
 };
 
 // Extents around the tile sizes (register 8x32, cache 32x512x256; one row: 256 columns) and off
-// by a few.
+// by a few; the last, a B beyond L2 with rows 4352 bytes apart, is packed into panels (A·B and
+// A·Bᵀ; Aᵀ·B is read in place).
 const Product kProducts[] = {{1, 1, 1},      {7, 13, 5},     {37, 53, 29},  {65, 257, 33},
                              {100, 300, 70}, {130, 784, 17}, {64, 100, 530}, {96, 40, 1030},
-                             {1, 784, 512},  {1, 37, 530},   {1, 300, 10}};
+                             {1, 784, 512},  {1, 37, 530},   {1, 300, 10},   {260, 257, 1088}};
 
 }  // namespace
 
