@@ -1,11 +1,17 @@
 // RUN: %zephyr-opt --zephyr-split-matmul-rows=threads=3 %s | FileCheck %s
+// RUN: %zephyr-opt --zephyr-split-matmul-rows=threads=2 %s | FileCheck %s --check-prefix=TWO
 // Row blocks are whole register tiles (multiples of 8 rows) that divide the rows exactly, so
-// each block is tiled as one thread tiles the whole matrix: 128 rows on 3 threads are 4 blocks
-// of 32, not 43 + 43 + 42. Rows with no such split stay on one thread.
+// each block is tiled as one thread tiles the whole matrix: 128 rows on 3 threads are not
+// 43 + 43 + 42. Of those splits, the fewest blocks that keep the threads busy 90 % of the time,
+// else the most even: 8 blocks of 16 on 3 threads (3 + 3 + 2; 4 blocks of 32 would leave a thread
+// idle half the time). Rows with no such split stay on one thread.
 
 // CHECK-LABEL: func.func @blocks
-// CHECK: scf.forall ({{.*}}) in (4)
-// CHECK: linalg.matmul ins({{.*}} : tensor<32x256xf32>, tensor<256x128xf32>)
+// CHECK: scf.forall ({{.*}}) in (8)
+// CHECK: linalg.matmul ins({{.*}} : tensor<16x256xf32>, tensor<256x128xf32>)
+// TWO-LABEL: func.func @blocks
+// TWO: scf.forall ({{.*}}) in (2)
+// TWO: linalg.matmul ins({{.*}} : tensor<64x256xf32>, tensor<256x128xf32>)
 // CHECK-NOT: zephyr.parallel
 func.func @blocks(%a: tensor<128x256xf32>, %b: tensor<256x128xf32>, %c: tensor<128x128xf32>) -> tensor<128x128xf32> {
   %0 = linalg.matmul {zephyr.parallel} ins(%a, %b : tensor<128x256xf32>, tensor<256x128xf32>) outs(%c : tensor<128x128xf32>) -> tensor<128x128xf32>
@@ -21,10 +27,20 @@ func.func @odd_rows(%a: tensor<100x256xf32>, %b: tensor<256x128xf32>, %c: tensor
   return %0 : tensor<100x128xf32>
 }
 
+// 1000 rows on 2 threads: 5 blocks of 200 would keep one thread idle a sixth of the time; 25
+// blocks of 40 are shared out 13 and 12.
+// TWO-LABEL: func.func @uneven
+// TWO: scf.forall ({{.*}}) in (25)
+// TWO: linalg.matmul ins({{.*}} : tensor<40x64xf32>, tensor<64x64xf32>)
+func.func @uneven(%a: tensor<1000x64xf32>, %b: tensor<64x64xf32>, %c: tensor<1000x64xf32>) -> tensor<1000x64xf32> {
+  %0 = linalg.matmul {zephyr.parallel} ins(%a, %b : tensor<1000x64xf32>, tensor<64x64xf32>) outs(%c : tensor<1000x64xf32>) -> tensor<1000x64xf32>
+  return %0 : tensor<1000x64xf32>
+}
+
 // Aᵀ·B splits the same way: a block of C's rows is a block of A's columns.
 // CHECK-LABEL: func.func @transposed_lhs
-// CHECK: scf.forall ({{.*}}) in (4)
-// CHECK: linalg.matmul_transpose_a ins({{.*}} : tensor<256x32xf32>, tensor<256x128xf32>)
+// CHECK: scf.forall ({{.*}}) in (8)
+// CHECK: linalg.matmul_transpose_a ins({{.*}} : tensor<256x16xf32>, tensor<256x128xf32>)
 func.func @transposed_lhs(%a: tensor<256x128xf32>, %b: tensor<256x128xf32>, %c: tensor<128x128xf32>) -> tensor<128x128xf32> {
   %0 = linalg.matmul_transpose_a {zephyr.parallel} ins(%a, %b : tensor<256x128xf32>, tensor<256x128xf32>) outs(%c : tensor<128x128xf32>) -> tensor<128x128xf32>
   return %0 : tensor<128x128xf32>
