@@ -313,6 +313,21 @@ int64_t row_block(int64_t rows, int threads) {
   return best;
 }
 
+// A split product whose result starts as a fill (the zeros it accumulates into) gets the fill
+// inside each block instead: each thread zeroes its own rows, and the script's cache tiles take
+// the fill along (@tile_cache), where one thread zeroed all of C before the blocks began.
+void zero_each_block(mlir::IRRewriter& rewriter, mlir::scf::ForallOp forall, mlir::Operation* block_product) {
+  auto fill = forall.getOutputs()[0].getDefiningOp<mlir::linalg::FillOp>();
+  if (!fill || forall.getOutputs().size() != 1) return;
+  auto product = mlir::cast<mlir::DestinationStyleOpInterface>(block_product);
+  mlir::OpOperand& init = product.getDpsInitsMutable()[0];
+  rewriter.setInsertionPoint(block_product);
+  auto zeroed = rewriter.create<mlir::linalg::FillOp>(fill.getLoc(), fill.getInputs(), mlir::ValueRange{init.get()});
+  rewriter.modifyOpInPlace(block_product, [&] { init.set(zeroed.getResult(0)); });
+  rewriter.modifyOpInPlace(forall, [&] { forall.getOutputsMutable()[0].set(fill.getOutputs()[0]); });
+  if (fill->use_empty()) rewriter.eraseOp(fill);
+}
+
 // Splits each matmul marked zephyr.parallel into an scf.forall over row blocks (row_block); one
 // with no such split runs on one thread. Transposes and elementwise nests, which compute each
 // element alike however they are split, are left to transforms.mlir's @split_rows.
@@ -333,6 +348,7 @@ mlir::LogicalResult split_matmul_rows(mlir::ModuleOp module, int threads) {
         rewriter, mlir::cast<mlir::TilingInterface>(mm.getOperation()), sizes, std::nullopt);
     if (mlir::failed(split)) return mm->emitError("cannot split the matmul into row blocks");
     rewriter.replaceOp(mm, split->tileOp->getResults());
+    zero_each_block(rewriter, mlir::cast<mlir::scf::ForallOp>(split->tileOp), split->tiledOp);
   }
   return mlir::success();
 }

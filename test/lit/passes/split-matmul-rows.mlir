@@ -45,3 +45,17 @@ func.func @transposed_lhs(%a: tensor<256x128xf32>, %b: tensor<256x128xf32>, %c: 
   %0 = linalg.matmul_transpose_a {zephyr.parallel} ins(%a, %b : tensor<256x128xf32>, tensor<256x128xf32>) outs(%c : tensor<128x128xf32>) -> tensor<128x128xf32>
   return %0 : tensor<128x128xf32>
 }
+
+// The zeros a split product accumulates into are written by each block, for its own rows.
+// CHECK-LABEL: func.func @zeroed_per_block
+// CHECK: scf.forall ({{.*}}) in (8) shared_outs(%[[OUT:.*]] = %{{.*}}) -> (tensor<128x128xf32>)
+// CHECK: %[[ROWS:.*]] = tensor.extract_slice %[[OUT]]
+// CHECK: %[[ZEROS:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%[[ROWS]] : tensor<16x128xf32>)
+// CHECK: linalg.matmul ins({{.*}}) outs(%[[ZEROS]] : tensor<16x128xf32>)
+func.func @zeroed_per_block(%a: tensor<128x256xf32>, %b: tensor<256x128xf32>) -> tensor<128x128xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<128x128xf32>
+  %c = linalg.fill ins(%zero : f32) outs(%e : tensor<128x128xf32>) -> tensor<128x128xf32>
+  %0 = linalg.matmul {zephyr.parallel} ins(%a, %b : tensor<128x256xf32>, tensor<256x128xf32>) outs(%c : tensor<128x128xf32>) -> tensor<128x128xf32>
+  return %0 : tensor<128x128xf32>
+}
