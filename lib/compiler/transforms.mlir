@@ -25,6 +25,9 @@ module attributes {transform.with_named_sequence} {
   // The M and N cache loops take the fill that zeroes the result with them (structured.fuse): each
   // 32 x 512 tile of C is zeroed just before its K loop accumulates into it, while it is in L1 and
   // L2, where a separate fill first wrote all of C (14 MB for the CNN's input gradient).
+  // structured.fuse takes every producer that is still a tileable op; the elementwise nests and
+  // transposes were tiled into loops of their own above, so that is the fill, and at most an
+  // unvectorized (integer) nest, which is then recomputed for every tile that reads it.
   transform.named_sequence @tile_cache(%mm: !transform.any_op {transform.consumed}) {
     %tile, %c0, %c1 = transform.structured.fuse %mm [32, 512, 0]
         : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op)
