@@ -150,13 +150,15 @@ void fold_transposed_lhs(mlir::ModuleOp module) {
     if (c.getDimSize(0) != 1 && rows_spread_over_l1(a)) folds.push_back({mm, t});
   });
   mlir::IRRewriter rewriter(module.getContext());
+  llvm::SmallPtrSet<mlir::Operation*, 8> transposes;  // once each: two products may share one
   for (auto [mm, t] : folds) {
     rewriter.setInsertionPoint(mm);
     rewriter.replaceOpWithNewOp<mlir::linalg::MatmulTransposeAOp>(
         mm, mm->getResultTypes(), mlir::ValueRange{t.getInput(), mm.getInputs()[1]}, mm.getOutputs());
+    transposes.insert(t);
   }
-  for (auto [mm, t] : folds)
-    if (t->use_empty()) rewriter.eraseOp(t);  // a transpose shared by two products is folded into both
+  for (mlir::Operation* t : transposes)
+    if (t->use_empty()) rewriter.eraseOp(t);
 }
 
 constexpr int64_t kPanel = 32;  // columns of B per packed panel: the register tile's width

@@ -51,3 +51,16 @@ func.func @aliasing_rows(%x: tensor<128x256xf32>, %g: tensor<128x32xf32>, %c: te
   %0 = linalg.matmul ins(%xt, %g : tensor<256x128xf32>, tensor<128x32xf32>) outs(%c : tensor<256x32xf32>) -> tensor<256x32xf32>
   return %0 : tensor<256x32xf32>
 }
+
+// One transpose read by two products is folded into both, and then it is gone.
+// CHECK-LABEL: func.func @two_products
+// CHECK-NOT: linalg.transpose
+// CHECK: linalg.matmul_transpose_a ins(%arg0, %arg1
+// CHECK: linalg.matmul_transpose_a ins(%arg0, %arg2
+func.func @two_products(%x: tensor<16x8xf32>, %g: tensor<16x4xf32>, %h: tensor<16x4xf32>, %c: tensor<8x4xf32>) -> (tensor<8x4xf32>, tensor<8x4xf32>) {
+  %e = tensor.empty() : tensor<8x16xf32>
+  %xt = linalg.transpose ins(%x : tensor<16x8xf32>) outs(%e : tensor<8x16xf32>) permutation = [1, 0]
+  %0 = linalg.matmul ins(%xt, %g : tensor<8x16xf32>, tensor<16x4xf32>) outs(%c : tensor<8x4xf32>) -> tensor<8x4xf32>
+  %1 = linalg.matmul ins(%xt, %h : tensor<8x16xf32>, tensor<16x4xf32>) outs(%c : tensor<8x4xf32>) -> tensor<8x4xf32>
+  return %0, %1 : tensor<8x4xf32>, tensor<8x4xf32>
+}
