@@ -224,8 +224,7 @@ class ScheduledExecutable final : public Executable {
     Arena arena(plan_.arena_bytes);
     for (size_t c = 0; c < schedule_.calls.size(); ++c) {
       const KernelCall& call = schedule_.calls[c];
-      int direct = plan_.direct_result[call.output];
-      at[call.output] = direct >= 0 ? results[direct] : arena.at(plan_.offset[call.output]);
+      at[call.output] = output_at(call.output, results, arena);
       packed.clear();
       for (size_t in : call.inputs) packed.push_back(at[in]);
       packed.push_back(at[call.output]);
@@ -246,6 +245,12 @@ class ScheduledExecutable final : public Executable {
   // keeps, so a call is the kernel calls alone. Profiling and NaN checks, host work per run,
   // take run()'s path.
   std::unique_ptr<BoundRun> bind(std::vector<void*> arguments, std::vector<void*> results) const override;
+
+  // Where a kernel call writes value `v`: straight into a result's buffer, or its arena slot.
+  void* output_at(size_t v, void* const* results, const Arena& arena) const {
+    const int direct = plan_.direct_result[v];
+    return direct >= 0 ? results[direct] : arena.at(plan_.offset[v]);
+  }
 
   double compile_seconds() const override { return seconds_; }
   CompileStats stats() const override { return stats_; }
@@ -468,8 +473,7 @@ class ScheduledExecutable::Bound final : public BoundRun {
     std::vector<void*> at(e.schedule_.values.size(), nullptr);
     for (size_t i = 0; i < e.schedule_.arguments; ++i) at[i] = arguments[i];
     for (const KernelCall& call : e.schedule_.calls) {
-      const int direct = e.plan_.direct_result[call.output];
-      at[call.output] = direct >= 0 ? results[direct] : arena_.at(e.plan_.offset[call.output]);
+      at[call.output] = e.output_at(call.output, results.data(), arena_);
       calls_.push_back({e.entries_[call.kernel], pointers_.size()});
       for (size_t in : call.inputs) pointers_.push_back(at[in]);
       pointers_.push_back(at[call.output]);
