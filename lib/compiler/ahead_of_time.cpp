@@ -28,10 +28,11 @@ std::string schedule_text(const Schedule& s, const std::string& entry, const cha
   std::string out = fmt::format("{} schedule @{}: {} kernel calls, {} distinct kernels\n", comment, entry,
                                 s.calls.size(), s.kernels.size());
   for (const KernelCall& call : s.calls) {
-    std::vector<std::string> inputs;
+    std::vector<std::string> inputs, outputs, types;
     for (size_t in : call.inputs) inputs.push_back(value_name(s, in));
-    out += fmt::format("{}   {} = @{}({}) : {}\n", comment, value_name(s, call.output), s.kernels[call.kernel].name,
-                       fmt::join(inputs, ", "), type_text(s.values[call.output]));
+    for (size_t v : call.outputs) outputs.push_back(value_name(s, v)), types.push_back(type_text(s.values[v]));
+    out += fmt::format("{}   {} = @{}({}) : {}\n", comment, fmt::join(outputs, ", "), s.kernels[call.kernel].name,
+                       fmt::join(inputs, ", "), fmt::join(types, ", "));
   }
   std::vector<std::string> results;
   for (size_t r : s.results) results.push_back(value_name(s, r));
@@ -63,16 +64,18 @@ void add_schedule_function(llvm::Module& module, const Schedule& s, const std::s
                                                                        b.getInt64(plan.arena_bytes)});
   for (size_t c = 0; c < s.calls.size(); ++c) {
     const KernelCall& call = s.calls[c];
-    const int direct = plan.direct_result[call.output];
-    if (direct >= 0)
-      at[call.output] = function->getArg(static_cast<unsigned>(s.arguments + direct));
-    else
-      at[call.output] = b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), arena, static_cast<uint64_t>(plan.offset[call.output]));
+    for (size_t v : call.outputs) {
+      const int direct = plan.direct_result[v];
+      if (direct >= 0)
+        at[v] = function->getArg(static_cast<unsigned>(s.arguments + direct));
+      else
+        at[v] = b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), arena, static_cast<uint64_t>(plan.offset[v]));
+    }
     llvm::Function* kernel = module.getFunction(s.kernels[call.kernel].name);
     if (!kernel) throw Error(fmt::format("[compile] internal error: kernel '{}' missing", s.kernels[call.kernel].name));
     std::vector<llvm::Value*> operands;
     for (size_t in : call.inputs) operands.push_back(at[in]);
-    operands.push_back(at[call.output]);
+    for (size_t v : call.outputs) operands.push_back(at[v]);
     b.CreateCall(kernel, operands);
   }
   for (size_t r = 0; r < s.results.size(); ++r)

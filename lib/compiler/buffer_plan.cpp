@@ -33,11 +33,11 @@ BufferPlan plan_buffers(const Schedule& s) {
 
   std::vector<Lifetime> life(n, {0, 0});
   std::vector<size_t> placed_first;  // the arena's values, in the order they are placed
-  for (size_t c = 0; c < s.calls.size(); ++c) {
-    const size_t v = s.calls[c].output;
-    life[v] = {c, c};  // an output nobody reads still needs its bytes during its own call
-    if (plan.direct_result[v] < 0) placed_first.push_back(v);
-  }
+  for (size_t c = 0; c < s.calls.size(); ++c)
+    for (size_t v : s.calls[c].outputs) {
+      life[v] = {c, c};  // an output nobody reads still needs its bytes during its own call
+      if (plan.direct_result[v] < 0) placed_first.push_back(v);
+    }
   for (size_t c = 0; c < s.calls.size(); ++c)
     for (size_t in : s.calls[c].inputs) life[in].last = std::max(life[in].last, c);
   for (size_t v : placed_first)

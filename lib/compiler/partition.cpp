@@ -28,8 +28,15 @@ class Partitioner {
       for (const NodePtr& in : n->inputs) ++users_[in.get()];
     for (const NodePtr& r : fn.results) ++users_[r.get()];  // a result is one more use
     for (const NodePtr& r : fn.results) result_.insert({r.get(), true});
+    for (const Node* n : order_)
+      for (const NodePtr& in : n->inputs) {
+        std::vector<const Node*>& users = users_of_[in.get()];
+        if (users.empty() || users.back() != n) users.push_back(n);
+      }
     for (const Node* n : order_) materialized_[n] = decide(n);
     for (const Node* n : order_) store_before_reshape(n);
+    if (!every_op_)
+      for (auto n = order_.rbegin(); n != order_.rend(); ++n) join_sibling(*n);
   }
 
   Schedule run() {
@@ -38,7 +45,7 @@ class Partitioner {
     for (const NodePtr& a : fn_.arguments) value_of(s, a.get());
     std::unordered_map<std::string, size_t> kernel_of_key;
     for (const Node* n : order_) {
-      if (n->op == OpKind::Argument || !materialized_.at(n)) continue;
+      if (n->op == OpKind::Argument || !materialized_.at(n) || computed_in_.count(n)) continue;
       KernelCall call;
       Function kernel = kernel_rooted_at(s, n, call.inputs);
       std::string key = structural_key(kernel);
@@ -51,7 +58,8 @@ class Partitioner {
         s.keys.push_back(std::move(key));
       }
       call.kernel = it->second;
-      call.output = value_of(s, n);
+      call.outputs.push_back(value_of(s, n));
+      for (const Node* sibling : outputs_[n]) call.outputs.push_back(value_of(s, sibling));
       const std::string where = n->loc.str();
       call.origin = where.empty() ? mnemonic(n->op) : fmt::format("{} at {}", mnemonic(n->op), where);
       s.calls.push_back(std::move(call));
@@ -90,6 +98,41 @@ class Partitioner {
     for (const Node* v = n; v != base; v = v->inputs[0].get()) materialized_[v] = false;
   }
 
+  // The root of the one kernel that computes `n` in the same loop as its root, or null: `n` is
+  // copied into each user's kernel, or reaches its root through a view or another kind of op. Nodes
+  // are asked in reverse topological order, so every user of `n` already has its answer.
+  const Node* home(const Node* n) const {
+    for (;;) {
+      if (auto it = computed_in_.find(n); it != computed_in_.end()) return it->second;
+      if (materialized_.at(n)) return n;
+      if (!elementwise(n->op) || n->dtype == DType::bool_ || users_.at(n) != 1) return nullptr;
+      n = users_of_.at(n).front();
+    }
+  }
+
+  // Siblings (see partition.h): a stored elementwise value whose users all lie in one kernel whose
+  // root is elementwise and of the value's shape is computed in that kernel instead. It stays a
+  // value of the schedule only if it is a result (the kernel's extra output); otherwise it is one
+  // more fused node of the kernel. No cycle can form: every reader of the value is in that kernel.
+  void join_sibling(const Node* n) {
+    if (n->op == OpKind::Argument || !materialized_.at(n) || !elementwise(n->op) || n->dtype == DType::bool_) return;
+    auto users = users_of_.find(n);
+    if (users == users_of_.end()) return;  // only a result
+    const Node* root = nullptr;
+    for (const Node* u : users->second) {
+      const Node* h = home(u);
+      if (!h || (root && h != root)) return;
+      root = h;
+    }
+    if (!elementwise(root->op) || root->dtype == DType::bool_ || root->shape != n->shape) return;
+    computed_in_[n] = root;
+    if (result_.count(n)) {
+      outputs_[root].push_back(n);
+    } else {
+      materialized_[n] = false;
+    }
+  }
+
   size_t value_of(Schedule& s, const Node* n) {
     auto [it, fresh] = values_.try_emplace(n, s.values.size());
     if (fresh) s.values.push_back({n->shape, n->dtype});
@@ -104,7 +147,8 @@ class Partitioner {
     std::vector<std::pair<const Node*, size_t>> stack{{root, 0}};
     while (!stack.empty()) {
       auto& [node, next] = stack.back();
-      if (node != root && materialized_.at(node)) {  // read from another kernel or the caller
+      // Read from another kernel or the caller, unless it is a sibling computed here.
+      if (node != root && materialized_.at(node) && !(computed_in_.count(node) && computed_in_.at(node) == root)) {
         if (!clone.count(node)) {
           Attrs attrs;
           attrs.name = fmt::format("k{}", kernel.arguments.size());
@@ -131,13 +175,17 @@ class Partitioner {
       stack.pop_back();
     }
     kernel.results.push_back(clone.at(root));
+    for (const Node* sibling : outputs_[root]) kernel.results.push_back(clone.at(sibling));
     return kernel;
   }
 
   const Function& fn_;
   std::vector<const Node*> order_;
   bool locations_, every_op_;
-  std::unordered_map<const Node*, int> users_;
+  std::unordered_map<const Node*, int> users_;  // uses, counting a node read twice by one user twice
+  std::unordered_map<const Node*, std::vector<const Node*>> users_of_;  // distinct users, in order
+  std::unordered_map<const Node*, const Node*> computed_in_;            // sibling -> its kernel's root
+  std::unordered_map<const Node*, std::vector<const Node*>> outputs_;   // root -> its sibling results
   std::unordered_map<const Node*, bool> result_;
   std::unordered_map<const Node*, bool> materialized_;
   std::unordered_map<const Node*, size_t> values_;

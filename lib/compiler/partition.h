@@ -11,12 +11,13 @@
 
 namespace zephyr::compiler {
 
-/// One call of the schedule: kernel `kernel` reads values `inputs` and writes value `output`.
+/// One call of the schedule: kernel `kernel` reads values `inputs` and writes values `outputs`
+/// (most kernels write one; see "siblings" below for those that write several).
 struct KernelCall {
   size_t kernel;
   std::vector<size_t> inputs;
-  size_t output;
-  std::string origin;  // the op that computes `output` and the user's line: "matmul at model.cpp:12:7"
+  std::vector<size_t> outputs;
+  std::string origin;  // the op that computes `outputs[0]` and the user's line: "matmul at model.cpp:12:7"
 };
 
 /// A function as a flat list of kernel calls over values. Values 0..arguments-1 are the
@@ -30,7 +31,7 @@ struct Schedule {
   std::vector<Value> values;
   /// The distinct kernels: structurally equal ones (same ops, shapes, dtypes, attributes) are one
   /// entry, whichever nodes, parameters or source lines they came from. Each is named
-  /// "zk_<hash of its key>" and takes its inputs, then its one output, as pointers.
+  /// "zk_<hash of its key>" and takes its inputs, then its outputs, as pointers.
   std::vector<Function> kernels;
   std::vector<std::string> keys;  // per kernel: its structural key (what the compile cache keys on)
   std::vector<KernelCall> calls;  // in an order that respects dependencies
@@ -43,6 +44,12 @@ struct Schedule {
 /// into each user, as the pipeline recomputes them) and views of materialized values are copied
 /// into every kernel that uses them. A reshape that would be a kernel's output is such a view of
 /// its operand, which is stored instead (no copy). So each fusion group lies inside one kernel.
+///
+/// Siblings: an elementwise value read only inside one elementwise kernel of its own shape is
+/// computed in that kernel too, in the same loop, and written by it as a second output if it is a
+/// result. Adam's step is the case it is for: the new moments m and v are results that the
+/// parameter's update reads, so one pass reads p, g, m, v and writes p, m, v, where three kernels
+/// read and wrote ten arrays.
 struct PartitionOptions {
   bool locations = false;  // give each kernel the source locations of its first instance (IR dumps)
   bool every_op = false;   // one op per kernel (ZEPHYR_DEBUG_NANS: each op's result is checked)

@@ -81,6 +81,31 @@ mlir::LogicalResult fold_slices_into_transfers(mlir::ModuleOp module) {
   return mlir::applyPatternsAndFoldGreedily(module, std::move(patterns));
 }
 
+// A kernel's extra output (a sibling, partition.h): a generic whose result is returned and read by
+// one consumer generic. linalg's own pattern would fuse a copy of it into the consumer and keep it
+// for the return (it replaces only the consumer's results), so the loop would run twice; this
+// fuses it once, and the return reads the fused op's extra result: one pass for both values.
+struct FuseReturnedProducer : mlir::OpRewritePattern<mlir::linalg::GenericOp> {
+  using OpRewritePattern::OpRewritePattern;
+  mlir::LogicalResult matchAndRewrite(mlir::linalg::GenericOp consumer, mlir::PatternRewriter& rewriter) const override {
+    for (mlir::OpOperand& operand : consumer->getOpOperands()) {
+      auto producer = operand.get().getDefiningOp<mlir::linalg::GenericOp>();
+      if (!producer || producer->hasOneUse() || !mlir::linalg::areElementwiseOpsFusable(&operand)) continue;
+      const bool returned_besides = llvm::all_of(producer->getUses(), [&](mlir::OpOperand& use) {
+        return &use == &operand || mlir::isa<mlir::func::ReturnOp>(use.getOwner());
+      });
+      if (!returned_besides) continue;
+      mlir::FailureOr<mlir::linalg::ElementwiseOpFusionResult> fused = mlir::linalg::fuseElementwiseOps(rewriter, &operand);
+      if (mlir::failed(fused)) continue;
+      for (auto [from, to] : fused->replacements) rewriter.replaceAllUsesWith(from, to);
+      rewriter.eraseOp(consumer);
+      rewriter.eraseOp(producer);
+      return mlir::success();
+    }
+    return mlir::failure();
+  }
+};
+
 // linalg's elementwise fusion (what -linalg-fuse-elementwise-ops does), except that reshapes
 // are only propagated through linalg.generic: a linalg.matmul whose result is reshaped (a
 // convolution's im2col product) must stay a matmul, or the transform script cannot tile it.
@@ -110,6 +135,7 @@ mlir::LogicalResult fuse_elementwise(mlir::ModuleOp module) {
     return linalg && mlir::isa<mlir::linalg::GenericOp>(linalg) && single_use(operand);
   };
   mlir::linalg::populateElementwiseOpsFusionPatterns(patterns, single_use);
+  patterns.add<FuseReturnedProducer>(ctx);
   mlir::linalg::populateFoldReshapeOpsByExpansionPatterns(patterns, generic_only);
   mlir::linalg::populateEraseUnusedOperandsAndResultsPatterns(patterns);
   mlir::tensor::populateFoldTensorEmptyPatterns(patterns);
@@ -263,6 +289,21 @@ void pack_aliased_rhs(mlir::ModuleOp module, int threads) {
   }
 }
 
+// A generic with several results (a kernel's siblings, partition.h) whose inits are one value
+// (CSE merged their tensor.empty ops): tile_using_forall would give every result the first
+// result's shared output, so each block's three results landed in one buffer. Each repeated init
+// becomes an empty tensor of its own.
+void own_init_per_result(mlir::linalg::GenericOp generic) {
+  llvm::SmallPtrSet<mlir::Value, 4> seen;
+  for (mlir::OpOperand& init : generic.getDpsInitsMutable()) {
+    if (seen.insert(init.get()).second) continue;
+    auto empty = init.get().getDefiningOp<mlir::tensor::EmptyOp>();
+    if (!empty) continue;  // a generic that reads its init keeps it (not made by fusion)
+    mlir::OpBuilder b(generic);
+    init.set(b.clone(*empty)->getResult(0));
+  }
+}
+
 // Marks what the transform script splits into one row block per thread (zephyr.parallel).
 void mark_for_threads(mlir::ModuleOp module, int threads) {
   auto unit = mlir::UnitAttr::get(module.getContext());
@@ -287,8 +328,10 @@ void mark_for_threads(mlir::ModuleOp module, int threads) {
     if (generic.getNumReductionLoops() != 0 || generic->getNumResults() == 0) return;
     auto out = mlir::cast<mlir::RankedTensorType>(generic->getResult(0).getType());
     if (out.getRank() >= 1 && out.hasStaticShape() && out.getDimSize(0) >= threads &&
-        out.getNumElements() >= (int64_t{1} << 16))
+        out.getNumElements() >= (int64_t{1} << 16)) {
       generic->setAttr("zephyr.parallel", unit);
+      own_init_per_result(generic);
+    }
   });
 }
 

@@ -31,14 +31,15 @@ void order_for_memory(Schedule& s) {
       if (!ready[in]) return false;
     return true;
   };
-  // Running `c` now takes no more arena bytes than it gives back: its output is a result, or no
+  // Running `c` now takes no more arena bytes than it gives back: its outputs are results, or no
   // larger than the inputs it is the last to read.
   auto frees_enough = [&](size_t c) {
-    size_t freed = 0;
+    size_t freed = 0, taken = 0;
     for (size_t in : reads[c])
       if (in >= s.arguments && !kept[in] && reads_left[in] == 1) freed += bytes(in);
-    const size_t out = s.calls[c].output;
-    return (kept[out] ? 0 : bytes(out)) <= freed;
+    for (size_t out : s.calls[c].outputs)
+      if (!kept[out]) taken += bytes(out);
+    return taken <= freed;
   };
 
   std::vector<KernelCall> order;
@@ -53,7 +54,7 @@ void order_for_memory(Schedule& s) {
       if (done[c]) continue;
       done[c] = true;
       order.push_back(s.calls[c]);
-      ready[s.calls[c].output] = true;
+      for (size_t out : s.calls[c].outputs) ready[out] = true;
       for (size_t in : reads[c]) --reads_left[in];
       // What may run early now: readers of the new value, and readers of the values this call
       // read (one of them may now be the last to read one).
@@ -61,7 +62,7 @@ void order_for_memory(Schedule& s) {
         for (size_t d : readers[v])
           if (!done[d] && runnable(d) && frees_enough(d)) pending.push_back(d);
       };
-      consider(s.calls[c].output);
+      for (size_t out : s.calls[c].outputs) consider(out);
       for (size_t in : reads[c]) consider(in);
     }
   }

@@ -70,7 +70,7 @@ class Profile {
     auto profile = std::make_shared<Profile>();
     profile->name_ = name;
     for (const KernelCall& call : schedule.calls) {
-      const Schedule::Value& out = schedule.values[call.output];
+      const Schedule::Value& out = schedule.values[call.outputs[0]];
       profile->labels_.push_back(fmt::format("{} -> {}", call.origin, describe(out.dtype, out.shape)));
     }
     profile->seconds_.assign(schedule.calls.size(), 0.0);
@@ -224,10 +224,10 @@ class ScheduledExecutable final : public Executable {
     Arena arena(plan_.arena_bytes);
     for (size_t c = 0; c < schedule_.calls.size(); ++c) {
       const KernelCall& call = schedule_.calls[c];
-      at[call.output] = output_at(call.output, results, arena);
+      for (size_t out : call.outputs) at[out] = output_at(out, results, arena);
       packed.clear();
       for (size_t in : call.inputs) packed.push_back(at[in]);
-      packed.push_back(at[call.output]);
+      for (size_t out : call.outputs) packed.push_back(at[out]);
       if (profile_) {
         const auto t = Clock::now();
         entries_[call.kernel](packed.data());
@@ -263,19 +263,21 @@ class ScheduledExecutable final : public Executable {
  private:
   // ZEPHYR_DEBUG_NANS=1: a host step after every kernel call, as jax_debug_nans. The first call
   // whose output holds a NaN or an infinity stops the run with the op and the user's line that
-  // computed it (the run's arena goes back to the pool as the exception leaves run()).
+  // computed it (the run's arena goes back to the pool as the exception leaves run()). Each
+  // kernel has one op and one output then (PartitionOptions::every_op).
   void check_finite(size_t c, const std::vector<void*>& at) const {
     const KernelCall& call = schedule_.calls[c];
-    const Schedule::Value& value = schedule_.values[call.output];
+    const size_t output = call.outputs[0];
+    const Schedule::Value& value = schedule_.values[output];
     const int64_t n = numel(value.shape);
     int64_t bad = -1;
     double found = 0;
     if (value.dtype == DType::f32) {
-      const float* p = static_cast<const float*>(at[call.output]);
+      const float* p = static_cast<const float*>(at[output]);
       for (int64_t i = 0; i < n && bad < 0; ++i)
         if (!std::isfinite(p[i])) bad = i, found = p[i];
     } else if (value.dtype == DType::f64) {
-      const double* p = static_cast<const double*>(at[call.output]);
+      const double* p = static_cast<const double*>(at[output]);
       for (int64_t i = 0; i < n && bad < 0; ++i)
         if (!std::isfinite(p[i])) bad = i, found = p[i];
     }
@@ -473,10 +475,10 @@ class ScheduledExecutable::Bound final : public BoundRun {
     std::vector<void*> at(e.schedule_.values.size(), nullptr);
     for (size_t i = 0; i < e.schedule_.arguments; ++i) at[i] = arguments[i];
     for (const KernelCall& call : e.schedule_.calls) {
-      at[call.output] = e.output_at(call.output, results.data(), arena_);
+      for (size_t out : call.outputs) at[out] = e.output_at(out, results.data(), arena_);
       calls_.push_back({e.entries_[call.kernel], pointers_.size()});
       for (size_t in : call.inputs) pointers_.push_back(at[in]);
-      pointers_.push_back(at[call.output]);
+      for (size_t out : call.outputs) pointers_.push_back(at[out]);
     }
     for (size_t r = 0; r < e.schedule_.results.size(); ++r)
       if (e.plan_.copied[r])
@@ -492,7 +494,7 @@ class ScheduledExecutable::Bound final : public BoundRun {
  private:
   struct Call {
     void (*entry)(void**);
-    size_t first;  // its pointers in pointers_: the inputs, then the output
+    size_t first;  // its pointers in pointers_: the inputs, then the outputs
   };
   struct Copy {
     void* to;

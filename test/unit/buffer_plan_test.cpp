@@ -18,7 +18,8 @@ namespace {
 // Computed here from the calls, independently of the planner: [first call, last call] per value.
 std::vector<std::pair<size_t, size_t>> lifetimes(const Schedule& s, const BufferPlan& plan) {
   std::vector<std::pair<size_t, size_t>> life(s.values.size(), {0, 0});
-  for (size_t c = 0; c < s.calls.size(); ++c) life[s.calls[c].output] = {c, c};
+  for (size_t c = 0; c < s.calls.size(); ++c)
+    for (size_t v : s.calls[c].outputs) life[v] = {c, c};
   for (size_t c = 0; c < s.calls.size(); ++c)
     for (size_t in : s.calls[c].inputs) life[in].second = std::max(life[in].second, c);
   for (size_t r = 0; r < s.results.size(); ++r)
@@ -31,18 +32,18 @@ void check_plan(const Schedule& s) {
   const auto life = lifetimes(s, plan);
   size_t sum = 0, peak_live = 0;
   std::vector<size_t> in_arena;
-  for (const z::compiler::KernelCall& call : s.calls) {
-    const size_t v = call.output;
-    if (plan.direct_result[v] >= 0) {
-      CHECK(plan.offset[v] == -1);
-      continue;
+  for (const z::compiler::KernelCall& call : s.calls)
+    for (size_t v : call.outputs) {
+      if (plan.direct_result[v] >= 0) {
+        CHECK(plan.offset[v] == -1);
+        continue;
+      }
+      REQUIRE(plan.offset[v] >= 0);
+      CHECK(plan.offset[v] % BufferPlan::kAlignment == 0);
+      CHECK(static_cast<size_t>(plan.offset[v]) + plan.bytes[v] <= plan.arena_bytes);
+      sum += plan.bytes[v];
+      in_arena.push_back(v);
     }
-    REQUIRE(plan.offset[v] >= 0);
-    CHECK(plan.offset[v] % BufferPlan::kAlignment == 0);
-    CHECK(static_cast<size_t>(plan.offset[v]) + plan.bytes[v] <= plan.arena_bytes);
-    sum += plan.bytes[v];
-    in_arena.push_back(v);
-  }
   for (size_t c = 0; c < s.calls.size(); ++c) {
     size_t live = 0;
     for (size_t v : in_arena)
@@ -68,7 +69,7 @@ TEST_CASE("buffer plan: a chain of four calls needs two buffers, the last writte
   Schedule s;
   s.arguments = 1;
   for (int v = 0; v < 5; ++v) s.values.push_back({{256}, z::DType::f32});  // 1 KiB each
-  for (size_t v = 1; v < 5; ++v) s.calls.push_back({0, {v - 1}, v, "neg"});
+  for (size_t v = 1; v < 5; ++v) s.calls.push_back({0, {v - 1}, {v}, "neg"});
   s.results = {4};
   const BufferPlan plan = z::compiler::plan_buffers(s);
   CHECK(plan.direct_result[4] == 0);
@@ -107,13 +108,13 @@ TEST_CASE("schedule order: a call that takes no more bytes than it frees runs as
   Schedule s;
   s.arguments = 1;
   for (int v = 0; v < 8; ++v) s.values.push_back({{256}, z::DType::f32});
-  s.calls = {{0, {0}, 1, ""}, {0, {1}, 2, ""}, {0, {2}, 3, ""}, {0, {1}, 4, ""},
-             {0, {2}, 5, ""}, {0, {0}, 6, ""}, {1, {6, 3}, 7, ""}};
+  s.calls = {{0, {0}, {1}, ""}, {0, {1}, {2}, ""}, {0, {2}, {3}, ""}, {0, {1}, {4}, ""},
+             {0, {2}, {5}, ""}, {0, {0}, {6}, ""}, {1, {6, 3}, {7}, ""}};
   s.results = {4, 5, 7};
   const size_t before = z::compiler::plan_buffers(s).arena_bytes;
   z::compiler::order_for_memory(s);
   std::vector<size_t> outputs;
-  for (const z::compiler::KernelCall& c : s.calls) outputs.push_back(c.output);
+  for (const z::compiler::KernelCall& c : s.calls) outputs.push_back(c.outputs[0]);
   // 4 and 5 are results (no arena bytes): each runs once its input exists; 2 and 3 then free
   // what they read. 6 takes bytes and frees none, so it keeps its place.
   CHECK(outputs == std::vector<size_t>{1, 4, 2, 5, 3, 6, 7});

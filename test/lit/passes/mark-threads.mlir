@@ -24,3 +24,23 @@ func.func @transposed_lhs(%a: tensor<256x128xf32>, %b: tensor<256x128xf32>, %c: 
   %0 = linalg.matmul_transpose_a ins(%a, %b : tensor<256x128xf32>, tensor<256x128xf32>) outs(%c : tensor<128x128xf32>) -> tensor<128x128xf32>
   return %0 : tensor<128x128xf32>
 }
+
+// A nest with two results whose inits are one empty tensor (CSE merges them): each result gets an
+// empty tensor of its own, or the forall split would give both the first result's shared output.
+#id = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-LABEL: func.func @two_results
+// CHECK-DAG: %[[E0:.*]] = tensor.empty() : tensor<512x512xf32>
+// CHECK-DAG: %[[E1:.*]] = tensor.empty() : tensor<512x512xf32>
+// CHECK: linalg.generic {{.*}} outs(%[[E0]], %[[E1]] : {{.*}}) attrs = {zephyr.parallel}
+func.func @two_results(%m: tensor<512x512xf32>, %p: tensor<512x512xf32>) -> (tensor<512x512xf32>, tensor<512x512xf32>) {
+  %half = arith.constant 0.5 : f32
+  %empty = tensor.empty() : tensor<512x512xf32>
+  %r:2 = linalg.generic {indexing_maps = [#id, #id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%m, %p : tensor<512x512xf32>, tensor<512x512xf32>) outs(%empty, %empty : tensor<512x512xf32>, tensor<512x512xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32, %o2: f32):
+    %s = arith.mulf %a, %half : f32
+    %d = arith.subf %b, %s : f32
+    linalg.yield %s, %d : f32, f32
+  } -> (tensor<512x512xf32>, tensor<512x512xf32>)
+  return %r#0, %r#1 : tensor<512x512xf32>, tensor<512x512xf32>
+}
