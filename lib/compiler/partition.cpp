@@ -25,14 +25,13 @@ class Partitioner {
   Partitioner(const Function& fn, const PartitionOptions& options)
       : fn_(fn), order_(topological_order(fn.results)), locations_(options.locations), every_op_(options.every_op) {
     for (const Node* n : order_)
-      for (const NodePtr& in : n->inputs) ++users_[in.get()];
-    for (const NodePtr& r : fn.results) ++users_[r.get()];  // a result is one more use
-    for (const NodePtr& r : fn.results) result_.insert({r.get(), true});
-    for (const Node* n : order_)
       for (const NodePtr& in : n->inputs) {
+        ++users_[in.get()];
         std::vector<const Node*>& users = users_of_[in.get()];
         if (users.empty() || users.back() != n) users.push_back(n);
       }
+    for (const NodePtr& r : fn.results) ++users_[r.get()];  // a result is one more use
+    for (const NodePtr& r : fn.results) result_.insert({r.get(), true});
     for (const Node* n : order_) materialized_[n] = decide(n);
     for (const Node* n : order_) store_before_reshape(n);
     if (!every_op_)
@@ -59,7 +58,7 @@ class Partitioner {
       }
       call.kernel = it->second;
       call.outputs.push_back(value_of(s, n));
-      for (const Node* sibling : outputs_[n]) call.outputs.push_back(value_of(s, sibling));
+      for (const Node* sibling : siblings_written_by(n)) call.outputs.push_back(value_of(s, sibling));
       const std::string where = n->loc.str();
       call.origin = where.empty() ? mnemonic(n->op) : fmt::format("{} at {}", mnemonic(n->op), where);
       s.calls.push_back(std::move(call));
@@ -133,6 +132,13 @@ class Partitioner {
     }
   }
 
+  // The results computed in `root`'s kernel besides `root` itself (join_sibling).
+  const std::vector<const Node*>& siblings_written_by(const Node* root) const {
+    static const std::vector<const Node*> none;
+    auto it = outputs_.find(root);
+    return it == outputs_.end() ? none : it->second;
+  }
+
   size_t value_of(Schedule& s, const Node* n) {
     auto [it, fresh] = values_.try_emplace(n, s.values.size());
     if (fresh) s.values.push_back({n->shape, n->dtype});
@@ -148,7 +154,9 @@ class Partitioner {
     while (!stack.empty()) {
       auto& [node, next] = stack.back();
       // Read from another kernel or the caller, unless it is a sibling computed here.
-      if (node != root && materialized_.at(node) && !(computed_in_.count(node) && computed_in_.at(node) == root)) {
+      auto joined = computed_in_.find(node);
+      const bool computed_here = joined != computed_in_.end() && joined->second == root;
+      if (node != root && materialized_.at(node) && !computed_here) {
         if (!clone.count(node)) {
           Attrs attrs;
           attrs.name = fmt::format("k{}", kernel.arguments.size());
@@ -175,7 +183,7 @@ class Partitioner {
       stack.pop_back();
     }
     kernel.results.push_back(clone.at(root));
-    for (const Node* sibling : outputs_[root]) kernel.results.push_back(clone.at(sibling));
+    for (const Node* sibling : siblings_written_by(root)) kernel.results.push_back(clone.at(sibling));
     return kernel;
   }
 
