@@ -36,7 +36,12 @@ void check_mask(const Tensor& mask, const Tensor& scores, const SourceLoc& where
 
 // softmax(q k^T / sqrt(d) masked) v over the last two axes.
 Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, bool causal, const SourceLoc& where,
-              const char* layer, Loc loc) {
+              const char* layer, Loc loc, int64_t flash_block = 0) {
+  if (flash_block != 0) {
+    if (mask.defined())
+      fail_at(where, layer, "flash attention (flash_block > 0) takes no mask: use is_causal, or flash_block = 0");
+    return flash_attention(q, k, v, {.is_causal = causal, .key_block = flash_block}, loc);
+  }
   Tensor scores = div(matmul(q, swap_last(k, loc), loc), scalar(std::sqrt(double(q.shape(-1))), q.dtype(), loc), loc);
   if (mask.defined()) {
     check_mask(mask, scores, where, layer);
@@ -81,7 +86,7 @@ Tensor multi_head_attention(Params p, Tensor q, Tensor k, Tensor v, int64_t head
     Tensor Q = split_heads(linear(p["q_proj"], q, model, o.with_bias, init::base, loc), heads, loc);
     Tensor K = split_heads(linear(p["k_proj"], k, model, o.with_bias, init::base, loc), heads, loc);
     Tensor V = split_heads(linear(p["v_proj"], v, model, o.with_bias, init::base, loc), heads, loc);
-    Tensor heads_out = attend(Q, K, V, o.mask, o.is_causal, where, "multi_head_attention", loc);
+    Tensor heads_out = attend(Q, K, V, o.mask, o.is_causal, where, "multi_head_attention", loc, o.flash_block);
     return linear(p["out_proj"], merge_heads(heads_out, loc), model, o.with_bias, init::base, loc);
   });
 }

@@ -23,7 +23,25 @@ struct AttentionOptions {
   Tensor mask;             ///< optional: broadcasts to (batch..., heads, t, s); bool or 0/1 float
   bool is_causal = false;  ///< query i sees keys j <= i
   bool with_bias = true;   ///< a bias in each of the four projections
+  /// > 0: attend by flash_attention over blocks of this many keys, so that no (t, s) scores are
+  /// stored and memory grows linearly with the context; takes no mask (is_causal is allowed).
+  int64_t flash_block = 0;
 };
+
+/// Options of flash_attention.
+struct FlashOptions {
+  bool is_causal = false;  ///< query i sees keys j <= i
+  int64_t key_block = 64;  ///< keys per step of the loop
+};
+
+/// softmax(q kᵀ / √d) v, computed a block of keys at a time with an online softmax (flash
+/// attention): the (t, s) scores are never stored, forward or backward, so memory grows linearly
+/// with the context. q: (..., t, d), k: (..., s, d), v: (..., s, e) with equal leading axes; s
+/// need not be a multiple of the block. Its VJP recomputes each block's probabilities from the
+/// saved log-sum-exp; jvp and vmap go through it. Equal to the plain softmax(q kᵀ / √d) v up to
+/// rounding (test/unit/flash_attention_test.cpp).
+Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const FlashOptions& options = {},
+                       Loc loc = Loc::current());
 
 /// Projections "q_proj", "k_proj", "v_proj", "out_proj" (weights (in, out), bias (out));
 /// q: (..., t, model), k and v: (..., s, model); `heads` divides model.

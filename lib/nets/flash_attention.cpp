@@ -1,0 +1,168 @@
+// Flash-style attention (Dao et al., 2022): softmax(q kᵀ / √d) v computed one block of keys at a
+// time with an online softmax, so no (t, s) matrix of scores is ever stored. Forward and backward
+// are each one loop over the key blocks (a scan that keeps only its last carry), and the gradient
+// is a custom VJP that recomputes each block's probabilities from the saved log-sum-exp: the
+// scan's own VJP would save every step's carry, which is what this avoids. Memory therefore grows
+// linearly with the context, as the (t, s) scores of nets::multi_head_attention do not.
+#include <cmath>
+#include <limits>
+
+#include "../primitives/region.h"
+#include "zephyr/control_flow.h"
+#include "zephyr/custom_vjp.h"
+#include "zephyr/nets/attention.h"
+
+namespace zephyr::nets {
+namespace {
+
+using primitives::stand_in;
+
+Tensor swap_last(const Tensor& t) { return moveaxis(t, -1, -2); }
+
+// Large but finite, as apply_attention_mask's: a fully masked block still has a finite maximum.
+constexpr double kHidden = -1e9;
+
+// The problem in the form both loops read: (B, t, d) queries, and keys, values and each key's
+// position side by side in blocks along a new leading axis.
+struct Problem {
+  int64_t batch, t, s, d, e, block, blocks;
+  DType dtype;
+  double scale;
+  Tensor q;       // (B, t, d)
+  Tensor kvp;     // (blocks, B, block, d + e + 1): keys, values, position (padding: past s)
+  Tensor limit;   // (t, 1): the last key position each query sees
+  SourceLoc where;
+
+  // Block i's keys (B, block, d), values (B, block, e) and visibility (B, t, block).
+  struct Block {
+    Tensor k, v, visible;
+  };
+  Block block_at(const Tensor& i) const {
+    const Tensor x = take(kvp, i);  // (B, block, d + e + 1)
+    const Tensor position = reshape(slice(x, -1, d + e, d + e + 1), {batch, 1, block});
+    return {slice(x, -1, 0, d), slice(x, -1, d, d + e), less_equal(position, limit)};
+  }
+  // The block's scores, hidden where not visible.
+  Tensor scores(const Block& b) const {
+    return ::zephyr::where(b.visible, matmul(q, swap_last(b.k)) * scalar(scale, dtype), scalar(kHidden, dtype));
+  }
+  Tensor indices() const { return iota({blocks}, 0, DType::i32); }
+};
+
+Problem make_problem(const Tensor& q, const Tensor& k, const Tensor& v, const FlashOptions& o, const SourceLoc& where) {
+  const char* op = "flash_attention";
+  if (q.ndim() < 2 || k.ndim() != q.ndim() || v.ndim() != q.ndim())
+    fail_at(where, op, fmt::format("q, k and v must be (..., t, d), (..., s, d) and (..., s, e) with equal leading axes, "
+                                   "got {}, {} and {}", to_string(q.shape()), to_string(k.shape()), to_string(v.shape())));
+  const Shape lead(q.shape().begin(), q.shape().end() - 2);
+  if (Shape(k.shape().begin(), k.shape().end() - 2) != lead || Shape(v.shape().begin(), v.shape().end() - 2) != lead ||
+      k.shape(-1) != q.shape(-1) || v.shape(-2) != k.shape(-2))
+    fail_at(where, op, fmt::format("q, k and v must be (..., t, d), (..., s, d) and (..., s, e) with equal leading axes, "
+                                   "got {}, {} and {}", to_string(q.shape()), to_string(k.shape()), to_string(v.shape())));
+  if (q.dtype() != k.dtype() || q.dtype() != v.dtype() || !is_float(q.dtype()))
+    fail_at(where, op, fmt::format("q, k and v must share one float dtype, got {}, {} and {}", describe(q.dtype(), q.shape()),
+                                   describe(k.dtype(), k.shape()), describe(v.dtype(), v.shape())));
+  if (o.key_block < 1) fail_at(where, op, fmt::format("key_block must be at least 1, got {}", o.key_block));
+  Problem p;
+  p.where = where;
+  p.t = q.shape(-2), p.s = k.shape(-2), p.d = q.shape(-1), p.e = v.shape(-1);
+  if (p.t == 0 || p.s == 0 || p.d == 0) fail_at(where, op, fmt::format("needs at least one query, key and feature, got "
+                                                                      "q {} and k {}", to_string(q.shape()), to_string(k.shape())));
+  p.batch = 1;
+  for (int64_t n : lead) p.batch *= n;
+  p.block = std::min(o.key_block, p.s);
+  p.blocks = (p.s + p.block - 1) / p.block;
+  // Positions are compared as floats: f64 where f32 would stop counting exactly.
+  p.dtype = q.dtype() == DType::f64 || p.blocks * p.block > (int64_t{1} << 24) ? DType::f64 : DType::f32;
+  p.scale = 1.0 / std::sqrt(static_cast<double>(p.d));
+  p.q = cast(reshape(q, {p.batch, p.t, p.d}), p.dtype);
+  const int64_t padded = p.blocks * p.block;
+  auto keys = [&](const Tensor& x, int64_t width) {
+    return pad(cast(reshape(x, {p.batch, p.s, width}), p.dtype), {0, 0, 0}, {0, padded - p.s, 0});
+  };
+  const Tensor position = iota({p.batch, padded, 1}, 1, p.dtype);
+  const Tensor kvp = concat({keys(k, p.d), keys(v, p.e), position}, -1);
+  p.kvp = moveaxis(reshape(kvp, {p.batch, p.blocks, p.block, p.d + p.e + 1}), 1, 0);
+  const Tensor query = iota({p.t, 1}, 0, p.dtype), last = scalar(static_cast<double>(p.s - 1), p.dtype);
+  p.limit = o.is_causal ? minimum(query, last) : broadcast_to(last, {p.t, 1});
+  return p;
+}
+
+// One loop over the key blocks keeping only its last carry: `step(carry, i)` gives the next.
+template <class Step>
+Tensor loop(const Problem& p, const Tensor& init, const char* name, Step step) {
+  const Tensor carry = stand_in(init.dtype(), init.shape(), fmt::format("flash_attention/{}", name), p.where);
+  const Tensor i = stand_in(DType::i32, {}, "flash_attention/block", p.where);
+  return primitives::scan_node(init, {p.indices()}, {carry, i}, step(carry, i), false, false, p.where);
+}
+
+// (B, t, e + 1): the output and, last, each query's log-sum-exp of its scores.
+Tensor forward(const Problem& p) {
+  const int64_t e = p.e;
+  // The carry: the unnormalized output, the running maximum, the running sum of exponentials.
+  const Tensor init = concat({full({p.batch, p.t, e}, 0.0, p.dtype),
+                              full({p.batch, p.t, 1}, -std::numeric_limits<double>::infinity(), p.dtype),
+                              full({p.batch, p.t, 1}, 0.0, p.dtype)}, -1);
+  const Tensor last = loop(p, init, "forward", [&](const Tensor& carry, const Tensor& i) {
+    const Tensor acc = slice(carry, -1, 0, e), m = slice(carry, -1, e, e + 1), l = slice(carry, -1, e + 1, e + 2);
+    const Problem::Block b = p.block_at(i);
+    const Tensor s = p.scores(b);
+    const Tensor m_next = maximum(m, max(s, {-1}, true));
+    const Tensor probabilities = exp(s - m_next), rescale = exp(m - m_next);
+    return concat({acc * rescale + matmul(probabilities, b.v), m_next, l * rescale + sum(probabilities, {-1}, true)}, -1);
+  });
+  const Tensor l = slice(last, -1, e + 1, e + 2);
+  return concat({slice(last, -1, 0, e) / l, slice(last, -1, e, e + 1) + log(l)}, -1);
+}
+
+// The cotangents of q (B, t, d), k (B, s, d) and v (B, s, e), given forward's value and its
+// cotangent (both (B, t, e + 1)).
+std::vector<Tensor> backward(const Problem& p, const Tensor& value, const Tensor& cotangent) {
+  const int64_t d = p.d, e = p.e;
+  const Tensor out = slice(value, -1, 0, e), lse = slice(value, -1, e, e + 1);
+  const Tensor d_out = slice(cotangent, -1, 0, e), d_lse = slice(cotangent, -1, e, e + 1);
+  // dL/ds = P ∘ (dP − Σ_j P dP + d_lse), and Σ_j P dP = rowsum(d_out ∘ out).
+  const Tensor row_term = sum(d_out * out, {-1}, true) - d_lse;
+  const Shape dq_shape{p.batch, p.t, d}, dkv_shape{p.blocks, p.batch, p.block, d + e};
+  const Tensor init = primitives::pack({full(dq_shape, 0.0, p.dtype), full(dkv_shape, 0.0, p.dtype)});
+  const Tensor scale = scalar(p.scale, p.dtype);
+  const Tensor last = loop(p, init, "backward", [&](const Tensor& carry, const Tensor& i) {
+    const Tensor dq = primitives::unpack(carry, {dq_shape, dkv_shape}, 0);
+    const Tensor dkv = primitives::unpack(carry, {dq_shape, dkv_shape}, 1);
+    const Problem::Block b = p.block_at(i);
+    const Tensor probabilities = exp(p.scores(b) - lse);  // 0 where hidden
+    const Tensor d_scores = probabilities * (matmul(d_out, swap_last(b.v)) - row_term) * scale;
+    const Tensor dk = matmul(swap_last(d_scores), p.q), dv = matmul(swap_last(probabilities), d_out);
+    return primitives::pack({dq + matmul(d_scores, b.k), dkv + scatter_add(i, concat({dk, dv}, -1), p.blocks)});
+  });
+  const Tensor dq = primitives::unpack(last, {dq_shape, dkv_shape}, 0);
+  const Tensor dkv = reshape(moveaxis(primitives::unpack(last, {dq_shape, dkv_shape}, 1), 0, 1),
+                             {p.batch, p.blocks * p.block, d + e});
+  return {dq, slice(slice(dkv, -1, 0, d), 1, 0, p.s), slice(slice(dkv, -1, d, d + e), 1, 0, p.s)};
+}
+
+}  // namespace
+
+Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const FlashOptions& options, Loc loc) {
+  const SourceLoc where = SourceLoc::from(loc);
+  const Problem p = make_problem(q, k, v, options, where);
+  const Tensor value = forward(p);
+  // The value is also the rule's last input, so the backward pass reads the saved output and
+  // log-sum-exp instead of running the forward loop again; its cotangent is none.
+  auto rule = std::make_shared<CustomRule>();
+  rule->where = where;
+  rule->jvp_through_value = true;  // the loop computes the value: forward mode goes through it
+  // The rule builds its problem from the inputs it is given: under vmap they are per-example stand-ins.
+  rule->vjp = [options, where](const std::vector<Tensor>& in, const Tensor& cotangent) {
+    std::vector<Tensor> grads = backward(make_problem(in[0], in[1], in[2], options, where), in[3], cotangent);
+    for (size_t i = 0; i < 3; ++i) grads[i] = cast(reshape(grads[i], in[i].shape()), in[i].dtype());
+    grads.push_back(Tensor());
+    return grads;
+  };
+  const Tensor packed = detail::with_custom_vjp({q, k, v, value}, value, std::move(rule));
+  Shape shape = q.shape();
+  shape.back() = p.e;
+  return cast(reshape(slice(packed, -1, 0, p.e), shape), q.dtype());
+}
+
+}  // namespace zephyr::nets
