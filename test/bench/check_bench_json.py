@@ -16,6 +16,8 @@ for threads in (1, 2):
     expected += [f"matmul_128x784x512_t{threads}", f"matmul_128x512x10_t{threads}",
                  f"matmul_tn_784x128x512_t{threads}", f"matmul_nt_128x512x784_t{threads}",
                  f"matmul_tn_1024_t{threads}", f"matmul_nt_1024_t{threads}"]
+    expected += [f"lm_{blocks}block_train_step_t{threads}" for blocks in (2, 8)]
+    expected += [f"lm_2block_ctx1024_train_step_t{threads}", f"lm_2block_ctx1024_step_memory_t{threads}"]
     if not quick:
         expected += [f"matmul_2048_t{threads}", f"mlp_main_job_t{threads}", f"mlp_main_job_accuracy_t{threads}"]
 expected.append("mlp_train_rss_growth_2k" if quick else "mlp_train_rss_growth_10k")

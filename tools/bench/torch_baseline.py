@@ -1,6 +1,7 @@
 """PyTorch baselines for `zephyr bench`: the same networks and steps, timed the same way.
 
-Prints one JSON object {row name: median seconds, "openblas_kernel": the OpenBLAS kernel that ran}. With --main-job DATA_DIR it instead runs the
+Prints one JSON object {row name: median seconds, "openblas_kernel": the OpenBLAS kernel that ran}
+(rows ending in _step_memory are bytes: see step_memory_bytes). With --main-job DATA_DIR it instead runs the
 job `zephyr train --epochs 5` runs (the MLP on Fashion-MNIST, Adam with cosine decay, batch 128)
 and prints {"mlp_main_job": wall seconds, "mlp_main_job_accuracy": final test accuracy}, timed from
 before loading the data to after the last evaluation. Thread pools are pinned by the caller through
@@ -10,6 +11,7 @@ PyTorch is not installed (apt-get install python3-torch).
 """
 import argparse
 import ctypes
+import gc
 import gzip
 import json
 import math
@@ -43,6 +45,21 @@ def median_seconds(f, reps):
         times.append(time.perf_counter() - t)
     times.sort()
     return times[len(times) // 2]
+
+
+def step_memory_bytes(step):
+    """The rise of the resident set over one step, from a process that handed its free memory back
+    first: what `zephyr lm-step` reports as a step's memory, measured the same way."""
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with open("/proc/self/statm") as statm:
+        before = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")  # restarts VmHWM from the current resident set
+    step()
+    with open("/proc/self/status") as status:
+        peak = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+    return peak - before
 
 
 def mlp(widths):
@@ -184,6 +201,10 @@ def main():
     rows["cnn_train_step"] = median_seconds(train_step(cnn, xc, yc), 20)
     rows["lm_2block_train_step"] = median_seconds(lm_train_step(2), 20)
     rows["lm_8block_train_step"] = median_seconds(lm_train_step(8), 10)
+    # The long-context row: the (t, t) scores of every head are stored for the backward pass.
+    long_step = lm_train_step(2, context=1024, batch=1)
+    rows["lm_2block_ctx1024_train_step"] = median_seconds(long_step, 5)
+    rows["lm_2block_ctx1024_step_memory"] = step_memory_bytes(long_step)
     rows["openblas_kernel"] = openblas_kernel()
     print(json.dumps(rows))
 

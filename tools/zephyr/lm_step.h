@@ -14,6 +14,7 @@ struct LmStepOptions {
   int heads = 4;
   int64_t context = 64;
   int64_t batch = 8;
+  int flash_block = 0;  // > 0: flash attention over key blocks of this size (nets::flash_attention)
   int steps = 3;      // timed after the first call
   int threads = 0;    // 0: ZEPHYR_NUM_THREADS, else every core
   bool json = false;  // one JSON object on stdout instead of text

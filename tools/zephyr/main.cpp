@@ -286,6 +286,10 @@ int main(int argc, char** argv) {
   lm->add_option("--heads", lm_options.heads, "Attention heads")->capture_default_str();
   lm->add_option("--context", lm_options.context, "Tokens per sequence")->capture_default_str();
   lm->add_option("--batch", lm_options.batch, "Sequences per step")->capture_default_str();
+  lm->add_option("--flash-block", lm_options.flash_block,
+                 "Flash attention over key blocks of this size (0: plain attention, the (t, t) scores stored)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   lm->add_option("--steps", lm_options.steps, "Steps timed after the first")->capture_default_str();
   lm->add_option("--threads", lm_options.threads, "Threads (default: ZEPHYR_NUM_THREADS, else every core)");
   lm->add_flag("--json", lm_options.json, "Print one JSON object");

@@ -30,16 +30,16 @@ Tensor cnn(Params p, Tensor x) {
 }
 Tensor cnn_loss(Params p, Tensor x, Tensor labels) { return losses::softmax_cross_entropy(cnn(p, x), labels); }
 
-Tensor transformer(Params p, Tensor tokens, int layers, int model_dim, int heads) {
+Tensor transformer(Params p, Tensor tokens, int layers, int model_dim, int heads, int flash_block) {
   const int64_t vocab = 256, time = tokens.shape(-1);
   Tensor h = nets::token_embed(p["embed"], tokens, vocab, model_dim);
   h = add(h, validate(p["positions"], {time, model_dim}, init::normal(0.02)));
-  for (int i = 0; i < layers; ++i) h = nets::transformer_block(p["blocks"][i], h, heads, 4 * model_dim, {.is_causal = true});
+  for (int i = 0; i < layers; ++i) h = nets::transformer_block(p["blocks"][i], h, heads, 4 * model_dim, {.is_causal = true, .flash_block = flash_block});
   return nets::linear(p["head"], nets::layer_norm(p["final_norm"], h), vocab);
 }
-Tensor transformer_loss(Params p, Tensor tokens, int layers, int model_dim, int heads) {
+Tensor transformer_loss(Params p, Tensor tokens, int layers, int model_dim, int heads, int flash_block) {
   int64_t time = tokens.shape(-1);
-  Tensor logits = transformer(p, slice(tokens, -1, 0, time - 1), layers, model_dim, heads);
+  Tensor logits = transformer(p, slice(tokens, -1, 0, time - 1), layers, model_dim, heads, flash_block);
   Tensor targets = slice(tokens, -1, 1, time);
   return losses::softmax_cross_entropy(reshape(logits, {-1, logits.shape(-1)}), reshape(targets, {-1}));
 }
@@ -51,8 +51,8 @@ void register_builtin_models() {
     register_model(describe_model("linear", linear, spec({8, 64})));
     register_model(describe_model("cnn", cnn, spec({64, 784})));
     register_model(describe_model("cnn_loss", cnn_loss, spec({64, 784}), spec({64}, DType::i32, "labels")));
-    register_model(describe_model("transformer", transformer, spec({8, 64}, DType::i32, "tokens"), 2, 64, 4));
-    register_model(describe_model("transformer_loss", transformer_loss, spec({8, 65}, DType::i32, "tokens"), 2, 64, 4));
+    register_model(describe_model("transformer", transformer, spec({8, 64}, DType::i32, "tokens"), 2, 64, 4, 0));
+    register_model(describe_model("transformer_loss", transformer_loss, spec({8, 65}, DType::i32, "tokens"), 2, 64, 4, 0));
     register_model(describe_model("mlp", classifier, spec({128, 784})));
     register_model(describe_model("mlp_loss", classifier_loss, spec({128, 784}), spec({128}, DType::i32, "labels")));
     register_model(describe_model("autoencoder", autoencoder, spec({8, 64}), 512, 256));

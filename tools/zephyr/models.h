@@ -17,9 +17,10 @@ Tensor cnn_loss(Params p, Tensor x, Tensor labels);
 
 /// A small pre-norm transformer language model over byte tokens (batch, time) -> logits
 /// (batch, time, 256): embedding + learned positions, `layers` causal blocks, a final norm.
-Tensor transformer(Params p, Tensor tokens, int layers, int model_dim, int heads);
+/// `flash_block` > 0: the blocks attend by nets::flash_attention over key blocks of that size.
+Tensor transformer(Params p, Tensor tokens, int layers, int model_dim, int heads, int flash_block = 0);
 /// Next-token cross-entropy: predicts tokens[:, 1:] from tokens[:, :-1].
-Tensor transformer_loss(Params p, Tensor tokens, int layers, int model_dim, int heads);
+Tensor transformer_loss(Params p, Tensor tokens, int layers, int model_dim, int heads, int flash_block = 0);
 
 /// Registers mlp, mlp_loss, autoencoder, autoencoder_loss and linear (once; idempotent).
 void register_builtin_models();
