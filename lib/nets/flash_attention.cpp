@@ -51,12 +51,9 @@ struct Problem {
 
 Problem make_problem(const Tensor& q, const Tensor& k, const Tensor& v, const FlashOptions& o, const SourceLoc& where) {
   const char* op = "flash_attention";
-  if (q.ndim() < 2 || k.ndim() != q.ndim() || v.ndim() != q.ndim())
-    fail_at(where, op, fmt::format("q, k and v must be (..., t, d), (..., s, d) and (..., s, e) with equal leading axes, "
-                                   "got {}, {} and {}", to_string(q.shape()), to_string(k.shape()), to_string(v.shape())));
-  const Shape lead(q.shape().begin(), q.shape().end() - 2);
-  if (Shape(k.shape().begin(), k.shape().end() - 2) != lead || Shape(v.shape().begin(), v.shape().end() - 2) != lead ||
-      k.shape(-1) != q.shape(-1) || v.shape(-2) != k.shape(-2))
+  auto leading = [](const Tensor& x) { return Shape(x.shape().begin(), x.shape().end() - 2); };
+  if (q.ndim() < 2 || k.ndim() != q.ndim() || v.ndim() != q.ndim() || leading(k) != leading(q) ||
+      leading(v) != leading(q) || k.shape(-1) != q.shape(-1) || v.shape(-2) != k.shape(-2))
     fail_at(where, op, fmt::format("q, k and v must be (..., t, d), (..., s, d) and (..., s, e) with equal leading axes, "
                                    "got {}, {} and {}", to_string(q.shape()), to_string(k.shape()), to_string(v.shape())));
   if (q.dtype() != k.dtype() || q.dtype() != v.dtype() || !is_float(q.dtype()))
@@ -69,7 +66,7 @@ Problem make_problem(const Tensor& q, const Tensor& k, const Tensor& v, const Fl
   if (p.t == 0 || p.s == 0 || p.d == 0) fail_at(where, op, fmt::format("needs at least one query, key and feature, got "
                                                                       "q {} and k {}", to_string(q.shape()), to_string(k.shape())));
   p.batch = 1;
-  for (int64_t n : lead) p.batch *= n;
+  for (int64_t n : leading(q)) p.batch *= n;
   p.block = std::min(o.key_block, p.s);
   p.blocks = (p.s + p.block - 1) / p.block;
   // Positions are compared as floats: f64 where f32 would stop counting exactly.
