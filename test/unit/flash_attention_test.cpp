@@ -34,12 +34,6 @@ void check_near(const z::Array& got, const z::Array& want, double tol, const std
   for (int64_t i = 0; i < got.size(); ++i) REQUIRE(got.at(i) == doctest::Approx(want.at(i)).epsilon(tol).scale(1));
 }
 
-z::compiler::Options threads(int n) {
-  z::compiler::Options o;
-  o.threads = n;
-  return o;
-}
-
 }  // namespace
 
 TEST_CASE("flash_attention: values and gradients equal plain attention's, with a partial last block") {
@@ -63,7 +57,8 @@ TEST_CASE("flash_attention: values and gradients equal plain attention's, with a
                }))(q, k, v), want, 1e-5, "interpreted values");
     // The gradient with respect to argument I, interpreted or compiled on n threads (0: interpreted).
     auto gradient = [&]<size_t I>(auto loss, int n) {
-      return n == 0 ? z::interpret(z::grad<I>(loss))(q, k, v, w) : z::jit(z::grad<I>(loss), threads(n))(q, k, v, w);
+      return n == 0 ? z::interpret(z::grad<I>(loss))(q, k, v, w)
+                    : z::jit(z::grad<I>(loss), z::testing::on_threads(n))(q, k, v, w);
     };
     const z::Array want_dq = gradient.template operator()<0>(plain, 0), want_dk = gradient.template operator()<1>(plain, 0),
                    want_dv = gradient.template operator()<2>(plain, 0);
@@ -124,7 +119,7 @@ TEST_CASE("flash_attention: a training step's planned memory grows linearly with
       return std::tuple{z::grad<0>(loss)(q, k, v), z::grad<1>(loss)(q, k, v), z::grad<2>(loss)(q, k, v)};
     };
     const z::Function fn = z::make_function(step, q, k, v);
-    return static_cast<double>(z::compiler::compile(fn, threads(1))->stats().intermediate_bytes);
+    return static_cast<double>(z::compiler::compile(fn, z::testing::on_threads(1))->stats().intermediate_bytes);
   };
   const double flash = arena(512, true) / arena(256, true), plain = arena(512, false) / arena(256, false);
   MESSAGE("arena growth from context 256 to 512: flash " << flash << "x, plain " << plain << "x");
@@ -135,24 +130,16 @@ TEST_CASE("flash_attention: a training step's planned memory grows linearly with
 
 TEST_CASE("flash_attention: errors name the op, the shapes and the line") {
   const z::Tensor q = z::full({2, 5, 4}, 0.0), k = z::full({2, 6, 4}, 0.0), v = z::full({2, 6, 3}, 0.0);
-  auto message = [](auto f) {
-    try {
-      f();
-    } catch (const z::Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
-  std::string m = message([&] { z::nets::flash_attention(q, z::full({2, 6, 5}, 0.0), v); });
+  std::string m = z::testing::error_of([&] { z::nets::flash_attention(q, z::full({2, 6, 5}, 0.0), v); });
   CHECK(contains(m, "flash_attention"));
   CHECK(contains(m, "[2, 6, 5]"));
   CHECK(contains(m, "flash_attention_test.cpp"));
-  m = message([&] { z::nets::flash_attention(q, k, v, {.key_block = 0}); });
+  m = z::testing::error_of([&] { z::nets::flash_attention(q, k, v, {.key_block = 0}); });
   CHECK(contains(m, "key_block must be at least 1, got 0"));
-  m = message([&] { z::nets::flash_attention(q, k, z::full({2, 6, 3}, 0.0, z::DType::f64)); });
+  m = z::testing::error_of([&] { z::nets::flash_attention(q, k, z::full({2, 6, 3}, 0.0, z::DType::f64)); });
   CHECK(contains(m, "share one float dtype"));
   // The layer refuses a mask with flash attention rather than ignoring it.
-  m = message([] {
+  m = z::testing::error_of([] {
     z::trace([](z::Params p, z::Tensor x) {
       return z::nets::multi_head_self_attention(p, x, 2, {.mask = z::full({5, 5}, 1.0), .flash_block = 4});
     }, z::random::key(0), z::Array::zeros({2, 5, 8}, z::DType::f32));

@@ -32,6 +32,13 @@ inline int64_t ravel(const Shape& index, const Shape& shape) {
   return flat;
 }
 
+/// Compile options on `n` threads: kernel tests run on 1 and 2.
+inline compiler::Options on_threads(int n) {
+  compiler::Options o;
+  o.threads = n;
+  return o;
+}
+
 inline Array random_array(const Shape& shape, uint64_t seed, DType dtype = DType::f32, double lo = -1, double hi = 1) {
   return random::uniform(random::key(seed), shape, dtype, lo, hi);
 }

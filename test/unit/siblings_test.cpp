@@ -29,12 +29,6 @@ void check_close(const z::Array& got, const z::Array& want, const std::string& w
   for (int64_t i = 0; i < got.size(); ++i) REQUIRE(g[i] == doctest::Approx(w[i]).epsilon(1e-6));
 }
 
-z::compiler::Options threads(int n) {
-  z::compiler::Options o;
-  o.threads = n;
-  return o;
-}
-
 }  // namespace
 
 TEST_CASE("siblings: Adam's new moments are written by the call that updates the parameter") {
@@ -55,7 +49,7 @@ TEST_CASE("siblings: Adam's new moments are written by the call that updates the
 
   const std::vector<z::Array> want = z::interpret(fn, args);
   for (int n : {1, 2}) {
-    auto [p2, m2, v2] = z::jit(adam_leaf, threads(n))(args[0], args[1], args[2], args[3]);
+    auto [p2, m2, v2] = z::jit(adam_leaf, z::testing::on_threads(n))(args[0], args[1], args[2], args[3]);
     check_close(p2, want[0], "p");
     check_close(m2, want[1], "m");
     check_close(v2, want[2], "v");
