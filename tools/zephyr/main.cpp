@@ -289,7 +289,7 @@ int main(int argc, char** argv) {
   lm->add_option("--flash-block", lm_options.flash_block,
                  "Flash attention over key blocks of this size (0: plain attention, the (t, t) scores stored)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 1 << 20));
   lm->add_option("--steps", lm_options.steps, "Steps timed after the first")->capture_default_str();
   lm->add_option("--threads", lm_options.threads, "Threads (default: ZEPHYR_NUM_THREADS, else every core)");
   lm->add_flag("--json", lm_options.json, "Print one JSON object");
