@@ -39,7 +39,7 @@ Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& m
               const char* layer, Loc loc, int64_t flash_block = 0) {
   if (flash_block != 0) {
     if (mask.defined())
-      fail_at(where, layer, "flash attention (flash_block > 0) takes no mask: use is_causal, or flash_block = 0");
+      fail_at(where, layer, "flash attention (flash_block set) takes no mask: use is_causal, or flash_block = 0");
     return flash_attention(q, k, v, {.is_causal = causal, .key_block = flash_block}, loc);
   }
   Tensor scores = div(matmul(q, swap_last(k, loc), loc), scalar(std::sqrt(double(q.shape(-1))), q.dtype(), loc), loc);

@@ -8,7 +8,6 @@
 #include <limits>
 
 #include "../primitives/region.h"
-#include "zephyr/control_flow.h"
 #include "zephyr/custom_vjp.h"
 #include "zephyr/nets/attention.h"
 

@@ -250,6 +250,15 @@ void train_step_rows(Bench& bench, const char* name, Tensor (*forward)(Params, T
   }
 }
 
+// `zephyr lm-step --json <args>` run by this executable in a new process (`env`: assignments in
+// front of it), parsed.
+nlohmann::json lm_step_json(const std::string& args, const std::string& env = "") {
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  const std::string out = output_of(fmt::format("{}'{}' lm-step --json {}", env, self, args));
+  if (out.empty()) throw Error(fmt::format("[bench] zephyr lm-step {} failed", args));
+  return nlohmann::json::parse(out);
+}
+
 // The shape of an LM row: models.cpp's transformer with d_model 128 and 4 heads.
 struct LmShape {
   std::string name;
@@ -292,11 +301,8 @@ bool lm_step_rows(Bench& bench, const LmShape& shape, int threads, const Baselin
 void lm_long_context_rows(Bench& bench, int threads, const BaselineRows& one, const BaselineRows& other) {
   const LmShape shape{"lm_2block_ctx1024_train_step", 2, 1024, 1, 64};
   const bool second = lm_step_rows(bench, shape, threads, one, other);
-  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  const std::string out = output_of(fmt::format("'{}' lm-step --json --blocks 2 --context 1024 --batch 1 --flash-block 64 "
-                                                "--steps 1 --threads {}", self, threads));
-  if (out.empty()) throw Error("[bench] zephyr lm-step --context 1024 failed");
-  const nlohmann::json j = nlohmann::json::parse(out);
+  const nlohmann::json j = lm_step_json(fmt::format("--blocks {} --context {} --batch {} --flash-block {} --steps 1 --threads {}",
+                                                    shape.blocks, shape.context, shape.batch, shape.flash_block, threads));
   const double mb = j["step_memory_mb"].get<double>();
   const Baseline memory = baseline_of(second ? other : one, "lm_2block_ctx1024_step_memory", "pytorch");
   fmt::print("{}_t{}: a step's memory {:.1f} MB above the model ({:.1f} MB planned intermediates), PyTorch's {:.1f} MB\n",
@@ -343,11 +349,7 @@ void read_rate_row(Bench& bench, const char* name, const ParamTree& params, cons
 // `zephyr lm-step --compile-only` (this executable) with its own compile cache: trace + compile
 // seconds, memory above the model's arrays, kernel counts.
 nlohmann::json lm_compile(const std::string& cache, const std::string& shape) {
-  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  const std::string out =
-      output_of(fmt::format("ZEPHYR_CACHE_DIR='{}' '{}' lm-step --compile-only --json {}", cache, self, shape));
-  if (out.empty()) throw Error(fmt::format("[bench] zephyr lm-step {} failed", shape));
-  return nlohmann::json::parse(out);
+  return lm_step_json("--compile-only " + shape, fmt::format("ZEPHYR_CACHE_DIR='{}' ", cache));
 }
 
 // A scan compiles once whatever its length (the Transforms issue): the gradient of an RNN over 16

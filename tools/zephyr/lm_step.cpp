@@ -5,7 +5,6 @@
 
 #include <malloc.h>
 
-#include <algorithm>
 #include <cstring>
 #include <vector>
 #include <zephyr/zephyr.h>
@@ -69,8 +68,8 @@ void lm_step(const LmStepOptions& o) {
   const compiler::CompileStats stats = step.last_compile();
   std::vector<double> step_times;
   for (int i = 0; i < o.steps; ++i) step_times.push_back(seconds(once));
-  std::sort(step_times.begin(), step_times.end());
-  const double step_s = step_times.empty() ? 0.0 : step_times.front();
+  const bench_support::Stats steps = step_times.empty() ? bench_support::Stats{0, 0, 0} : bench_support::stats_of(step_times);
+  const double step_s = steps.min;
   const double peak_mb = bench_support::peak_rss_bytes() / 1e6;
   // The memory a step needs beyond the model, measured as the PyTorch baseline's is: the rise of
   // the resident set over one step, from a process that handed its free memory back first.
@@ -90,8 +89,8 @@ void lm_step(const LmStepOptions& o) {
   if (o.json) {
     nlohmann::json out = {{"blocks", o.blocks}, {"parameters", params.count()}, {"trace_s", trace_s},
                           {"first_call_s", first_s}, {"compile_s", stats.partition_seconds + stats.compile_seconds + stats.link_seconds},
-                          {"step_s", step_s}, {"step_median_s", step_times.empty() ? 0.0 : step_times[step_times.size() / 2]},
-                          {"step_max_s", step_times.empty() ? 0.0 : step_times.back()}, {"kernel_calls", stats.kernel_calls},
+                          {"step_s", step_s}, {"step_median_s", steps.median}, {"step_max_s", steps.max},
+                          {"kernel_calls", stats.kernel_calls},
                           {"distinct", stats.distinct}, {"from_cache", stats.from_cache}, {"compiled", stats.compiled},
                           {"peak_rss_mb", peak_mb}, {"step_memory_mb", step_memory_mb}, {"arena_mb", arena_mb},
                           {"loss", loss.item<float>()}, {"checksum", fmt::format("{:016x}", checksum)}};
