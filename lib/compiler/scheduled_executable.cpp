@@ -12,6 +12,7 @@
 #include <exception>
 #include <functional>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -110,6 +111,17 @@ class Profile {
     for (size_t i = 0; i < std::min<size_t>(order.size(), 12); ++i)
       fmt::print(stderr, "[zephyr]   {:8.3f} ms {:5.1f}%  call {:4}: {}\n", seconds_[order[i]] * per_run,
                  100 * seconds_[order[i]] / total, order[i], labels_[order[i]]);
+    // Totals by the op that labels the kernel (its first word): where a run's time goes.
+    std::map<std::string, std::pair<double, int>> by_op;
+    for (size_t c = 0; c < seconds_.size(); ++c) {
+      auto& [seconds, calls] = by_op[labels_[c].substr(0, labels_[c].find(' '))];
+      seconds += seconds_[c];
+      ++calls;
+    }
+    std::string totals;
+    for (const auto& [op, entry] : by_op)
+      totals += fmt::format("{}{} {:.3f} ms ({})", totals.empty() ? "" : ", ", op, entry.first * per_run, entry.second);
+    fmt::print(stderr, "[zephyr]   by op: {}\n", totals);
   }
 
  private:

@@ -1,7 +1,7 @@
 // nets::flash_attention against plain softmax(q kᵀ / √d) v written out here: values and gradients
 // (reference interpreter, and compiled on 1 and 2 threads), a context that is not a multiple of
-// the key block, causal and not, vmap and jvp through it, the planned memory growing linearly
-// with the context, and its errors.
+// the key block, causal and not, causal self-attention computed in parts, vmap and jvp through
+// it, the planned memory growing linearly with the context, and its errors.
 #include <doctest/doctest.h>
 #include <zephyr/vmap.h>
 #include <zephyr/zephyr.h>
@@ -37,24 +37,28 @@ void check_near(const z::Array& got, const z::Array& want, double tol, const std
 }  // namespace
 
 TEST_CASE("flash_attention: values and gradients equal plain attention's, with a partial last block") {
-  // t 13 queries, s 21 keys in blocks of 8 (the last has 5), two heads of a batch of 2.
-  const z::Array q = random_array({2, 2, 13, 8}, 1, z::DType::f32, -2, 2), k = random_array({2, 2, 21, 8}, 2, z::DType::f32, -2, 2);
-  const z::Array v = random_array({2, 2, 21, 5}, 3), w = random_array({2, 2, 13, 5}, 4);
-  for (bool causal : {false, true}) {
-    INFO("causal " << causal);
-    auto flash = [causal](z::Tensor q, z::Tensor k, z::Tensor v, z::Tensor w) {
-      return z::sum(z::nets::flash_attention(q, k, v, {.is_causal = causal, .key_block = 8}) * w);
+  // Two heads of a batch of 2. 13 queries against 21 keys in blocks of 8 (the last has 5), with
+  // and without a causal mask (one loop over the key blocks); and causal self-attention over 21
+  // tokens in blocks of 4, computed in parts: padded to 24, three levels of halving, 8 causal
+  // problems of 3 tokens at the bottom.
+  struct Case {
+    int64_t t, s, block;
+    bool causal;
+  };
+  for (const Case c : {Case{13, 21, 8, false}, Case{13, 21, 8, true}, Case{21, 21, 4, true}}) {
+    INFO(c.t << " queries, " << c.s << " keys in blocks of " << c.block << ", causal " << c.causal);
+    const z::Array q = random_array({2, 2, c.t, 8}, 1, z::DType::f32, -2, 2),
+                   k = random_array({2, 2, c.s, 8}, 2, z::DType::f32, -2, 2);
+    const z::Array v = random_array({2, 2, c.s, 5}, 3), w = random_array({2, 2, c.t, 5}, 4);
+    const z::nets::FlashOptions options{.is_causal = c.causal, .key_block = c.block};
+    auto flash = [options](z::Tensor q, z::Tensor k, z::Tensor v, z::Tensor w) {
+      return z::sum(z::nets::flash_attention(q, k, v, options) * w);
     };
-    auto plain = [causal](z::Tensor q, z::Tensor k, z::Tensor v, z::Tensor w) {
-      return z::sum(plain_attention(q, k, v, causal) * w);
-    };
-    auto values = [causal](auto attention) {
-      return [causal, attention](z::Tensor q, z::Tensor k, z::Tensor v) { return attention(q, k, v, causal); };
-    };
-    const z::Array want = z::interpret(values(plain_attention))(q, k, v);
-    check_near(z::interpret(values([](auto q, auto k, auto v, bool c) {
-                 return z::nets::flash_attention(q, k, v, {.is_causal = c, .key_block = 8});
-               }))(q, k, v), want, 1e-5, "interpreted values");
+    auto plain = [c](z::Tensor q, z::Tensor k, z::Tensor v, z::Tensor w) { return z::sum(plain_attention(q, k, v, c.causal) * w); };
+    const z::Array want = z::interpret([c](z::Tensor q, z::Tensor k, z::Tensor v) { return plain_attention(q, k, v, c.causal); })(q, k, v);
+    check_near(z::interpret([options](z::Tensor q, z::Tensor k, z::Tensor v) {
+                 return z::nets::flash_attention(q, k, v, options);
+               })(q, k, v), want, 1e-5, "interpreted values");
     // The gradient with respect to argument I, interpreted or compiled on n threads (0: interpreted).
     auto gradient = [&]<size_t I>(auto loss, int n) {
       return n == 0 ? z::interpret(z::grad<I>(loss))(q, k, v, w)
@@ -85,24 +89,32 @@ TEST_CASE("flash_attention: a block as large as the keys, and one key per block"
 }
 
 TEST_CASE("flash_attention: vmap and jvp go through it") {
-  const z::Array q = random_array({4, 9, 6}, 8), k = random_array({4, 11, 6}, 9), v = random_array({4, 11, 3}, 10);
-  auto flash = [](z::Tensor q, z::Tensor k, z::Tensor v) {
-    return z::nets::flash_attention(q, k, v, {.is_causal = true, .key_block = 4});
-  };
-  auto plain = [](z::Tensor q, z::Tensor k, z::Tensor v) { return plain_attention(q, k, v, true); };
-  // vmap over the leading axis, with v shared by every example.
-  const z::Array v0 = random_array({11, 3}, 11);
-  auto shared_v = [](auto f) { return [f](z::Tensor q, z::Tensor k, z::Tensor v) { return f(q, k, z::broadcast_to(v, {k.shape(0), v.shape(0), v.shape(1)})); }; };
-  check_near(z::interpret(z::vmap(flash, {0, 0, z::unbatched}))(q, k, v0), z::interpret(shared_v(plain))(q, k, v0), 1e-5, "vmap");
-  // Forward mode: the tangent along (dq, dk, dv) equals plain attention's.
-  const z::Array tq = random_array({4, 9, 6}, 12), tk = random_array({4, 11, 6}, 13), tv = random_array({4, 11, 3}, 14);
-  auto tangent = [](auto f) {
-    return [f](z::Tensor q, z::Tensor k, z::Tensor v, z::Tensor tq, z::Tensor tk, z::Tensor tv) {
-      return std::get<1>(z::jvp(f, std::tuple{q, k, v}, std::tuple{tq, tk, tv}));
+  // 9 queries against 11 keys (one loop over the key blocks), and causal self-attention over 11
+  // (computed in parts: padded to 12, two levels).
+  for (int64_t t : {9, 11}) {
+    INFO(t << " queries, 11 keys");
+    const z::Array q = random_array({4, t, 6}, 8), k = random_array({4, 11, 6}, 9), v = random_array({4, 11, 3}, 10);
+    auto flash = [](z::Tensor q, z::Tensor k, z::Tensor v) {
+      return z::nets::flash_attention(q, k, v, {.is_causal = true, .key_block = 4});
     };
-  };
-  check_near(z::interpret(tangent(flash))(q, k, v, tq, tk, tv), z::interpret(tangent(plain))(q, k, v, tq, tk, tv), 1e-5,
-             "jvp");
+    auto plain = [](z::Tensor q, z::Tensor k, z::Tensor v) { return plain_attention(q, k, v, true); };
+    // vmap over the leading axis, with v shared by every example.
+    const z::Array v0 = random_array({11, 3}, 11);
+    auto shared_v = [](auto f) {
+      return [f](z::Tensor q, z::Tensor k, z::Tensor v) { return f(q, k, z::broadcast_to(v, {k.shape(0), v.shape(0), v.shape(1)})); };
+    };
+    check_near(z::interpret(z::vmap(flash, {0, 0, z::unbatched}))(q, k, v0), z::interpret(shared_v(plain))(q, k, v0), 1e-5,
+               "vmap");
+    // Forward mode: the tangent along (dq, dk, dv) equals plain attention's.
+    const z::Array tq = random_array({4, t, 6}, 12), tk = random_array({4, 11, 6}, 13), tv = random_array({4, 11, 3}, 14);
+    auto tangent = [](auto f) {
+      return [f](z::Tensor q, z::Tensor k, z::Tensor v, z::Tensor tq, z::Tensor tk, z::Tensor tv) {
+        return std::get<1>(z::jvp(f, std::tuple{q, k, v}, std::tuple{tq, tk, tv}));
+      };
+    };
+    check_near(z::interpret(tangent(flash))(q, k, v, tq, tk, tv), z::interpret(tangent(plain))(q, k, v, tq, tk, tv), 1e-5,
+               "jvp");
+  }
 }
 
 TEST_CASE("flash_attention: a training step's planned memory grows linearly with the context") {
