@@ -365,13 +365,16 @@ class Emitter {
     else init_attr = scalar_attr(n->dtype, is_unsigned(n->dtype) ? 0.0 : -std::ldexp(1.0, 8 * static_cast<int>(itemsize(n->dtype)) - 1));
     Value init_value = b_.create<mlir::arith::ConstantOp>(l, mlir::cast<mlir::TypedAttr>(init_attr));
     Value init = b_.create<mlir::linalg::FillOp>(l, init_value, empty(n)).getResult(0);
+    const auto reassociate = mlir::arith::FastMathFlagsAttr::get(&ctx_, mlir::arith::FastMathFlags::reassoc);
     llvm::SmallVector<mlir::AffineMap> maps{b_.getMultiDimIdentityMap(rank),
                                             mlir::AffineMap::get(rank, 0, out_exprs, &ctx_)};
     auto op = b_.create<mlir::linalg::GenericOp>(
         l, mlir::TypeRange{tensor_type(n)}, mlir::ValueRange{in(n, 0)}, mlir::ValueRange{init}, maps, iters,
         [&](mlir::OpBuilder& nb, mlir::Location bl, mlir::ValueRange args) {
           Value r;
-          if (is_sum) r = f ? Value(nb.create<mlir::arith::AddFOp>(bl, args[0], args[1]))
+          // reassoc: LLVM may then sum a row in vector lanes (16 partial sums) instead of one
+          // addition after another, each waiting for the last (4 cycles apart).
+          if (is_sum) r = f ? Value(nb.create<mlir::arith::AddFOp>(bl, args[0], args[1], reassociate))
                             : nb.create<mlir::arith::AddIOp>(bl, args[0], args[1]);
           else r = f ? Value(nb.create<mlir::arith::MaximumFOp>(bl, args[0], args[1]))
                      : is_unsigned(n->dtype) ? Value(nb.create<mlir::arith::MaxUIOp>(bl, args[0], args[1]))

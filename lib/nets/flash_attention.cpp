@@ -132,20 +132,25 @@ std::vector<Tensor> backward(const Problem& p, const Tensor& value, const Tensor
   const Tensor d_out = slice(cotangent, -1, 0, e), d_lse = slice(cotangent, -1, e, e + 1);
   // dL/ds = P ∘ (dP − Σ_j P dP + d_lse), and Σ_j P dP = rowsum(d_out ∘ out).
   const Tensor row_term = sum(d_out * out, {-1}, true) - d_lse;
-  const Shape dq_shape{p.batch, p.t, d}, dkv_shape{p.blocks, p.batch, p.block, d + e};
+  // dk and dv accumulate transposed, (d + e, block) per block, as qᵀ·dS and d_outᵀ·P: qᵀ and
+  // d_outᵀ are transposed once, outside the loop, where dSᵀ·q and Pᵀ·d_out would transpose two
+  // (t, block) matrices every step.
+  const Shape dq_shape{p.batch, p.t, d}, dkv_shape{p.blocks, p.batch, d + e, p.block};
   const Tensor init = primitives::pack({full(dq_shape, 0.0, p.dtype), full(dkv_shape, 0.0, p.dtype)});
   const Tensor scale = scalar(p.scale, p.dtype);
+  const Tensor q_t = swap_last(p.q), d_out_t = swap_last(d_out);
   const Tensor last = loop(p, init, "backward", [&](const Tensor& carry, const Tensor& i) {
     const Tensor dq = primitives::unpack(carry, {dq_shape, dkv_shape}, 0);
     const Tensor dkv = primitives::unpack(carry, {dq_shape, dkv_shape}, 1);
     const Problem::Block b = p.block_at(i);
     const Tensor probabilities = exp(p.scores(b) - lse);  // 0 where hidden
     const Tensor d_scores = probabilities * (matmul(d_out, swap_last(b.v)) - row_term) * scale;
-    const Tensor dk = matmul(swap_last(d_scores), p.q), dv = matmul(swap_last(probabilities), d_out);
-    return primitives::pack({dq + matmul(d_scores, b.k), dkv + scatter_add(i, concat({dk, dv}, -1), p.blocks)});
+    const Tensor dkv_block = concat({matmul(q_t, d_scores), matmul(d_out_t, probabilities)}, -2);
+    return primitives::pack({dq + matmul(d_scores, b.k), dkv + scatter_add(i, dkv_block, p.blocks)});
   });
   const Tensor dq = primitives::unpack(last, {dq_shape, dkv_shape}, 0);
-  const Tensor dkv = reshape(moveaxis(primitives::unpack(last, {dq_shape, dkv_shape}, 1), 0, 1),
+  // (blocks, B, d + e, block) -> (B, blocks · block, d + e)
+  const Tensor dkv = reshape(moveaxis(moveaxis(primitives::unpack(last, {dq_shape, dkv_shape}, 1), 0, 1), -1, 2),
                              {p.batch, p.blocks * p.block, d + e});
   return {dq, slice(slice(dkv, -1, 0, d), 1, 0, p.s), slice(slice(dkv, -1, d, d + e), 1, 0, p.s)};
 }
