@@ -50,6 +50,28 @@ void broadcast(ParamTree& tree, int root = 0);
 /// batch's leading size must be a multiple of size().
 Array shard(const Array& global_batch);
 
+// ---- Sharded optimizer state (ZeRO stage 1) ----
+// A tree's leaves (f32 only) laid end to end in order and padded with zeros to a multiple of
+// size(): rank r's slice is elements [r·L/N, (r+1)·L/N) of that vector. Each rank keeps and
+// updates the optimizer state of its slice only; the params stay whole on every rank.
+
+/// This rank's slice of `tree` (no communication).
+Array local_slice(const ParamTree& tree);
+/// This rank's slice of the mean of `tree` over the ranks (MPI_Reduce_scatter_block, then divided
+/// by size()): each rank receives the averaged gradients of the slice it updates, half the bytes
+/// of an allreduce_mean. Trees must agree in paths, dtypes and shapes on every rank (checked).
+Array reduce_scatter_mean(const ParamTree& tree);
+/// Every rank's slice (MPI_Allgather) laid back into the leaves of `tree`, whose structure gives
+/// the layout: after each rank updated its slice of the params, every rank holds all of them.
+void allgather_slices(const Array& slice, ParamTree& tree);
+/// An optimizer state for `params` (slots "mu/<param path>" beside others such as "step") with
+/// each slot replaced by this rank's slice of it, "mu/slice": the state of an optimizer updating
+/// the tree {"slice": local_slice(params)}. No communication.
+ParamTree slice_state(const ParamTree& state, const ParamTree& params);
+/// The inverse of slice_state: every slot gathered whole from all ranks (collective), so that a
+/// checkpoint holds the same state on any number of ranks.
+ParamTree gather_state(const ParamTree& sliced, const ParamTree& params);
+
 /// A hash of every leaf's path, dtype, shape and bytes (FNV-1a, 64 bits): equal on two ranks
 /// exactly when their trees are bit-identical, but for collisions.
 uint64_t fingerprint(const ParamTree& tree);

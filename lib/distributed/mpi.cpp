@@ -365,6 +365,44 @@ void mean_of(const ParamTree& tree, const std::vector<size_t>& which, std::vecto
   flush();
 }
 
+// The f32 leaves of `tree` end to end, padded to a multiple of the job's size: that length, and
+// the structure checked against rank 0's (a mismatch would read past a buffer).
+int64_t sliced_length(const ParamTree& tree, const char* op) {
+  int64_t total = 0;
+  for (const auto& [path, a] : tree) {
+    if (a.dtype() != DType::f32)
+      throw Error(fmt::format("[distributed] {}: leaf '{}' is {}; sliced trees hold f32 leaves only", op, path,
+                              describe(a.dtype(), a.shape())));
+    total += a.size();
+  }
+  const int64_t n = size();
+  const int64_t length = (total + n - 1) / n * n;
+  if (length / n > INT32_MAX)
+    throw Error(fmt::format("[distributed] {}: a slice of {} elements is more than one MPI call takes (2^31 - 1)", op,
+                            length / n));
+  return length;
+}
+void check_same_structure(const ParamTree& tree, const char* op) {
+  if (size() == 1) return;
+  if (std::vector<int> bad = ranks_differing_from_0(gather(structure_hash(tree))); !bad.empty())
+    throw Error(fmt::format("[distributed] {}: rank(s) {} hold a tree whose paths, dtypes or shapes differ from "
+                            "rank 0's; every rank must pass the same tree",
+                            op, fmt::join(bad, ", ")));
+}
+// Elements [from, from + count) of the tree's leaves laid end to end, into `out`; zeros past the end.
+void copy_range(const ParamTree& tree, int64_t from, int64_t count, float* out) {
+  int64_t offset = 0, written = 0;
+  for (const auto& [path, a] : tree) {
+    const int64_t begin = std::max(from, offset), end = std::min(from + count, offset + a.size());
+    if (begin < end) {
+      std::memcpy(out + (begin - from), a.data<float>() + (begin - offset), static_cast<size_t>(end - begin) * 4);
+      written = std::max(written, end - from);
+    }
+    offset += a.size();
+  }
+  std::fill(out + written, out + count, 0.0f);
+}
+
 }  // namespace
 
 void init() { job(); }
@@ -478,6 +516,57 @@ void check_replicas_agree(const ParamTree& tree, std::string_view what) {
     throw Error(fmt::format("[distributed] {}: rank(s) {} hold different bits from rank 0 (fingerprints {:016x} "
                             "vs {:016x}); the replicas have diverged",
                             what, fmt::join(bad, ", "), all[static_cast<size_t>(bad[0])], all[0]));
+}
+
+Array local_slice(const ParamTree& tree) {
+  const int64_t length = sliced_length(tree, "local_slice"), n = length / size();
+  Array slice({n}, DType::f32);
+  copy_range(tree, n * rank(), n, slice.data<float>());
+  return slice;
+}
+
+Array reduce_scatter_mean(const ParamTree& tree) {
+  const int64_t length = sliced_length(tree, "reduce_scatter_mean"), n = length / size();
+  if (size() == 1) return local_slice(tree);
+  check_same_structure(tree, "reduce_scatter_mean");
+  Array all({length}, DType::f32), slice({n}, DType::f32);
+  copy_range(tree, 0, length, all.data<float>());
+  collective("MPI_Reduce_scatter_block", [&] {
+    return MPI_Reduce_scatter_block(all.data<float>(), slice.data<float>(), static_cast<int>(n), MPI_FLOAT, MPI_SUM,
+                                    MPI_COMM_WORLD);
+  });
+  const float ranks = static_cast<float>(size());
+  float* x = slice.data<float>();
+  for (int64_t i = 0; i < n; ++i) x[i] /= ranks;
+  return slice;
+}
+
+void allgather_slices(const Array& slice, ParamTree& tree) {
+  const int64_t length = sliced_length(tree, "allgather_slices"), n = length / size();
+  if (slice.dtype() != DType::f32 || slice.shape() != Shape{n})
+    throw Error(fmt::format("[distributed] allgather_slices: the slice is {}, but this tree's slices are f32[{}] "
+                            "on {} rank(s)",
+                            describe(slice.dtype(), slice.shape()), n, size()));
+  Array all({length}, DType::f32);
+  if (size() == 1) {
+    std::memcpy(all.raw(), slice.raw(), slice.nbytes());
+  } else {
+    check_same_structure(tree, "allgather_slices");
+    collective("MPI_Allgather", [&] {
+      return MPI_Allgather(slice.data<float>(), static_cast<int>(n), MPI_FLOAT, all.data<float>(), static_cast<int>(n),
+                           MPI_FLOAT, MPI_COMM_WORLD);
+    });
+  }
+  // New arrays: the tree's old ones may be shared with the caller's other handles.
+  std::vector<ParamTree::Leaf> leaves;
+  int64_t offset = 0;
+  for (const auto& [path, a] : tree) {
+    Array leaf(a.shape(), DType::f32);
+    std::memcpy(leaf.raw(), all.data<float>() + offset, leaf.nbytes());
+    offset += a.size();
+    leaves.push_back({path, std::move(leaf)});
+  }
+  tree = ParamTree(std::move(leaves));
 }
 
 }  // namespace zephyr::distributed

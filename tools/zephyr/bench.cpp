@@ -464,6 +464,9 @@ void distributed_rows(Bench& bench) {
                "1 rank, 1 thr", 1.8});
     bench.add({fmt::format("distributed_{}_step_2ranks_vs_2thr", model), 2, "ms", steps->two_ranks,
                steps->one_rank_two_threads.median, "1 rank, 2 thr", 1.0});
+    // ZeRO stage 1 (`train --zero`): each rank updates half the params and keeps half the state.
+    bench.add({fmt::format("distributed_{}_step_2ranks_zero", model), 2, "ms", steps->two_ranks_zero,
+               steps->one_rank.median, "1 rank, 1 thr", 1.8});
   }
 }
 

@@ -44,13 +44,14 @@ std::optional<DistributedSteps> distributed_steps(const std::string& model, cons
   for (const auto& [path, leaf] : params) out.allreduced_bytes += static_cast<double>(leaf.nbytes());
 
   // One run: the epoch line's examples/s, as milliseconds per global batch.
-  auto step_ms = [&](const std::string& launcher, int threads) -> std::optional<double> {
+  auto step_ms = [&](const std::string& launcher, int threads, const char* flags = "") -> std::optional<double> {
     const std::filesystem::path log = work / "log.jsonl";
     std::filesystem::remove(log);
     const std::string command =
         fmt::format("{} '{}' train --model {} --epochs 1 --limit {} --threads {} --data '{}' --log '{}' "
-                    "--checkpoint '{}' > /dev/null",
-                    launcher, self, model, limit, threads, data_dir, log.string(), (work / "c.safetensors").string());
+                    "--checkpoint '{}'{} > /dev/null",
+                    launcher, self, model, limit, threads, data_dir, log.string(), (work / "c.safetensors").string(),
+                    flags);
     if (std::system(command.c_str()) != 0 || !std::filesystem::exists(log)) return std::nullopt;
     for (const nlohmann::json& line : read_metrics_log(log.string()))
       if (line.value("kind", "") == "epoch")
@@ -59,19 +60,21 @@ std::optional<DistributedSteps> distributed_steps(const std::string& model, cons
   };
   const std::string two_ranks = fmt::format("'{}' -np 2 --oversubscribe --mca btl self,vader{}", mpirun,
                                             geteuid() == 0 ? " --allow-run-as-root" : "");
-  std::vector<double> one, two, one_two_threads;
+  std::vector<double> one, two, two_zero, one_two_threads;
   for (int r = 0; r < runs; ++r) {
-    auto a = step_ms("", 1), b = step_ms(two_ranks, 1), c = step_ms("", 2);
-    if (!a || !b || !c) {
+    auto a = step_ms("", 1), b = step_ms(two_ranks, 1), z = step_ms(two_ranks, 1, " --zero"), c = step_ms("", 2);
+    if (!a || !b || !z || !c) {
       skipped = fmt::format("a run of `zephyr train --model {}` failed (one process, or {})", model, two_ranks);
       return std::nullopt;
     }
     one.push_back(*a);
     two.push_back(*b);
+    two_zero.push_back(*z);
     one_two_threads.push_back(*c);
   }
   out.one_rank = stats_of(one);
   out.two_ranks = stats_of(two);
+  out.two_ranks_zero = stats_of(two_zero);
   out.one_rank_two_threads = stats_of(one_two_threads);
   return out;
 }

@@ -255,6 +255,9 @@ int main(int argc, char** argv) {
   train->add_option("--stop-after", train_options.stop_after, "Stop after this epoch (to test --resume)");
   train->add_option("--data", train_options.data_dir, "Directory of the gzipped IDX files")->capture_default_str();
   train->add_option("--threads", train_options.threads, "Threads (default: ZEPHYR_NUM_THREADS, else every core)");
+  train->add_flag("--zero", train_options.zero,
+                  "Under mpirun: each rank keeps and updates 1/N of the optimizer state (ZeRO stage 1); "
+                  "checkpoints stay whole");
   train->callback([&] { z::cli::train(train_options); });
 
   z::cli::BenchOptions bench_options;

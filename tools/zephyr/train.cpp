@@ -126,11 +126,27 @@ double train(TrainOptions o) {
   // Every rank starts from rank 0's params and state (the same seed gives the same ones anyway).
   distributed::broadcast(params);
   distributed::broadcast(state);
+  // ZeRO stage 1: this rank's slice of the state only (checkpoints gather it whole again).
+  const bool sliced = o.zero && ranks > 1;
+  std::string sliced_note;
+  if (sliced) {
+    auto megabytes = [](const ParamTree& tree) {
+      size_t bytes = 0;
+      for (const auto& [path, a] : tree) bytes += a.nbytes();
+      return static_cast<double>(bytes) / 1e6;
+    };
+    const double whole = megabytes(state);
+    state = distributed::slice_state(state, params);
+    sliced_note = fmt::format("optimizer state sliced over {} ranks (--zero): {:.2f} MB per rank instead of {:.2f} MB\n",
+                              ranks, megabytes(state), whole);
+  }
   if (speak)
     fmt::print("training {} on Fashion-MNIST: {} parameters, {} examples, batch {}{}, {} epoch{}, {}, {} schedule{}\n",
                o.model, params.count(), train_set.size(), o.batch_size,
                ranks > 1 ? fmt::format(" ({} per rank on {} ranks)", o.batch_size / ranks, ranks) : "", o.epochs,
                plural(o.epochs), opt.name, o.schedule, o.log.empty() ? "" : ", metrics to " + o.log);
+  if (speak) fmt::print("{}", sliced_note);
+  if (speak && o.zero && ranks == 1) fmt::print("--zero: one process holds the whole optimizer state anyway\n");
   MetricsLog log(lead ? o.log : "", first_epoch);
   // One line of the metrics log: what every line has, then `fields`.
   auto log_line = [&](const char* kind, int epoch, int64_t step, double loss, nlohmann::json fields) {
@@ -181,6 +197,17 @@ double train(TrainOptions o) {
         params = std::move(p2);
         state = std::move(s2);
         loss = value.item<float>();
+      } else if (sliced) {
+        // Each rank receives the mean gradients of its slice, updates that slice of the params
+        // and its state, and every rank then gathers all the params.
+        auto [grads, value] = grad_step(params, distributed::shard(b.images), distributed::shard(b.labels));
+        const ParamTree slice_grads({{"slice", distributed::reduce_scatter_mean(grads)}});
+        ParamTree mean_loss({{"loss", value}});
+        distributed::allreduce_mean(mean_loss);
+        auto [p2, s2] = apply(slice_grads, state, ParamTree({{"slice", distributed::local_slice(params)}}));
+        distributed::allgather_slices(p2.at("slice"), params);
+        state = std::move(s2);
+        loss = mean_loss.at("loss").item<float>();
       } else {
         auto [grads, value] = grad_step(params, distributed::shard(b.images), distributed::shard(b.labels));
         ParamTree reduced = with_loss(grads, value);
@@ -203,7 +230,9 @@ double train(TrainOptions o) {
     progress.end_epoch();
     const double speed = progress.examples_per_second();  // before evaluation, which is not training
     distributed::check_replicas_agree(params, fmt::format("[train] params after epoch {}", epoch + 1));
-    distributed::check_replicas_agree(state, fmt::format("[train] optimizer state after epoch {}", epoch + 1));
+    // Sliced, the ranks' states differ by design: the whole state, gathered, is what must agree.
+    const ParamTree whole_state = sliced ? distributed::gather_state(state, params) : state;
+    distributed::check_replicas_agree(whole_state, fmt::format("[train] optimizer state after epoch {}", epoch + 1));
 
     const int64_t eval_batch = 1000;
     double total = 0;
@@ -220,7 +249,7 @@ double train(TrainOptions o) {
     metric = total / static_cast<double>(seen);
     RunConfig metadata = config;
     metadata["epoch"] = std::to_string(epoch + 1);
-    if (lead) io::save_checkpoint(o.checkpoint, {params, state, metadata});
+    if (lead) io::save_checkpoint(o.checkpoint, {params, whole_state, metadata});
     log_line("epoch", epoch, (epoch + 1) * steps_per_epoch, progress.mean_loss(),
              {{"examples_per_second", speed},
               {metric_name, metric},

@@ -26,6 +26,7 @@ struct TrainOptions {
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
   int threads = 0;            // 0: ZEPHYR_NUM_THREADS, else every core
   bool quiet = false;         // no progress or per-epoch lines (benchmarks)
+  bool zero = false;          // on several ranks: each keeps and updates 1/N of the optimizer state (ZeRO-1)
 };
 
 /// Runs the training; returns the final test metric (accuracy, or reconstruction MSE).
