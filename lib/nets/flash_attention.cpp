@@ -36,6 +36,7 @@ struct Problem {
   Tensor q;       // (B, t, d)
   Tensor kvp;     // (blocks, B, block, d + e + 1): keys, values, position (padding: past s)
   Tensor limit;   // (t, 1): the last key position each query sees
+  bool masked;    // some key is hidden from some query (causal, or padding in the last block)
   SourceLoc where;
 
   // Block i's keys (B, block, d), values (B, block, e) and visibility (B, t, block).
@@ -47,9 +48,11 @@ struct Problem {
     const Tensor position = reshape(slice(x, -1, d + e, d + e + 1), {batch, 1, block});
     return {slice(x, -1, 0, d), slice(x, -1, d, d + e), less_equal(position, limit)};
   }
-  // The block's scores, hidden where not visible.
+  // The block's scores, hidden where not visible. Every key is visible to every query in the
+  // unmasked parts of causal attention (their keys fill whole blocks): no mask to build.
   Tensor scores(const Block& b) const {
-    return ::zephyr::where(b.visible, matmul(q, swap_last(b.k)) * scalar(scale, dtype), scalar(kHidden, dtype));
+    const Tensor scores = matmul(q, swap_last(b.k)) * scalar(scale, dtype);
+    return masked ? ::zephyr::where(b.visible, scores, scalar(kHidden, dtype)) : scores;
   }
   Tensor indices() const { return iota({blocks}, 0, DType::i32); }
 };
@@ -94,6 +97,7 @@ Problem make_problem(const Tensor& q, const Tensor& k, const Tensor& v, const Fl
   p.kvp = moveaxis(reshape(kvp, {p.batch, p.blocks, p.block, p.d + p.e + 1}), 1, 0);
   const Tensor query = iota({p.t, 1}, 0, p.dtype), last = scalar(static_cast<double>(p.s - 1), p.dtype);
   p.limit = o.is_causal ? minimum(query, last) : broadcast_to(last, {p.t, 1});
+  p.masked = o.is_causal || padded != p.s;
   return p;
 }
 

@@ -40,12 +40,12 @@ TEST_CASE("flash_attention: values and gradients equal plain attention's, with a
   // Two heads of a batch of 2. 13 queries against 21 keys in blocks of 8 (the last has 5), with
   // and without a causal mask (one loop over the key blocks); and causal self-attention over 21
   // tokens in blocks of 4, computed in parts: padded to 24, three levels of halving, 8 causal
-  // problems of 3 tokens at the bottom.
+  // problems of 3 tokens at the bottom. Last, 24 keys in whole blocks of 8: nothing is masked.
   struct Case {
     int64_t t, s, block;
     bool causal;
   };
-  for (const Case c : {Case{13, 21, 8, false}, Case{13, 21, 8, true}, Case{21, 21, 4, true}}) {
+  for (const Case c : {Case{13, 21, 8, false}, Case{13, 21, 8, true}, Case{21, 21, 4, true}, Case{13, 24, 8, false}}) {
     INFO(c.t << " queries, " << c.s << " keys in blocks of " << c.block << ", causal " << c.causal);
     const z::Array q = random_array({2, 2, c.t, 8}, 1, z::DType::f32, -2, 2),
                    k = random_array({2, 2, c.s, 8}, 2, z::DType::f32, -2, 2);
