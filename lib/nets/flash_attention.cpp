@@ -27,14 +27,14 @@ Tensor swap_last(const Tensor& t) { return moveaxis(t, -1, -2); }
 // Large but finite, as apply_attention_mask's: a fully masked block still has a finite maximum.
 constexpr double kHidden = -1e9;
 
-// The problem in the form both loops read: (B, t, d) queries, and keys, values and each key's
-// position side by side in blocks along a new leading axis.
+// The problem in the form both loops read: (B, t, d) queries, and keys and values side by side
+// in blocks along a new leading axis.
 struct Problem {
   int64_t batch, t, s, d, e, block, blocks;
   DType dtype;
   double scale;
   Tensor q;       // (B, t, d)
-  Tensor kvp;     // (blocks, B, block, d + e + 1): keys, values, position (padding: past s)
+  Tensor kv;      // (blocks, B, block, d + e): keys and values (padding: past s)
   Tensor limit;   // (t, 1): the last key position each query sees
   bool masked;    // some key is hidden from some query (causal, or padding in the last block)
   SourceLoc where;
@@ -44,9 +44,11 @@ struct Problem {
     Tensor k, v, visible;
   };
   Block block_at(const Tensor& i) const {
-    const Tensor x = take(kvp, i);  // (B, block, d + e + 1)
-    const Tensor position = reshape(slice(x, -1, d + e, d + e + 1), {batch, 1, block});
-    return {slice(x, -1, 0, d), slice(x, -1, d, d + e), less_equal(position, limit)};
+    const Tensor x = take(kv, i);  // (B, block, d + e)
+    if (!masked) return {slice(x, -1, 0, d), slice(x, -1, d, d + e), Tensor()};
+    // The block's key positions, i · block + j, from the step's index: nothing stored per key.
+    const Tensor position = cast(i, dtype) * scalar(static_cast<double>(block), dtype) + iota({1, block}, 1, dtype);
+    return {slice(x, -1, 0, d), slice(x, -1, d, d + e), broadcast_to(less_equal(position, limit), {batch, t, block})};
   }
   // The block's scores, hidden where not visible. Every key is visible to every query in the
   // unmasked parts of causal attention (their keys fill whole blocks): no mask to build.
@@ -92,9 +94,8 @@ Problem make_problem(const Tensor& q, const Tensor& k, const Tensor& v, const Fl
   auto keys = [&](const Tensor& x, int64_t width) {
     return pad(cast(reshape(x, {p.batch, p.s, width}), p.dtype), {0, 0, 0}, {0, padded - p.s, 0});
   };
-  const Tensor position = iota({p.batch, padded, 1}, 1, p.dtype);
-  const Tensor kvp = concat({keys(k, p.d), keys(v, p.e), position}, -1);
-  p.kvp = moveaxis(reshape(kvp, {p.batch, p.blocks, p.block, p.d + p.e + 1}), 1, 0);
+  const Tensor kv = concat({keys(k, p.d), keys(v, p.e)}, -1);
+  p.kv = moveaxis(reshape(kv, {p.batch, p.blocks, p.block, p.d + p.e}), 1, 0);
   const Tensor query = iota({p.t, 1}, 0, p.dtype), last = scalar(static_cast<double>(p.s - 1), p.dtype);
   p.limit = o.is_causal ? minimum(query, last) : broadcast_to(last, {p.t, 1});
   p.masked = o.is_causal || padded != p.s;
