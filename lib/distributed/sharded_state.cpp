@@ -1,14 +1,11 @@
 // An optimizer's state in the two layouts of ZeRO stage 1: whole (every slot, "mu/<param path>",
 // beside the params it belongs to: what checkpoints hold) and sliced (each slot as this rank's
 // slice of the params laid end to end, "mu/slice": what a rank keeps and updates).
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <string>
 #include <vector>
 
 #include "zephyr/distributed.h"
-#include "zephyr/error.h"
 
 namespace zephyr::distributed {
 namespace {
@@ -55,10 +52,10 @@ ParamTree slice_state(const ParamTree& state, const ParamTree& params) {
 
 ParamTree gather_state(const ParamTree& sliced, const ParamTree& params) {
   const int64_t slice_size = local_slice(params).size();
+  const std::string suffix = std::string("/") + kSlice;
   std::vector<ParamTree::Leaf> leaves;
   for (const auto& [path, a] : sliced) {
-    const bool slot = (path == kSlice || (path.size() > 6 && path.ends_with(std::string("/") + kSlice))) &&
-                      a.shape() == Shape{slice_size};
+    const bool slot = (path == kSlice || path.ends_with(suffix)) && a.shape() == Shape{slice_size};
     if (!slot) {
       leaves.push_back({path, a});
       continue;
