@@ -59,6 +59,13 @@ struct Problem {
   Tensor indices() const { return iota({blocks}, 0, DType::i32); }
 };
 
+// The product of the axes before the last two: the batch of (..., t, d).
+int64_t leading_size(const Tensor& x) {
+  int64_t n = 1;
+  for (int64_t axis = 0; axis < x.ndim() - 2; ++axis) n *= x.shape(axis);
+  return n;
+}
+
 // Fails, naming the op, the shapes and the user's line, unless q, k, v and the options make a problem.
 void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const FlashOptions& o, const SourceLoc& where) {
   const char* op = "flash_attention";
@@ -76,23 +83,20 @@ void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Flash
                                    to_string(k.shape())));
 }
 
+// q, k and v are checked (check_inputs) and in the loops' dtype (flash_attention) already.
 Problem make_problem(const Tensor& q, const Tensor& k, const Tensor& v, const FlashOptions& o, const SourceLoc& where) {
-  check_inputs(q, k, v, o, where);
-  auto leading = [](const Tensor& x) { return Shape(x.shape().begin(), x.shape().end() - 2); };
   Problem p;
   p.where = where;
   p.t = q.shape(-2), p.s = k.shape(-2), p.d = q.shape(-1), p.e = v.shape(-1);
-  p.batch = 1;
-  for (int64_t n : leading(q)) p.batch *= n;
+  p.batch = leading_size(q);
   p.block = std::min(o.key_block, p.s);
   p.blocks = (p.s + p.block - 1) / p.block;
-  // Positions are compared as floats: f64 where f32 would stop counting exactly.
-  p.dtype = q.dtype() == DType::f64 || p.blocks * p.block > (int64_t{1} << 24) ? DType::f64 : DType::f32;
+  p.dtype = q.dtype();
   p.scale = 1.0 / std::sqrt(static_cast<double>(p.d));
-  p.q = cast(reshape(q, {p.batch, p.t, p.d}), p.dtype);
+  p.q = reshape(q, {p.batch, p.t, p.d});
   const int64_t padded = p.blocks * p.block;
   auto keys = [&](const Tensor& x, int64_t width) {
-    return pad(cast(reshape(x, {p.batch, p.s, width}), p.dtype), {0, 0, 0}, {0, padded - p.s, 0});
+    return pad(reshape(x, {p.batch, p.s, width}), {0, 0, 0}, {0, padded - p.s, 0});
   };
   const Tensor kv = concat({keys(k, p.d), keys(v, p.e)}, -1);
   p.kv = moveaxis(reshape(kv, {p.batch, p.blocks, p.block, p.d + p.e}), 1, 0);
@@ -269,11 +273,11 @@ bool splits(const Tensor& q, const Tensor& k, const FlashOptions& options) {
 Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const FlashOptions& options, Loc loc) {
   const SourceLoc where = SourceLoc::from(loc);
   check_inputs(q, k, v, options, where);
-  // (B, t, ·) in the dtype the loops compute in: f64 where f32 positions would stop counting
-  // exactly (make_problem's rule).
-  int64_t batch = 1;
-  for (int64_t axis = 0; axis < q.ndim() - 2; ++axis) batch *= q.shape(axis);
-  const DType dtype = q.dtype() == DType::f64 || k.shape(-2) > (int64_t{1} << 24) ? DType::f64 : DType::f32;
+  // (B, t, ·) in the dtype the loops compute in. Key positions are compared as floats: f64 where
+  // f32 would stop counting exactly. Padding at most doubles them (a last block, or the context
+  // padded for its parts), hence 2 s.
+  const int64_t batch = leading_size(q);
+  const DType dtype = q.dtype() == DType::f64 || 2 * k.shape(-2) > (int64_t{1} << 24) ? DType::f64 : DType::f32;
   auto flat = [&](const Tensor& x) { return cast(reshape(x, {batch, x.shape(-2), x.shape(-1)}), dtype); };
   const Tensor q3 = flat(q), k3 = flat(k), v3 = flat(v);
   const Tensor value = splits(q3, k3, options) ? causal_forward(q3, k3, v3, options.key_block, where)
