@@ -79,6 +79,18 @@ class BoundRun {
   virtual void run() = 0;
 };
 
+/// Told during a run as its results become final, so that a caller can start using them while
+/// the rest of the function runs: data-parallel training starts averaging the last layers'
+/// gradients over the ranks while the backward pass of the first layers goes on.
+class RunListener {
+ public:
+  virtual ~RunListener() = default;
+  /// Result `index`'s buffer holds its final value: no later kernel writes it.
+  virtual void ready(size_t index) = 0;
+  /// Between two kernel calls: a chance to move on work that ready() started (polling MPI).
+  virtual void between_kernels() {}
+};
+
 /// Native code for one Function. Arguments and results are dense row-major buffers whose
 /// shapes and dtypes are those of the Function's argument and result nodes.
 class Executable {
@@ -86,6 +98,10 @@ class Executable {
   virtual ~Executable() = default;
   /// `arguments[i]` points to argument i's data; `results[j]` to caller-allocated storage.
   virtual void run(void* const* arguments, void* const* results) const = 0;
+  /// `run`, telling `listener` of results as soon as they are final; a result not told of is
+  /// final when the run returns. A schedule of kernels tells of each result after the kernel
+  /// that computes it; the default (one function, the interpreter) tells of none.
+  virtual void run(void* const* arguments, void* const* results, RunListener& listener) const;
   /// `run` on these buffers, which must outlive the BoundRun, as often as called. The default
   /// keeps the pointers and calls `run`.
   virtual std::unique_ptr<BoundRun> bind(std::vector<void*> arguments, std::vector<void*> results) const;

@@ -7,10 +7,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
 
 #include "zephyr/array.h"
 #include "zephyr/param_tree.h"
+#include "zephyr/result_listener.h"
 
 namespace zephyr::distributed {
 
@@ -43,6 +45,52 @@ int end_after_error(int code);
 /// f32 or f64 (else the error names the leaf) and agree in paths, dtypes and shapes on every rank
 /// (checked: the error names the ranks that differ from rank 0).
 void allreduce_mean(ParamTree& tree);
+/// Averages a jit call's results over the ranks while the call runs, where allreduce_mean would
+/// wait for the call to end: the gradient all-reduce overlaps the backward pass.
+///
+///     distributed::StreamingMean mean;  // once: it keeps its buckets from call to call
+///     auto [grads, loss] = grad_step.streamed(mean, params, shard(x), shard(y));
+///     mean.finish();  // grads and loss now hold their means over the ranks
+///
+/// The results are grouped into buckets of about `bucket_bytes`, from the last result to the
+/// first, since a backward pass computes the last layers' gradients first. A bucket's
+/// MPI_Iallreduce starts as soon as all its results are computed (and every earlier bucket has
+/// started, so that the ranks start them in one order), and MPI is polled between kernels.
+/// finish() waits for the rest under the watchdog and writes each mean into the arrays the call
+/// returned. Results must be f32 or f64, and agree in paths, dtypes and shapes on every rank:
+/// checked (a collective) at the first call and whenever they change. Alone (size() == 1) it
+/// leaves the results as they are.
+class StreamingMean final : public ResultListener {
+ public:
+  /// Where the time of the averaging went, summed over the calls.
+  struct Stats {
+    size_t calls = 0;               ///< calls averaged (finish() calls)
+    size_t buckets = 0;             ///< buckets per call, at the last call
+    double bytes = 0;               ///< bytes averaged per call, at the last call
+    double seconds_during = 0;      ///< in MPI while the call ran: starting buckets, polling
+    double seconds_after = 0;       ///< in finish(): the averaging the call's kernels did not hide
+  };
+
+  /// Buckets of about `bucket_bytes` (at least 1); a result of that size or more is a bucket alone.
+  explicit StreamingMean(size_t bucket_bytes = size_t{1} << 20);
+  ~StreamingMean() override;
+  StreamingMean(const StreamingMean&) = delete;
+  StreamingMean& operator=(const StreamingMean&) = delete;
+
+  void start(std::span<const Array> results, std::span<const std::string> paths) override;
+  void ready(size_t index) override;
+  void between_kernels() override;
+  /// Waits for every bucket and writes the means into the call's results. Call it once after
+  /// each streamed call, on every rank.
+  void finish();
+  /// The buckets, bytes and time of the calls so far.
+  const Stats& stats() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 /// Replaces every leaf by `root`'s: all ranks start from the same parameters.
 void broadcast(ParamTree& tree, int root = 0);
 

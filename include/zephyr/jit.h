@@ -22,6 +22,7 @@
 #include "zephyr/compiler.h"
 #include "zephyr/interpret.h"
 #include "zephyr/params.h"
+#include "zephyr/result_listener.h"
 #include "zephyr/tensor_tree.h"
 #include "zephyr/trace.h"
 
@@ -182,6 +183,8 @@ struct Compiled {
   void verify(const std::vector<Array>& arrays) const;
   /// One Array per Flat entry (undefined for the tree markers).
   std::vector<Array> run(std::span<const ArgRef> args) const;
+  /// run, telling `listener` of the returned results (not the markers or checks) as they are computed.
+  std::vector<Array> run(std::span<const ArgRef> args, ResultListener& listener) const;
 };
 
 /// A compiled entry bound to one call's arrays (Jitted::prepare): where each argument and result
@@ -326,6 +329,16 @@ class Jitted {
     return Prepared<R>(detail::BoundCall(entry_for(args...), refs));
   }
 
+  /// A call that tells `listener` of each result as soon as the code has computed it, while
+  /// later kernels still run (see ResultListener): `auto [grads, loss] = step.streamed(mean,
+  /// params, x, y);`. Otherwise as a plain call.
+  template <class... Args>
+  auto streamed(ResultListener& listener, const Args&... args) const {
+    static_assert(std::is_invocable_v<const F&, decltype(bound_type(args))...>,
+                  "z::jit(...).streamed: the function cannot take these arguments (see the jit call's message)");
+    return call_with(&listener, args...);
+  }
+
   /// Calls `f` on these arguments: compiled on the first call of their signature, then cached.
   /// Misuse is one static_assert naming the problem instead of a page of template errors.
   template <class... Args>
@@ -342,17 +355,17 @@ class Jitted {
                     "or a std::tuple / std::pair of them; for a std::array, return a std::vector<Tensor> or a "
                     "std::tuple");
     } else {
-      return call(args...);
+      return call_with(nullptr, args...);
     }
   }
 
  private:
   template <class... Args>
-  auto call(const Args&... args) const {
+  auto call_with(ResultListener* listener, const Args&... args) const {
     using R = std::decay_t<decltype(std::invoke(f_, bound_type(args)...))>;
     const std::array<detail::ArgRef, sizeof...(Args)> refs{detail::arg_ref(args)...};
     const std::shared_ptr<const detail::Compiled> entry = entry_for(args...);
-    std::vector<Array> arrays = entry->run(refs);
+    std::vector<Array> arrays = listener ? entry->run(refs, *listener) : entry->run(refs);
     entry->verify(arrays);
     size_t i = 0;
     return detail::Results<R>::build(arrays, entry->result_paths, i);

@@ -196,6 +196,16 @@ class ScheduledExecutable final : public Executable {
     debug_nans_ = detail::env_flag("ZEPHYR_DEBUG_NANS");
     schedule_ = partition(function, {.every_op = debug_nans_});
     plan_ = plan_buffers(schedule_);
+    final_after_.resize(schedule_.calls.size());
+    computed_.assign(schedule_.results.size(), false);
+    std::vector<long> call_of(schedule_.values.size(), -1);
+    for (size_t c = 0; c < schedule_.calls.size(); ++c)
+      for (size_t out : schedule_.calls[c].outputs) call_of[out] = static_cast<long>(c);
+    for (size_t r = 0; r < schedule_.results.size(); ++r)
+      if (const long c = call_of[schedule_.results[r]]; c >= 0) {
+        final_after_[static_cast<size_t>(c)].push_back(r);
+        computed_[r] = true;
+      }
     if (detail::env_flag("ZEPHYR_PROFILE_KERNELS")) profile_ = Profile::make(function.name, schedule_);
     stats_.kernel_calls = schedule_.calls.size();
     stats_.distinct = schedule_.kernels.size();
@@ -226,7 +236,14 @@ class ScheduledExecutable final : public Executable {
     }
   }
 
-  void run(void* const* arguments, void* const* results) const override {
+  void run(void* const* arguments, void* const* results) const override { run_calls(arguments, results, nullptr); }
+  void run(void* const* arguments, void* const* results, RunListener& listener) const override {
+    run_calls(arguments, results, &listener);
+  }
+
+  // The kernel calls in order; `listener` (if any) hears of each result after the call that
+  // computes it (a result copied out is copied then), and is polled between calls.
+  void run_calls(void* const* arguments, void* const* results, RunListener* listener) const {
     thread_local std::vector<void*> at, packed;  // run() never nests
     at.assign(schedule_.values.size(), nullptr);
     for (size_t i = 0; i < schedule_.arguments; ++i) at[i] = arguments[i];
@@ -248,9 +265,17 @@ class ScheduledExecutable final : public Executable {
         entries_[call.kernel](packed.data());
       }
       if (debug_nans_) check_finite(c, at);
+      if (listener) {
+        for (size_t r : final_after_[c]) {
+          if (plan_.copied[r]) std::memcpy(results[r], at[schedule_.results[r]], plan_.bytes[schedule_.results[r]]);
+          listener->ready(r);
+        }
+        listener->between_kernels();
+      }
     }
     for (size_t r = 0; r < schedule_.results.size(); ++r)
-      if (plan_.copied[r]) std::memcpy(results[r], at[schedule_.results[r]], plan_.bytes[schedule_.results[r]]);
+      if (plan_.copied[r] && (!listener || !computed_[r]))
+        std::memcpy(results[r], at[schedule_.results[r]], plan_.bytes[schedule_.results[r]]);
   }
 
   // A prepared call's run: the pointer lists of run() worked out once, over an arena the binding
@@ -473,6 +498,8 @@ class ScheduledExecutable final : public Executable {
   std::vector<std::shared_ptr<const std::string>> objects_;
   std::vector<void (*)(void**)> entries_;
   BufferPlan plan_;
+  std::vector<std::vector<size_t>> final_after_;  // per call: the results it computes
+  std::vector<bool> computed_;                    // per result: some call computes it (not an argument)
   bool debug_nans_ = false;
   std::shared_ptr<Profile> profile_;
   CompileStats stats_;

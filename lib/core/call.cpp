@@ -193,6 +193,54 @@ std::vector<Array> Compiled::run(std::span<const ArgRef> args) const {
   return outputs;
 }
 
+namespace {
+
+// Relays a schedule's "result j is final" to a ResultListener, which knows the returned results
+// only. The executable's results are the Flat entries without the tree markers, so both count
+// the returned results alike; the run-time checks follow them, and are not told of.
+class Relay final : public compiler::RunListener {
+ public:
+  Relay(const Compiled& entry, const std::vector<Array>& outputs, ResultListener& listener) : listener_(listener) {
+    const size_t returned = entry.checks.empty() ? entry.results.size() : entry.checks.front().first;
+    for (size_t i = 0; i < returned; ++i) {
+      const std::string& path = entry.result_paths[i];
+      if (path == "{" || path == "}") continue;
+      results_.push_back(outputs[i]);
+      paths_.push_back(path);
+    }
+    heard_.assign(results_.size(), false);
+    listener_.start(results_, paths_);
+  }
+  void ready(size_t executable_result) override {
+    if (executable_result >= heard_.size() || heard_[executable_result]) return;  // a check's result
+    heard_[executable_result] = true;
+    listener_.ready(executable_result);
+  }
+  void between_kernels() override { listener_.between_kernels(); }
+  // After the run: whatever the executable did not tell of is final now.
+  void rest() {
+    for (size_t i = 0; i < heard_.size(); ++i) ready(i);
+  }
+
+ private:
+  ResultListener& listener_;
+  std::vector<Array> results_;
+  std::vector<std::string> paths_;
+  std::vector<bool> heard_;
+};
+
+}  // namespace
+
+std::vector<Array> Compiled::run(std::span<const ArgRef> args, ResultListener& listener) const {
+  std::vector<void*> pointers, out_pointers;
+  for (const Slot& slot : slots) pointers.push_back(const_cast<void*>(argument_array(args, slot).raw()));
+  std::vector<Array> outputs = result_arrays(*this, out_pointers);
+  Relay relay(*this, outputs, listener);
+  executable->run(pointers.data(), out_pointers.data(), relay);
+  relay.rest();
+  return outputs;
+}
+
 BoundCall::BoundCall(std::shared_ptr<const Compiled> entry, std::span<const ArgRef> args) : entry_(std::move(entry)) {
   std::vector<void*> in, out;
   for (const Compiled::Slot& slot : entry_->slots) {

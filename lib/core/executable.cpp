@@ -1,5 +1,6 @@
-// The default Executable::bind, for executables with nothing to work out ahead of a run (the
-// interpreter, one function for the whole graph): it keeps the pointers and calls run().
+// The defaults of Executable::bind and the listened run, for executables with nothing to work out
+// ahead of a run and no kernels to report between (the interpreter, one function for the whole
+// graph).
 #include "zephyr/compiler.h"
 
 namespace zephyr::compiler {
@@ -17,6 +18,8 @@ class PlainBoundRun final : public BoundRun {
 };
 
 }  // namespace
+
+void Executable::run(void* const* arguments, void* const* results, RunListener&) const { run(arguments, results); }
 
 std::unique_ptr<BoundRun> Executable::bind(std::vector<void*> arguments, std::vector<void*> results) const {
   return std::make_unique<PlainBoundRun>(*this, std::move(arguments), std::move(results));

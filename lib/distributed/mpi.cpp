@@ -18,6 +18,7 @@
 #include "zephyr/distributed.h"
 #include "zephyr/error.h"
 #include "../core/fnv1a.h"
+#include "mpi_internal.h"
 
 namespace zephyr::distributed {
 namespace {
@@ -148,10 +149,21 @@ class Watchdog {
         behind.push_back(latest_[p] == 0 ? fmt::format("rank {} (no collective yet)", peer)
                                          : fmt::format("rank {} (last at collective {})", peer, latest_[p]));
     }
-    const std::string who = behind.empty() ? "the other ranks" : fmt::format("{}", fmt::join(behind, ", "));
+    if (behind.empty()) {
+      // Every rank started this (nonblocking) collective, and one of them stopped inside it: which
+      // one cannot be told from here, so every other rank is named.
+      std::vector<int> others;
+      for (int peer = 0; peer < static_cast<int>(receives_.size()); ++peer)
+        if (peer != rank_) others.push_back(peer);
+      return fmt::format("[distributed] {} (collective {}) waited {:.0f} s on rank {}: every rank started it, and "
+                         "{} {} has not finished its part: {} died or hangs (collective timeout {:g} s, "
+                         "ZEPHYR_COLLECTIVE_TIMEOUT)",
+                         call, n, waited, rank_, others.size() == 1 ? "rank" : "one of ranks", fmt::join(others, ", "),
+                         others.size() == 1 ? "it" : "that rank", timeout);
+    }
     return fmt::format("[distributed] {} (collective {}) waited {:.0f} s on rank {} for {}: {} died or hangs "
                        "(collective timeout {:g} s, ZEPHYR_COLLECTIVE_TIMEOUT)",
-                       call, n, waited, rank_, who, behind.size() == 1 ? "it" : "they", timeout);
+                       call, n, waited, rank_, fmt::join(behind, ", "), behind.size() == 1 ? "it" : "they", timeout);
   }
 
   MPI_Comm comm_ = MPI_COMM_NULL;
@@ -569,4 +581,18 @@ void allgather_slices(const Array& slice, ParamTree& tree) {
   tree = ParamTree(std::move(leaves));
 }
 
+namespace detail {
+
+void check(int code, const char* call) { distributed::check(code, call); }
+uint64_t arrive() {
+  job();
+  return watchdog().arrive();
+}
+void wait(MPI_Request& request, const char* call, uint64_t n) { watchdog().wait(request, call, n); }
+std::vector<uint64_t> gather(uint64_t local) { return distributed::gather(local); }
+std::vector<int> ranks_differing_from_0(const std::vector<uint64_t>& values) {
+  return distributed::ranks_differing_from_0(values);
+}
+
+}  // namespace detail
 }  // namespace zephyr::distributed

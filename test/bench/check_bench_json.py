@@ -22,7 +22,7 @@ for threads in (1, 2):
         expected += [f"matmul_2048_t{threads}", f"mlp_main_job_t{threads}", f"mlp_main_job_accuracy_t{threads}"]
 expected.append("mlp_train_rss_growth_2k" if quick else "mlp_train_rss_growth_10k")
 if shutil.which("mpirun") and "--no-distributed" not in sys.argv:
-    expected += [f"distributed_{model}_step_2ranks{vs}" for model in ("mlp", "cnn") for vs in ("", "_vs_2thr", "_zero")]
+    expected += [f"distributed_{model}_step_2ranks{vs}" for model in ("mlp", "cnn") for vs in ("", "_overlap", "_vs_2thr", "_zero")]
 for name in expected:
     assert name in names, f"missing row {name}"
 # OpenBLAS's AVX-512 kernels: on such a CPU a baseline on any other kernel must have been refused.

@@ -146,6 +146,72 @@ TEST_CASE("distributed: leaves that are not floating point, or differ between ra
   }
 }
 
+TEST_CASE("distributed: StreamingMean averages results as they are told of, in buckets, as allreduce_mean does") {
+  const int r = dist::rank();
+  // Buckets of 64 KB, from the last result: [d, c] (copied into the bucket and back), [big] (of
+  // more than a bucket, alone), [b] (f64) and [w], the last three reduced in place. The results
+  // are told of out of order, with kernel boundaries between.
+  dist::StreamingMean mean(64 << 10);
+  for (int call = 0; call < 2; ++call) {
+    z::ParamTree tree = rank_tree(r);
+    z::Array c({6}, z::DType::f32), d({5}, z::DType::f32);
+    for (int i = 0; i < 6; ++i) c.data<float>()[i] = static_cast<float>(3 * r + call - i);
+    for (int i = 0; i < 5; ++i) d.data<float>()[i] = static_cast<float>(r * i) + 0.5f;
+    std::vector<z::Array> results{tree.at("layer/w"), tree.at("layer/b"), tree.at("big"), c, d};
+    const std::vector<std::string> paths{"layer/w", "layer/b", "big", "", ""};
+    z::ParamTree expected({{"w", results[0].clone()}, {"b", results[1].clone()}, {"big", results[2].clone()},
+                           {"c", c.clone()}, {"d", d.clone()}});
+    dist::allreduce_mean(expected);
+    mean.start(results, paths);
+    for (size_t i : {0, 3, 2, 4, 1}) {
+      mean.ready(i);
+      mean.between_kernels();
+    }
+    mean.finish();
+    for (size_t i = 0; i < results.size(); ++i) {
+      const z::Array& want = expected.leaves()[i].second;
+      bool same = true;
+      for (int64_t e = 0; e < want.size(); ++e) same &= results[i].at(e) == want.at(e);
+      CHECK_MESSAGE(same, "result " << i << " on call " << call);
+    }
+  }
+  CHECK(mean.stats().calls == 2);
+  if (dist::size() > 1) {
+    CHECK(mean.stats().buckets == 4);
+    CHECK(mean.stats().bytes == doctest::Approx(15 * 4 + 4 * 8 + (2 << 20) * 4 + 6 * 4 + 5 * 4));
+  }
+}
+
+TEST_CASE("distributed: StreamingMean through a streamed call; misuse is an error") {
+  const int r = dist::rank();
+  auto f = z::interpret([](z::Tensor x) { return std::tuple{z::square(x), z::sum(x)}; });
+  dist::StreamingMean mean;
+  const z::Array x = z::Array::from({3}, {1.0f + r, 2.0f, -3.0f * r});
+  auto [squares, total] = f.streamed(mean, x);
+  mean.finish();
+  // Ranks 0..n-1 hold (1 + r, 2, -3r): the means of their squares and sums.
+  const int n = dist::size();
+  double s0 = 0, s2 = 0, t = 0;
+  for (int k = 0; k < n; ++k) {
+    s0 += (1.0 + k) * (1.0 + k);
+    s2 += 9.0 * k * k;
+    t += 3.0 - 2.0 * k;
+  }
+  CHECK(squares.at(0) == doctest::Approx(s0 / n));
+  CHECK(squares.at(1) == doctest::Approx(4.0));
+  CHECK(squares.at(2) == doctest::Approx(s2 / n));
+  CHECK(total.item<float>() == doctest::Approx(t / n));
+
+  auto ints = z::interpret([](z::Tensor x) { return z::cast(x, z::DType::i32); });
+  if (n > 1) {
+    CHECK_THROWS_WITH_AS(mean.finish(), doctest::Contains("no streamed call to finish"), z::Error);
+    CHECK_THROWS_WITH_AS(ints.streamed(mean, x), doctest::Contains("only f32 and f64"), z::Error);
+    const z::Array uneven = z::Array::zeros({r + 1});
+    CHECK_THROWS_WITH_AS(f.streamed(mean, uneven), doctest::Contains("differ from rank 0's"), z::Error);
+  }
+  CHECK_THROWS_WITH_AS(dist::StreamingMean(0), doctest::Contains("0 bytes"), z::Error);
+}
+
 TEST_CASE("distributed: a collective that a rank does not reach times out, naming that rank") {
   CHECK_THROWS_WITH_AS(dist::set_collective_timeout(0), doctest::Contains("not a positive number"), z::Error);
   const double before = dist::collective_timeout();

@@ -258,6 +258,11 @@ int main(int argc, char** argv) {
   train->add_flag("--zero", train_options.zero,
                   "Under mpirun: each rank keeps and updates 1/N of the optimizer state (ZeRO stage 1); "
                   "checkpoints stay whole");
+  train->add_flag("!--no-overlap", train_options.overlap,
+                  "Under mpirun: average the gradients after the backward pass instead of during it");
+  train->add_option("--bucket-kb", train_options.bucket_kb,
+                    "Under mpirun: kilobytes of gradients per all-reduce started during the backward pass")
+      ->capture_default_str();
   train->callback([&] { z::cli::train(train_options); });
 
   z::cli::BenchOptions bench_options;

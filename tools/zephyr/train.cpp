@@ -36,6 +36,8 @@ void validate(const TrainOptions& o) {
     bad(fmt::format("--stop-after {} is out of range: give 1 to --epochs ({}), or 0", o.stop_after, o.epochs));
   if (o.threads < 0 || o.threads > 1024) bad(fmt::format("--threads {} is out of range: give 1 to 1024 (0: every core)", o.threads));
   if (o.log_every < 1) bad(fmt::format("--log-every {} is not a step count: give 1 or more", o.log_every));
+  if (o.bucket_kb < 1 || o.bucket_kb > (int64_t{1} << 20))
+    bad(fmt::format("--bucket-kb {} is out of range: give 1 to 1048576 (1 GB)", o.bucket_kb));
   auto known = [](const auto& names, const std::string& value) {
     return std::find(std::begin(names), std::end(names), value) != std::end(names);
   };
@@ -181,6 +183,14 @@ double train(TrainOptions o) {
     return classify ? metrics::accuracy(out, y) : losses::mse(out, x);
   }, options);
 
+  // Several ranks: the gradients (and the loss) are averaged in buckets, each started as soon as
+  // the backward pass has computed it (or, --no-overlap, in one all-reduce after it).
+  distributed::StreamingMean streaming_mean(static_cast<size_t>(o.bucket_kb) * 1024);
+  using StreamingStats = distributed::StreamingMean::Stats;
+  double after_backward_seconds = 0;   // this epoch: averaging that waited for the backward pass to end
+  double during_backward_seconds = 0;  // this epoch: in MPI between the backward pass's kernels
+  int64_t averaged_steps = 0;
+
   double metric = 0;
   TrainProgress progress(o.epochs, steps_per_epoch, first_epoch, o.batch_size, !speak);
   double logged_loss = 0;  // the losses since the last step line, summed
@@ -192,6 +202,7 @@ double train(TrainOptions o) {
     for (size_t i = 0; i < order.size(); ++i) {
       data::Dataset b = data::batch(train_set, order[i]);
       float loss = 0;
+      const bool timed = epoch != first_epoch || i > 0;  // the first step waits for every rank's compile
       if (ranks == 1) {
         auto [p2, s2, value] = step(params, state, b.images, b.labels);
         params = std::move(p2);
@@ -208,10 +219,29 @@ double train(TrainOptions o) {
         distributed::allgather_slices(p2.at("slice"), params);
         state = std::move(s2);
         loss = mean_loss.at("loss").item<float>();
+      } else if (o.overlap) {
+        const StreamingStats before = streaming_mean.stats();
+        auto [grads, value] = grad_step.streamed(streaming_mean, params, distributed::shard(b.images),
+                                                 distributed::shard(b.labels));
+        streaming_mean.finish();  // grads and value hold their means now
+        if (timed) {
+          after_backward_seconds += streaming_mean.stats().seconds_after - before.seconds_after;
+          during_backward_seconds += streaming_mean.stats().seconds_during - before.seconds_during;
+          ++averaged_steps;
+        }
+        auto [p2, s2] = apply(grads, state, params);
+        params = std::move(p2);
+        state = std::move(s2);
+        loss = value.item<float>();
       } else {
         auto [grads, value] = grad_step(params, distributed::shard(b.images), distributed::shard(b.labels));
+        const auto averaging = Clock::now();
         ParamTree reduced = with_loss(grads, value);
         distributed::allreduce_mean(reduced);
+        if (timed) {
+          after_backward_seconds += seconds_since(averaging);
+          ++averaged_steps;
+        }
         auto [p2, s2] = apply(reduced["grads"], state, params);
         params = std::move(p2);
         state = std::move(s2);
@@ -250,11 +280,19 @@ double train(TrainOptions o) {
     RunConfig metadata = config;
     metadata["epoch"] = std::to_string(epoch + 1);
     if (lead) io::save_checkpoint(o.checkpoint, {params, whole_state, metadata});
-    log_line("epoch", epoch, (epoch + 1) * steps_per_epoch, progress.mean_loss(),
-             {{"examples_per_second", speed},
-              {metric_name, metric},
-              {"first_step_seconds", progress.first_step_seconds()},
-              {"seconds", seconds_since(start)}});
+    nlohmann::json fields = {{"examples_per_second", speed},
+                             {metric_name, metric},
+                             {"first_step_seconds", progress.first_step_seconds()},
+                             {"seconds", seconds_since(start)}};
+    if (averaged_steps > 0) {  // the all-reduce's host time per step (ms), after and during the backward pass
+      const double steps = static_cast<double>(averaged_steps);
+      fields["allreduce_ms_after_backward"] = 1e3 * after_backward_seconds / steps;
+      fields["allreduce_ms_during_backward"] = 1e3 * during_backward_seconds / steps;
+      fields["allreduce_bytes"] = streaming_mean.stats().bytes;
+      after_backward_seconds = during_backward_seconds = 0;
+      averaged_steps = 0;
+    }
+    log_line("epoch", epoch, (epoch + 1) * steps_per_epoch, progress.mean_loss(), std::move(fields));
     if (speak)
       fmt::print("epoch {}/{}: test {} {:.4f}, mean loss {:.4f}, {:.0f} ex/s  ({:.1f} s so far, checkpoint {})\n",
                  epoch + 1, o.epochs, classify ? "accuracy" : "reconstruction mse", metric, progress.mean_loss(), speed,

@@ -27,6 +27,8 @@ struct TrainOptions {
   int threads = 0;            // 0: ZEPHYR_NUM_THREADS, else every core
   bool quiet = false;         // no progress or per-epoch lines (benchmarks)
   bool zero = false;          // on several ranks: each keeps and updates 1/N of the optimizer state (ZeRO-1)
+  bool overlap = true;        // on several ranks: average the gradients during the backward pass
+  int64_t bucket_kb = 1024;   // ... in buckets of this many kilobytes
 };
 
 /// Runs the training; returns the final test metric (accuracy, or reconstruction MSE).
