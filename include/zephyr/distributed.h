@@ -71,7 +71,7 @@ class StreamingMean final : public ResultListener {
     double seconds_after = 0;       ///< in finish(): the averaging the call's kernels did not hide
   };
 
-  /// Buckets of about `bucket_bytes` (at least 1); a result of that size or more is a bucket alone.
+  /// Buckets of about `bucket_bytes` (at least 1).
   explicit StreamingMean(size_t bucket_bytes = size_t{1} << 20);
   ~StreamingMean() override;
   StreamingMean(const StreamingMean&) = delete;
