@@ -190,6 +190,7 @@ double train(TrainOptions o) {
   double after_backward_seconds = 0;   // this epoch: averaging that waited for the backward pass to end
   double during_backward_seconds = 0;  // this epoch: in MPI between the backward pass's kernels
   int64_t averaged_steps = 0;
+  double averaged_bytes = 0;  // per step: the gradients and the loss
 
   double metric = 0;
   TrainProgress progress(o.epochs, steps_per_epoch, first_epoch, o.batch_size, !speak);
@@ -229,6 +230,7 @@ double train(TrainOptions o) {
           during_backward_seconds += streaming_mean.stats().seconds_during - before.seconds_during;
           ++averaged_steps;
         }
+        averaged_bytes = streaming_mean.stats().bytes;
         auto [p2, s2] = apply(grads, state, params);
         params = std::move(p2);
         state = std::move(s2);
@@ -242,6 +244,8 @@ double train(TrainOptions o) {
           after_backward_seconds += seconds_since(averaging);
           ++averaged_steps;
         }
+        averaged_bytes = 0;
+        for (const auto& [path, leaf] : reduced) averaged_bytes += static_cast<double>(leaf.nbytes());
         auto [p2, s2] = apply(reduced["grads"], state, params);
         params = std::move(p2);
         state = std::move(s2);
@@ -288,7 +292,7 @@ double train(TrainOptions o) {
       const double steps = static_cast<double>(averaged_steps);
       fields["allreduce_ms_after_backward"] = 1e3 * after_backward_seconds / steps;
       fields["allreduce_ms_during_backward"] = 1e3 * during_backward_seconds / steps;
-      fields["allreduce_bytes"] = streaming_mean.stats().bytes;
+      fields["allreduce_bytes"] = averaged_bytes;
       after_backward_seconds = during_backward_seconds = 0;
       averaged_steps = 0;
     }
