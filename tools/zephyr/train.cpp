@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <zephyr/distributed.h>
 #include <zephyr/io/atomic_file.h>
 #include <zephyr/zephyr.h>
@@ -54,6 +55,28 @@ ParamTree with_loss(const ParamTree& grads, const Array& loss) {
   leaves.push_back({"loss", loss});
   return ParamTree(std::move(leaves));
 }
+
+// The all-reduce's host time per step on several ranks, for the epoch lines of the metrics log:
+// after the backward pass ended, and in MPI calls between its kernels (overlap only).
+struct AllreduceTimes {
+  double after_seconds = 0, during_seconds = 0;
+  int64_t steps = 0;
+  double bytes = 0;  // per step: the gradients and the loss
+
+  void add(double after, double during) {
+    after_seconds += after;
+    during_seconds += during;
+    ++steps;
+  }
+  // The epoch's means (ms per step) into `fields`, then a fresh start.
+  void log_into(nlohmann::json& fields) {
+    if (steps == 0) return;
+    fields["allreduce_ms_after_backward"] = 1e3 * after_seconds / static_cast<double>(steps);
+    fields["allreduce_ms_during_backward"] = 1e3 * during_seconds / static_cast<double>(steps);
+    fields["allreduce_bytes"] = bytes;
+    *this = {};
+  }
+};
 
 // The sums of the ranks' evaluation totals and example counts (as f64: exact for counts).
 std::pair<double, int64_t> summed_over_ranks(double total, int64_t seen) {
@@ -162,14 +185,12 @@ double train(TrainOptions o) {
 
   compiler::Options options;
   options.threads = o.threads;
-  // The whole training step (forward, backward, Adam) is one compiled function.
-  auto step = jit([&opt, loss_fn](Params p, OptState s, Tensor x, Tensor y) {
-    auto [loss, grads] = value_and_grad(loss_fn)(p, x, y);
-    auto [new_params, new_state] = opt.update(grads, s, p);
-    return std::tuple{new_params, new_state, loss};
+  auto evaluate = jit([classify, forward](Params p, Tensor x, Tensor y) {
+    Tensor out = forward(p, x);
+    return classify ? metrics::accuracy(out, y) : losses::mse(out, x);
   }, options);
-  // On several ranks the step is two: the gradients of this rank's shard, averaged over the ranks
-  // (with the loss), then the same update on every rank.
+  // On several ranks the step is two compiled functions: the gradients of this rank's shard,
+  // averaged over the ranks (with the loss), then the same update on every rank.
   auto grad_step = jit([loss_fn](Params p, Tensor x, Tensor y) {
     auto [loss, grads] = value_and_grad(loss_fn)(p, x, y);
     return std::tuple{grads, loss};
@@ -178,19 +199,71 @@ double train(TrainOptions o) {
     auto [new_params, new_state] = opt.update(grads, s, p);
     return std::tuple{new_params, new_state};
   }, options);
-  auto evaluate = jit([classify, forward](Params p, Tensor x, Tensor y) {
-    Tensor out = forward(p, x);
-    return classify ? metrics::accuracy(out, y) : losses::mse(out, x);
-  }, options);
-
-  // Several ranks: the gradients (and the loss) are averaged in buckets, each started as soon as
-  // the backward pass has computed it (or, --no-overlap, in one all-reduce after it).
+  AllreduceTimes allreduce_times;
   distributed::StreamingMean streaming_mean(static_cast<size_t>(o.bucket_kb) * 1024);
-  using StreamingStats = distributed::StreamingMean::Stats;
-  double after_backward_seconds = 0;   // this epoch: averaging that waited for the backward pass to end
-  double during_backward_seconds = 0;  // this epoch: in MPI between the backward pass's kernels
-  int64_t averaged_steps = 0;
-  double averaged_bytes = 0;  // per step: the gradients and the loss
+
+  // One training step on a global batch: params and state updated, the batch's loss returned.
+  // `timed`: the step counts in allreduce_times (the run's first waits for every rank's compile).
+  std::function<float(const data::Dataset&, bool)> take_step;
+  if (ranks == 1) {
+    // The whole training step (forward, backward, Adam) is one compiled function.
+    auto step = jit([&opt, loss_fn](Params p, OptState s, Tensor x, Tensor y) {
+      auto [loss, grads] = value_and_grad(loss_fn)(p, x, y);
+      auto [new_params, new_state] = opt.update(grads, s, p);
+      return std::tuple{new_params, new_state, loss};
+    }, options);
+    take_step = [&, step](const data::Dataset& b, bool) {
+      auto [p2, s2, value] = step(params, state, b.images, b.labels);
+      params = std::move(p2);
+      state = std::move(s2);
+      return value.item<float>();
+    };
+  } else if (sliced) {
+    // Each rank receives the mean gradients of its slice, updates that slice of the params and
+    // its state, and every rank then gathers all the params.
+    take_step = [&](const data::Dataset& b, bool) {
+      auto [grads, value] = grad_step(params, distributed::shard(b.images), distributed::shard(b.labels));
+      const ParamTree slice_grads({{"slice", distributed::reduce_scatter_mean(grads)}});
+      ParamTree mean_loss({{"loss", value}});
+      distributed::allreduce_mean(mean_loss);
+      auto [p2, s2] = apply(slice_grads, state, ParamTree({{"slice", distributed::local_slice(params)}}));
+      distributed::allgather_slices(p2.at("slice"), params);
+      state = std::move(s2);
+      return mean_loss.at("loss").item<float>();
+    };
+  } else if (o.overlap) {
+    // The gradients (and the loss) are averaged in buckets, each started as soon as the backward
+    // pass has computed it.
+    take_step = [&](const data::Dataset& b, bool timed) {
+      const distributed::StreamingMean::Stats before = streaming_mean.stats();
+      auto [grads, value] = grad_step.streamed(streaming_mean, params, distributed::shard(b.images),
+                                               distributed::shard(b.labels));
+      streaming_mean.finish();  // grads and value hold their means now
+      const distributed::StreamingMean::Stats& after = streaming_mean.stats();
+      if (timed)
+        allreduce_times.add(after.seconds_after - before.seconds_after, after.seconds_during - before.seconds_during);
+      allreduce_times.bytes = after.bytes;
+      auto [p2, s2] = apply(grads, state, params);
+      params = std::move(p2);
+      state = std::move(s2);
+      return value.item<float>();
+    };
+  } else {
+    // --no-overlap: one all-reduce of the gradients and the loss once the backward pass is done.
+    take_step = [&](const data::Dataset& b, bool timed) {
+      auto [grads, value] = grad_step(params, distributed::shard(b.images), distributed::shard(b.labels));
+      const auto averaging = Clock::now();
+      ParamTree reduced = with_loss(grads, value);
+      distributed::allreduce_mean(reduced);
+      if (timed) allreduce_times.add(seconds_since(averaging), 0);
+      allreduce_times.bytes = 0;
+      for (const auto& [path, leaf] : reduced) allreduce_times.bytes += static_cast<double>(leaf.nbytes());
+      auto [p2, s2] = apply(reduced["grads"], state, params);
+      params = std::move(p2);
+      state = std::move(s2);
+      return reduced.at("loss").item<float>();
+    };
+  }
 
   double metric = 0;
   TrainProgress progress(o.epochs, steps_per_epoch, first_epoch, o.batch_size, !speak);
@@ -201,56 +274,8 @@ double train(TrainOptions o) {
     auto order = data::batches(random::fold_in(root, 1000 + epoch), train_set.size(), o.batch_size);
     progress.start_epoch(epoch);
     for (size_t i = 0; i < order.size(); ++i) {
-      data::Dataset b = data::batch(train_set, order[i]);
-      float loss = 0;
-      const bool timed = epoch != first_epoch || i > 0;  // the first step waits for every rank's compile
-      if (ranks == 1) {
-        auto [p2, s2, value] = step(params, state, b.images, b.labels);
-        params = std::move(p2);
-        state = std::move(s2);
-        loss = value.item<float>();
-      } else if (sliced) {
-        // Each rank receives the mean gradients of its slice, updates that slice of the params
-        // and its state, and every rank then gathers all the params.
-        auto [grads, value] = grad_step(params, distributed::shard(b.images), distributed::shard(b.labels));
-        const ParamTree slice_grads({{"slice", distributed::reduce_scatter_mean(grads)}});
-        ParamTree mean_loss({{"loss", value}});
-        distributed::allreduce_mean(mean_loss);
-        auto [p2, s2] = apply(slice_grads, state, ParamTree({{"slice", distributed::local_slice(params)}}));
-        distributed::allgather_slices(p2.at("slice"), params);
-        state = std::move(s2);
-        loss = mean_loss.at("loss").item<float>();
-      } else if (o.overlap) {
-        const StreamingStats before = streaming_mean.stats();
-        auto [grads, value] = grad_step.streamed(streaming_mean, params, distributed::shard(b.images),
-                                                 distributed::shard(b.labels));
-        streaming_mean.finish();  // grads and value hold their means now
-        if (timed) {
-          after_backward_seconds += streaming_mean.stats().seconds_after - before.seconds_after;
-          during_backward_seconds += streaming_mean.stats().seconds_during - before.seconds_during;
-          ++averaged_steps;
-        }
-        averaged_bytes = streaming_mean.stats().bytes;
-        auto [p2, s2] = apply(grads, state, params);
-        params = std::move(p2);
-        state = std::move(s2);
-        loss = value.item<float>();
-      } else {
-        auto [grads, value] = grad_step(params, distributed::shard(b.images), distributed::shard(b.labels));
-        const auto averaging = Clock::now();
-        ParamTree reduced = with_loss(grads, value);
-        distributed::allreduce_mean(reduced);
-        if (timed) {
-          after_backward_seconds += seconds_since(averaging);
-          ++averaged_steps;
-        }
-        averaged_bytes = 0;
-        for (const auto& [path, leaf] : reduced) averaged_bytes += static_cast<double>(leaf.nbytes());
-        auto [p2, s2] = apply(reduced["grads"], state, params);
-        params = std::move(p2);
-        state = std::move(s2);
-        loss = reduced.at("loss").item<float>();
-      }
+      const bool timed = epoch != first_epoch || i > 0;  // the run's first step waits for every rank's compile
+      const float loss = take_step(data::batch(train_set, order[i]), timed);
       progress.step(static_cast<int64_t>(i), loss);
       const int64_t step_count = epoch * steps_per_epoch + static_cast<int64_t>(i) + 1;
       logged_loss += loss;
@@ -288,14 +313,7 @@ double train(TrainOptions o) {
                              {metric_name, metric},
                              {"first_step_seconds", progress.first_step_seconds()},
                              {"seconds", seconds_since(start)}};
-    if (averaged_steps > 0) {  // the all-reduce's host time per step (ms), after and during the backward pass
-      const double steps = static_cast<double>(averaged_steps);
-      fields["allreduce_ms_after_backward"] = 1e3 * after_backward_seconds / steps;
-      fields["allreduce_ms_during_backward"] = 1e3 * during_backward_seconds / steps;
-      fields["allreduce_bytes"] = averaged_bytes;
-      after_backward_seconds = during_backward_seconds = 0;
-      averaged_steps = 0;
-    }
+    allreduce_times.log_into(fields);
     log_line("epoch", epoch, (epoch + 1) * steps_per_epoch, progress.mean_loss(), std::move(fields));
     if (speak)
       fmt::print("epoch {}/{}: test {} {:.4f}, mean loss {:.4f}, {:.0f} ex/s  ({:.1f} s so far, checkpoint {})\n",
