@@ -4,7 +4,9 @@
 // a lowering here does not compile (its other rules live in lib/primitives/).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -42,6 +44,7 @@ class Emitter {
       func.setArgAttr(i, "bufferization.writable", b_.getBoolAttr(false));
     }
     b_.setInsertionPointToStart(entry);
+    plan_bias_products(fn);
     for (const Node* n : topological_order(fn.results))
       if (!values_.count(n)) values_[n] = emit(n);
     // Results that alias arguments or each other get their own buffers after bufferization
@@ -74,8 +77,11 @@ class Emitter {
   Value empty(const Node* n) { return b_.create<mlir::tensor::EmptyOp>(loc(n), n->shape, element(n->dtype)); }
 
   Value emit(const Node* n) {
-    if (n->op == OpKind::Add)
+    if (n->op == OpKind::Add) {
+      if (auto fused = bias_products_.find(n); fused != bias_products_.end()) return bias_product(n, fused->second);
       if (Value v = add_into_window(n)) return v;
+    }
+    if (folded_products_.count(n)) return {};  // a product (or its reshape) emitted by its add
     switch (n->op) {
       case OpKind::Argument:
         throw Error(fmt::format("[compile] '{}' is used by the function but is not one of its arguments", n->attrs.name));
@@ -91,7 +97,7 @@ class Emitter {
       case OpKind::Select: case OpKind::Cast: case OpKind::StopGradient: case OpKind::BroadcastTo:
         return elementwise(n);
       case OpKind::ReduceSum: case OpKind::ReduceMax: return reduce(n);
-      case OpKind::MatMul: return matmul(n);
+      case OpKind::MatMul: return matmul(n, zeros(n));
       case OpKind::Reshape: return reshape(in(n, 0), n->inputs[0]->shape, n->shape, loc(n));
       case OpKind::Transpose:
         return b_.create<mlir::linalg::TransposeOp>(loc(n), in(n, 0), empty(n), n->attrs.axes).getResult()[0];
@@ -385,10 +391,59 @@ class Emitter {
   }
 
   // ---- Contraction ----------------------------------------------------------------------------
-  Value matmul(const Node* n) {
+  Value zeros(const Node* n) {
+    Value zero = b_.create<mlir::arith::ConstantOp>(loc(n), mlir::cast<mlir::TypedAttr>(b_.getZeroAttr(element(n->dtype))));
+    return b_.create<mlir::linalg::FillOp>(loc(n), zero, empty(n)).getResult(0);
+  }
+
+  // A product whose one use is `add(product, bias)`, maybe through reshapes (a linear layer, a
+  // convolution's im2col product, an attention mask), starts from the bias broadcast instead of
+  // zeros: C is written once, where zeros, the product into a temporary and a separate pass
+  // adding the bias wrote it three times and read it twice (and the temporary, 6 MB for the
+  // CNN's first convolution, was fresh memory to fault in). Floats only: the sum is associated
+  // as bias + (a·b), which differs from (a·b) + bias by rounding alone.
+  void plan_bias_products(const Function& fn) {
+    const std::vector<const Node*> order = topological_order(fn.results);
+    std::unordered_map<const Node*, int> uses;
+    for (const NodePtr& r : fn.results) ++uses[r.get()];
+    for (const Node* n : order)
+      for (const NodePtr& i : n->inputs) ++uses[i.get()];
+    for (const Node* n : order) {
+      if (n->op != OpKind::Add || n->inputs.size() != 2 || (n->dtype != DType::f32 && n->dtype != DType::f64)) continue;
+      for (size_t k = 0; k < 2; ++k) {
+        const Node* bias = n->inputs[1 - k].get();
+        std::vector<const Node*> chain{n->inputs[k].get()};  // the product, then its reshapes
+        while (chain.back()->op == OpKind::Reshape && uses[chain.back()] == 1) chain.push_back(chain.back()->inputs[0].get());
+        const Node* product = chain.back();
+        if (product->op != OpKind::MatMul || uses[product] != 1 || chain.front()->shape != n->shape ||
+            product->dtype != n->dtype || bias->dtype != n->dtype || std::count(chain.begin(), chain.end(), bias))
+          continue;
+        bias_products_[n] = {product, bias};
+        folded_products_.insert(chain.begin(), chain.end());
+        break;
+      }
+    }
+  }
+  Value bias_product(const Node* add, std::pair<const Node*, const Node*> product_and_bias) {
+    auto [product, bias] = product_and_bias;
+    mlir::Location l = loc(add);
+    auto [v, map] = broadcast_operand(values_.at(bias), bias->shape, add->shape, l);
+    const unsigned rank = static_cast<unsigned>(add->shape.size());
+    llvm::SmallVector<mlir::AffineMap> maps{map, b_.getMultiDimIdentityMap(rank)};
+    llvm::SmallVector<mlir::utils::IteratorType> iters(rank, mlir::utils::IteratorType::parallel);
+    Value init = b_.create<mlir::linalg::GenericOp>(
+                       l, mlir::TypeRange{tensor_type(add)}, mlir::ValueRange{v}, mlir::ValueRange{empty(add)}, maps, iters,
+                       [](mlir::OpBuilder& nb, mlir::Location bl, mlir::ValueRange args) {
+                         nb.create<mlir::linalg::YieldOp>(bl, args[0]);
+                       })
+                     .getResult(0);
+    Value sum = matmul(product, reshape(init, add->shape, product->shape, l));
+    return reshape(sum, product->shape, add->shape, l);
+  }
+
+  // The product of `n`'s operands accumulated into `acc`.
+  Value matmul(const Node* n, Value acc) {
     mlir::Location l = loc(n);
-    Value zero = b_.create<mlir::arith::ConstantOp>(l, mlir::cast<mlir::TypedAttr>(b_.getZeroAttr(element(n->dtype))));
-    Value acc = b_.create<mlir::linalg::FillOp>(l, zero, empty(n)).getResult(0);
     if (n->shape.size() == 2)
       return b_.create<mlir::linalg::MatmulOp>(l, mlir::TypeRange{tensor_type(n)}, mlir::ValueRange{in(n, 0), in(n, 1)},
                                                mlir::ValueRange{acc}).getResult(0);
@@ -724,6 +779,7 @@ class Emitter {
   // afterwards: they exist in this region only.
   Value emit_body(const Function& body, llvm::ArrayRef<Value> args, size_t k) {
     auto outside = values_;
+    plan_bias_products(body);
     for (size_t i = 0; i < args.size(); ++i) values_[body.arguments[i].get()] = args[i];
     for (const Node* b : topological_order({body.results[k]}))
       if (!values_.count(b)) values_[b] = emit(b);
@@ -759,6 +815,9 @@ class Emitter {
   mlir::MLIRContext& ctx_;
   mlir::OpBuilder b_;
   std::unordered_map<const Node*, Value> values_;
+  // plan_bias_products: each fused add's product and bias, and the products it emits.
+  std::unordered_map<const Node*, std::pair<const Node*, const Node*>> bias_products_;
+  std::unordered_set<const Node*> folded_products_;
 };
 
 }  // namespace
