@@ -35,7 +35,7 @@
 namespace zephyr::compiler {
 namespace {
 
-constexpr int kMaxElementwiseRank = 4;  // transforms.mlir has @tile_elementwise_1 to _4
+constexpr int kMaxElementwiseRank = 6;  // transforms.mlir has @tile_elementwise_1 to _6
 
 // insert_slice(transfer_write(v, t)) where the write covers only part of t (the remainder of a
 // peeled loop, whose main part wrote the rest of t): t goes into the slice first, then v is
@@ -398,10 +398,11 @@ mlir::LogicalResult split_matmul_rows(mlir::ModuleOp module, int threads) {
   return mlir::success();
 }
 
-// An elementwise nest the script can vectorize: no reductions, static rank 1-4, index maps that
-// are projected permutations (reversals and strided reads stay loops), and floats throughout: a
+// An elementwise nest the script can vectorize: no reductions, static rank 1-6, index maps that
+// are projected permutations (reversals and strided reads stay loops), and float operands: a
 // vector of i1 is bit-packed in memory where a memref of i1 holds bytes, and the integer nests
-// (threefry's bit mixing) measured wrong when vectorized.
+// (threefry's bit mixing) measured wrong when vectorized. Inside the body, comparisons (i1 in
+// registers, never stored) may feed selects: ReLU's and max-pooling's gradient masks.
 bool vectorizable_elementwise(mlir::linalg::GenericOp generic) {
   if (generic.getNumReductionLoops() != 0 || generic->getNumResults() == 0) return false;
   auto out = mlir::dyn_cast<mlir::RankedTensorType>(generic->getResult(0).getType());
@@ -412,7 +413,7 @@ bool vectorizable_elementwise(mlir::linalg::GenericOp generic) {
     if (!mlir::isa<mlir::FloatType>(mlir::getElementTypeOrSelf(operand.getType()))) return false;
   bool float_body = true;
   generic.getBody()->walk([&](mlir::Operation* op) {
-    for (mlir::Type t : op->getResultTypes()) float_body &= mlir::isa<mlir::FloatType>(t);
+    for (mlir::Type t : op->getResultTypes()) float_body &= mlir::isa<mlir::FloatType>(t) || t.isInteger(1);
   });
   return float_body;
 }
@@ -460,6 +461,39 @@ mlir::LogicalResult math_to_libm(mlir::ModuleOp module) {
   // sin/cos lower to LLVM intrinsics (libm calls) on their own.
   target.markUnknownOpDynamicallyLegal([](mlir::Operation*) { return true; });
   return mlir::applyPartialConversion(module, target, std::move(patterns));
+}
+
+// A result returned as a reshape of a buffer the kernel allocated (a pooling gradient computed
+// as [n, h/2, 2, w/2, 2, c] and returned as [n, h, w, c]) would be copied into its
+// out-parameter: 6 MB for the CNN's first layer. The buffer is allocated in the result's shape
+// instead and the kernel writes through the inverse reshape, so the result is a plain allocation
+// that buffer-results-to-out-params replaces by the out-parameter itself.
+void return_reshaped_buffers_directly(mlir::ModuleOp module) {
+  module.walk([](mlir::func::ReturnOp ret) {
+    for (mlir::OpOperand& operand : ret->getOpOperands()) {
+      mlir::Operation* reshape = operand.get().getDefiningOp();
+      if (!mlir::isa_and_nonnull<mlir::memref::CollapseShapeOp, mlir::memref::ExpandShapeOp>(reshape)) continue;
+      auto alloc = reshape->getOperand(0).getDefiningOp<mlir::memref::AllocOp>();
+      auto type = mlir::cast<mlir::MemRefType>(operand.get().getType());
+      if (!alloc || !alloc.getType().hasStaticShape() || !alloc.getType().getLayout().isIdentity() ||
+          !type.getLayout().isIdentity() || alloc->getBlock() != ret->getBlock() ||
+          llvm::is_contained(ret->getOperands(), alloc.getResult()))
+        continue;
+      mlir::OpBuilder b(alloc);
+      auto whole = b.create<mlir::memref::AllocOp>(alloc.getLoc(), type, alloc.getAlignmentAttr());
+      mlir::Value view;
+      if (auto collapse = mlir::dyn_cast<mlir::memref::CollapseShapeOp>(reshape))
+        view = b.create<mlir::memref::ExpandShapeOp>(alloc.getLoc(), alloc.getType(), whole.getResult(),
+                                                     collapse.getReassociationIndices());
+      else
+        view = b.create<mlir::memref::CollapseShapeOp>(
+            alloc.getLoc(), whole.getResult(), mlir::cast<mlir::memref::ExpandShapeOp>(reshape).getReassociationIndices());
+      alloc.getResult().replaceAllUsesWith(view);
+      alloc.erase();
+      operand.set(whole.getResult());
+      if (reshape->use_empty()) reshape->erase();
+    }
+  });
 }
 
 // Every returned buffer must be fresh before results become out-parameters: a returned
@@ -634,9 +668,13 @@ struct SeparateReturnedBuffers : ModulePass<SeparateReturnedBuffers> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(SeparateReturnedBuffers)
   llvm::StringRef getArgument() const final { return "zephyr-separate-returned-buffers"; }
   llvm::StringRef getDescription() const final {
-    return "Copy returned memrefs that are arguments or returned twice, so each result is a fresh buffer";
+    return "Allocate a buffer returned through a reshape in the result's shape, and copy returned memrefs that are "
+           "arguments or returned twice, so each result is a fresh buffer";
   }
-  void runOnOperation() final { separate_returned_buffers(module()); }
+  void runOnOperation() final {
+    return_reshaped_buffers_directly(module());
+    separate_returned_buffers(module());
+  }
 };
 
 struct MathToLibm : ModulePass<MathToLibm> {

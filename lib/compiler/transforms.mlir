@@ -12,7 +12,7 @@
 // Elementwise nests (marked zephyr.elementwise_<rank>) are vectorized 16 lanes along the innermost
 // axis, the remainder peeled into a smaller static vector, instead of leaving scalar loops for
 // LLVM's loop vectorizer (runtime alias checks, epilogues, and most of a training step's compile
-// time). Their tile sizes depend on the rank: one sequence per rank, 1 to 4.
+// time). Their tile sizes depend on the rank: one sequence per rank, 1 to 6.
 module attributes {transform.with_named_sequence} {
   transform.named_sequence @peel(%loop: !transform.any_op {transform.consumed}) {
     transform.sequence %loop : !transform.any_op failures(suppress) {
@@ -108,6 +108,19 @@ module attributes {transform.with_named_sequence} {
     transform.include @peel failures(propagate) (%l3) : (!transform.any_op) -> ()
     transform.yield
   }
+  transform.named_sequence @tile_elementwise_5(%op: !transform.any_op {transform.consumed}) {
+    %tile, %l0, %l1, %l2, %l3, %l4 = transform.structured.tile_using_for %op tile_sizes [1, 1, 1, 1, 16]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    transform.include @peel failures(propagate) (%l4) : (!transform.any_op) -> ()
+    transform.yield
+  }
+  // Rank 6: 2x2 pooling's gradient, [n, h/2, 2, w/2, 2, c] (lib/ops/conv.cpp).
+  transform.named_sequence @tile_elementwise_6(%op: !transform.any_op {transform.consumed}) {
+    %tile, %l0, %l1, %l2, %l3, %l4, %l5 = transform.structured.tile_using_for %op tile_sizes [1, 1, 1, 1, 1, 16]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    transform.include @peel failures(propagate) (%l5) : (!transform.any_op) -> ()
+    transform.yield
+  }
   transform.named_sequence @vectorize_one(%op: !transform.any_op {transform.consumed}) {
     transform.sequence %op : !transform.any_op failures(suppress) {
     ^bb0(%target: !transform.any_op):
@@ -148,6 +161,16 @@ module attributes {transform.with_named_sequence} {
     transform.foreach %ew4 : !transform.any_op {
     ^bb0(%op: !transform.any_op):
       transform.include @tile_elementwise_4 failures(propagate) (%op) : (!transform.any_op) -> ()
+    }
+    %ew5 = transform.structured.match attributes {zephyr.elementwise_5} in %root : (!transform.any_op) -> !transform.any_op
+    transform.foreach %ew5 : !transform.any_op {
+    ^bb0(%op: !transform.any_op):
+      transform.include @tile_elementwise_5 failures(propagate) (%op) : (!transform.any_op) -> ()
+    }
+    %ew6 = transform.structured.match attributes {zephyr.elementwise_6} in %root : (!transform.any_op) -> !transform.any_op
+    transform.foreach %ew6 : !transform.any_op {
+    ^bb0(%op: !transform.any_op):
+      transform.include @tile_elementwise_6 failures(propagate) (%op) : (!transform.any_op) -> ()
     }
     // One-row products: tiled for their own shape here, vectorized with the matmul tiles below
     // (canonicalization between vectorizing and reduction_to_contract would scalarize them).
