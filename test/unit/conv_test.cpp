@@ -395,6 +395,8 @@ TEST_CASE("conv_test window_max and window_sum: windows, strides and padding wit
       {"3x3 stride 2, SAME-like padding", {1, 3, 3, 1}, {1, 2, 2, 1}, {{0, 0}, {1, 1}, {1, 1}, {0, 0}}},
       {"asymmetric padding, window over channels too", {1, 2, 3, 2}, {1, 3, 1, 1}, {{0, 0}, {0, 2}, {2, 0}, {1, 0}}},
       {"window over the batch axis", {2, 1, 1, 1}, {1, 1, 1, 1}, {}},
+      {"tiling windows over batch and width only", {2, 1, 2, 1}, {2, 1, 2, 1}, {}},
+      {"1x1 windows, padded", {1, 1, 1, 1}, {1, 1, 1, 1}, {{0, 0}, {1, 0}, {0, 2}, {0, 0}}},
   };
   for (const Case& c : cases) {
     auto mx = z::jit([c](Tensor t) { return z::window_max(t, c.window, c.strides, c.padding); });

@@ -5,6 +5,8 @@
 // steps are checked against the interpreter in interpreter_test.cpp.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
+
+#include <functional>
 #include <zephyr/zephyr.h>
 
 #include "reference.h"
@@ -125,4 +127,58 @@ TEST_CASE("lowering: a + pad(g) adds g into the strided window of a, in place") 
   check_close(z::jit(f, scalar_lowering())(a, g, h), want, 1e-6, "scalar lowering");
   check_close(z::interpret(f)(a, g, h), want, 1e-6, "interpreter");
   check_close(z::jit(f, optimized(1))(a, g, h), want, 1e-6, "optimized");
+}
+
+TEST_CASE("lowering: a product plus a bias accumulates into the bias, through reshapes too, on 1 and 2 threads") {
+  // A linear layer (bias a row), a convolution's product reshaped to NHWC before its bias, a
+  // product plus another product (a full-shape "bias"), and a split product (130 rows, 2 threads).
+  struct Case {
+    std::string name;
+    z::Shape x, w, bias;
+    std::function<z::Tensor(z::Tensor, z::Tensor, z::Tensor)> f;
+  };
+  auto linear = [](z::Tensor x, z::Tensor w, z::Tensor b) { return z::matmul(x, w) + b; };
+  auto bias_first = [](z::Tensor x, z::Tensor w, z::Tensor b) { return b + z::matmul(x, w); };
+  auto conv_like = [](z::Tensor x, z::Tensor w, z::Tensor b) {
+    return z::reshape(z::matmul(x, w), {5, 3, 7, 21}) + b;
+  };
+  auto two_products = [](z::Tensor x, z::Tensor w, z::Tensor b) {
+    return z::matmul(x, w) + z::matmul(x * 2.0, w) + z::reshape(b, {1, -1});
+  };
+  const std::vector<Case> cases = {
+      {"linear 37x53x29", {37, 53}, {53, 29}, {29}, linear},
+      {"bias first, 130x784x70", {130, 784}, {784, 70}, {70}, bias_first},
+      {"conv-like 105x9x21 as 5x3x7x21", {105, 9}, {9, 21}, {21}, conv_like},
+      {"two products", {65, 40}, {40, 33}, {33}, two_products},
+  };
+  for (const Case& c : cases) {
+    z::Array x = random_array(c.x, 41), w = random_array(c.w, 42), b = random_array(c.bias, 43);
+    const z::Array reference = z::interpret(c.f)(x, w, b);
+    // The interpreter against a loop for the linear case: (x·w)[i, j] + b[j].
+    if (c.name.starts_with("linear")) {
+      Ref want = loop_matmul(x, w, false, false);
+      for (size_t i = 0; i < want.values.size(); ++i) want.values[i] += b.at(static_cast<int64_t>(i % 29));
+      check_close(reference, want, 1e-5, c.name + ": interpreter vs loop");
+    }
+    const double tol = 2e-6 * std::sqrt(static_cast<double>(c.x[1]));
+    check_close(z::jit(c.f, optimized(1))(x, w, b), as_ref(reference), tol, c.name + ": 1 thread");
+    check_close(z::jit(c.f, optimized(2))(x, w, b), as_ref(reference), tol, c.name + ": 2 threads");
+  }
+}
+
+TEST_CASE("lowering: elementwise nests of rank 5 and 6 with a comparison's mask agree with the interpreter") {
+  // A pooling gradient's shape ([n, h/2, 2, w/2, 2, c]) with a broadcast operand, and rank 5;
+  // the innermost extents (21, 37) leave remainders after the 16-lane vectors, and both are
+  // large enough to be split over 2 threads.
+  auto masked = [](z::Tensor x, z::Tensor g) { return z::where(z::greater_equal(x, z::scalar(0.0)), x * g / 3.0, z::scalar(0.0)); };
+  struct Case {
+    z::Shape x, g;
+  };
+  for (const Case& c : {Case{{16, 14, 2, 14, 2, 21}, {16, 14, 1, 14, 1, 21}}, Case{{8, 14, 2, 14, 37}, {8, 14, 2, 14, 37}}}) {
+    z::Array x = random_array(c.x, 51), g = random_array(c.g, 52);
+    const z::Array reference = z::interpret(masked)(x, g);
+    for (int threads : {1, 2})
+      check_close(z::jit(masked, optimized(threads))(x, g), as_ref(reference), 1e-7,
+                  fmt::format("rank {}, {} thread(s)", c.x.size(), threads));
+  }
 }
