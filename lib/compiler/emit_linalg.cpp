@@ -508,18 +508,43 @@ class Emitter {
     return b_.create<mlir::tensor::ExtractSliceOp>(loc(n), tensor_type(n), in(n, 0), offsets, sizes, strides);
   }
 
+  // Each input copied into its part of the result along the axis. A large concat along a later
+  // axis (a convolution's im2col: 9 windows of 32 channels into rows of 288) runs one index of
+  // axis 0 at a time: each image's rows are then written whole while in cache, where copying each
+  // input over the whole result wrote 128 bytes of every 1152-byte row per pass, 9 passes over
+  // 14 MB.
   Value concat(const Node* n) {
-    Value out = empty(n);
+    const bool by_leading_index = n->attrs.axis != 0 && n->shape.size() >= 2 && n->shape[0] > 1 &&
+                                  nbytes(n->shape, n->dtype) >= kConcatByLeadingIndexBytes;
+    if (!by_leading_index) return concat_parts(b_, n, empty(n), {});
+    mlir::Location l = loc(n);
+    Value lb = b_.create<mlir::arith::ConstantIndexOp>(l, 0);
+    Value ub = b_.create<mlir::arith::ConstantIndexOp>(l, n->shape[0]);
+    Value step = b_.create<mlir::arith::ConstantIndexOp>(l, 1);
+    auto loop = b_.create<mlir::scf::ForOp>(
+        l, lb, ub, step, mlir::ValueRange{empty(n)}, [&](mlir::OpBuilder& nb, mlir::Location, Value i, mlir::ValueRange out) {
+          nb.create<mlir::scf::YieldOp>(l, concat_parts(nb, n, out[0], i));
+        });
+    return loop.getResult(0);
+  }
+  static constexpr size_t kConcatByLeadingIndexBytes = size_t{1} << 20;
+  // The inputs inserted into `out`; with `row`, only that index of axis 0 of each.
+  Value concat_parts(mlir::OpBuilder& b, const Node* n, Value out, Value row) {
     int64_t offset = 0;
     for (size_t k = 0; k < n->inputs.size(); ++k) {
       const Shape& s = n->inputs[k]->shape;
-      llvm::SmallVector<mlir::OpFoldResult> offsets, sizes, strides;
+      llvm::SmallVector<mlir::OpFoldResult> from, offsets, sizes, strides;
       for (size_t i = 0; i < s.size(); ++i) {
-        offsets.push_back(b_.getIndexAttr(static_cast<int64_t>(i) == n->attrs.axis ? offset : 0));
-        sizes.push_back(b_.getIndexAttr(s[i]));
-        strides.push_back(b_.getIndexAttr(1));
+        const bool leading = i == 0 && row;
+        from.push_back(leading ? mlir::OpFoldResult(row) : b.getIndexAttr(0));
+        offsets.push_back(leading ? mlir::OpFoldResult(row)
+                                  : b.getIndexAttr(static_cast<int64_t>(i) == n->attrs.axis ? offset : 0));
+        sizes.push_back(b.getIndexAttr(leading ? 1 : s[i]));
+        strides.push_back(b.getIndexAttr(1));
       }
-      out = b_.create<mlir::tensor::InsertSliceOp>(loc(n), in(n, k), out, offsets, sizes, strides);
+      Value part = in(n, k);
+      if (row) part = b.create<mlir::tensor::ExtractSliceOp>(loc(n), part, from, sizes, strides);
+      out = b.create<mlir::tensor::InsertSliceOp>(loc(n), part, out, offsets, sizes, strides);
       offset += s[n->attrs.axis];
     }
     return out;
