@@ -299,12 +299,7 @@ void collective(const char* name, Call call) {
 
 uint64_t structure_hash(const ParamTree& tree) {
   uint64_t h = kFnv1aBasis;
-  for (const auto& [path, a] : tree) {
-    h = fnv1a(path.data(), path.size() + 1, h);
-    const int dtype = static_cast<int>(a.dtype());
-    h = fnv1a(&dtype, sizeof dtype, h);
-    h = fnv1a(a.shape().data(), a.shape().size() * sizeof(int64_t), h);
-  }
+  for (const auto& [path, a] : tree) h = detail::hash_leaf(h, path, a);
   return h;
 }
 
@@ -588,6 +583,16 @@ void allgather_slices(const Array& slice, ParamTree& tree) {
 }
 
 namespace detail {
+
+uint64_t hash_leaf(uint64_t h, std::string_view path, const Array& leaf) {
+  h = fnv1a(path.data(), path.size(), h);
+  h = fnv1a("", 1, h);  // the path's end: ("ab", "c") and ("a", "bc") differ
+  const int dtype = static_cast<int>(leaf.dtype());
+  h = fnv1a(&dtype, sizeof dtype, h);
+  const size_t rank = leaf.shape().size();
+  h = fnv1a(&rank, sizeof rank, h);
+  return fnv1a(leaf.shape().data(), rank * sizeof(int64_t), h);
+}
 
 void check(int code, const char* call) { distributed::check(code, call); }
 uint64_t arrive() {

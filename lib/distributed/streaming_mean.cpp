@@ -35,15 +35,7 @@ struct Bucket {
 
 uint64_t structure_of(std::span<const Array> results, std::span<const std::string> paths) {
   uint64_t h = kFnv1aBasis;
-  for (size_t i = 0; i < results.size(); ++i) {
-    h = fnv1a(paths[i].data(), paths[i].size() + 1, h);
-    const int dtype = static_cast<int>(results[i].dtype());
-    h = fnv1a(&dtype, sizeof dtype, h);
-    const Shape& shape = results[i].shape();
-    const size_t rank = shape.size();
-    h = fnv1a(&rank, sizeof rank, h);
-    h = fnv1a(shape.data(), rank * sizeof(int64_t), h);
-  }
+  for (size_t i = 0; i < results.size(); ++i) h = detail::hash_leaf(h, paths[i], results[i]);
   return h;
 }
 
