@@ -143,7 +143,7 @@ Tensor window_reduce(const Tensor& x, const Shape& window, const Shape& strides,
   // and a reduction: one loop nest forward, and an elementwise gradient without any padding.
   // Only windowed axes are split: NHWC 2x2 pooling reduces [n, h/2, 2, w/2, 2, c], whose rank (6)
   // the compiler still vectorizes, along the channels. Splitting every axis gave rank 8 with a
-  // unit innermost axis: scalar loops, 2 ms of the CNN's backward pass.
+  // unit innermost axis: the gradient's mask nest stayed scalar loops.
   bool tiles = true;
   for (size_t i = 0; i < rank; ++i) tiles &= strides[i] == window[i] && padded.shape()[i] % window[i] == 0;
   if (tiles) {
