@@ -23,6 +23,11 @@
 namespace zephyr::distributed {
 namespace {
 
+// Shared with the other files of lib/distributed (mpi_internal.h), defined at the end.
+using detail::check;
+using detail::gather;
+using detail::ranks_differing_from_0;
+
 constexpr size_t kBucketBytes = size_t{4} << 20;  // one MPI_Allreduce per ~4 MB of gradients
 
 struct Job {
@@ -39,15 +44,6 @@ bool started_by_mpirun() {
   return false;
 }
 
-void check(int code, const char* call) {
-  if (code == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int length = 0;
-  MPI_Error_string(code, text, &length);
-  int rank = -1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  throw Error(fmt::format("[distributed] {} failed on rank {}: {}", call, rank, std::string_view(text, length)));
-}
 
 // The watchdog on collectives. Before each collective the ranks meet at a nonblocking barrier,
 // polled until it completes or collective_timeout() passes. To name the ranks a timed-out
@@ -303,20 +299,6 @@ uint64_t structure_hash(const ParamTree& tree) {
   return h;
 }
 
-// Every rank's value of `local`, in rank order.
-std::vector<uint64_t> gather(uint64_t local) {
-  std::vector<uint64_t> all(static_cast<size_t>(size()));
-  collective("MPI_Allgather",
-             [&] { return MPI_Allgather(&local, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD); });
-  return all;
-}
-
-std::vector<int> ranks_differing_from_0(const std::vector<uint64_t>& values) {
-  std::vector<int> out;
-  for (size_t r = 1; r < values.size(); ++r)
-    if (values[r] != values[0]) out.push_back(static_cast<int>(r));
-  return out;
-}
 
 template <class T>
 MPI_Datatype mpi_type();
@@ -594,15 +576,31 @@ uint64_t hash_leaf(uint64_t h, std::string_view path, const Array& leaf) {
   return fnv1a(leaf.shape().data(), rank * sizeof(int64_t), h);
 }
 
-void check(int code, const char* call) { distributed::check(code, call); }
+void check(int code, const char* call) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  int rank = -1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  throw Error(fmt::format("[distributed] {} failed on rank {}: {}", call, rank, std::string_view(text, length)));
+}
 uint64_t arrive() {
   job();
   return watchdog().arrive();
 }
 void wait(MPI_Request& request, const char* call, uint64_t n) { watchdog().wait(request, call, n); }
-std::vector<uint64_t> gather(uint64_t local) { return distributed::gather(local); }
+std::vector<uint64_t> gather(uint64_t local) {
+  std::vector<uint64_t> all(static_cast<size_t>(size()));
+  collective("MPI_Allgather",
+             [&] { return MPI_Allgather(&local, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD); });
+  return all;
+}
 std::vector<int> ranks_differing_from_0(const std::vector<uint64_t>& values) {
-  return distributed::ranks_differing_from_0(values);
+  std::vector<int> out;
+  for (size_t r = 1; r < values.size(); ++r)
+    if (values[r] != values[0]) out.push_back(static_cast<int>(r));
+  return out;
 }
 
 }  // namespace detail
