@@ -44,8 +44,9 @@ class Emitter {
       func.setArgAttr(i, "bufferization.writable", b_.getBoolAttr(false));
     }
     b_.setInsertionPointToStart(entry);
-    plan_bias_products(fn);
-    for (const Node* n : topological_order(fn.results))
+    const std::vector<const Node*> order = topological_order(fn.results);
+    plan_bias_products(fn, order);
+    for (const Node* n : order)
       if (!values_.count(n)) values_[n] = emit(n);
     // Results that alias arguments or each other get their own buffers after bufferization
     // (pipeline.cpp: separate_returned_buffers).
@@ -402,8 +403,7 @@ class Emitter {
   // adding the bias wrote it three times and read it twice (and the temporary, 6 MB for the
   // CNN's first convolution, was fresh memory to fault in). Floats only: the sum is associated
   // as bias + (a·b), which differs from (a·b) + bias by rounding alone.
-  void plan_bias_products(const Function& fn) {
-    const std::vector<const Node*> order = topological_order(fn.results);
+  void plan_bias_products(const Function& fn, const std::vector<const Node*>& order) {
     std::unordered_map<const Node*, int> uses;
     for (const NodePtr& r : fn.results) ++uses[r.get()];
     for (const Node* n : order)
@@ -804,7 +804,7 @@ class Emitter {
   // afterwards: they exist in this region only.
   Value emit_body(const Function& body, llvm::ArrayRef<Value> args, size_t k) {
     auto outside = values_;
-    plan_bias_products(body);
+    if (planned_bodies_.insert(&body).second) plan_bias_products(body, topological_order(body.results));
     for (size_t i = 0; i < args.size(); ++i) values_[body.arguments[i].get()] = args[i];
     for (const Node* b : topological_order({body.results[k]}))
       if (!values_.count(b)) values_[b] = emit(b);
@@ -843,6 +843,7 @@ class Emitter {
   // plan_bias_products: each fused add's product and bias, and the products it emits.
   std::unordered_map<const Node*, std::pair<const Node*, const Node*>> bias_products_;
   std::unordered_set<const Node*> folded_products_;
+  std::unordered_set<const Function*> planned_bodies_;  // a loop body is emitted once per result
 };
 
 }  // namespace
