@@ -5,6 +5,7 @@
 
 #include <array>
 #include <functional>
+#include <iterator>
 #include <future>
 #include <list>
 #include <map>
@@ -76,6 +77,7 @@ std::string signature_of(const T& value) {
 
 // ---- Results: the values a model returns, flattened to Tensors and rebuilt as Arrays ---------
 // `Flat` carries the leaves and, for trees, their paths (known only once the model has run).
+// `build` moves the Arrays it returns out of `arrays`.
 // `names` says where each leaf sits in the returned value ("0/dense/weights": element 0 of a
 // tuple, that path of its tree), which is how AOT headers name results.
 struct Flat {
@@ -106,7 +108,7 @@ template <class A, class B> inline constexpr bool returnable<std::pair<A, B>> = 
 template <> struct Results<Tensor> {
   using Out = Array;
   static void flatten(const Tensor& t, Flat& out) { out.push(t); }
-  static Out build(std::vector<Array>& arrays, const std::vector<std::string>&, size_t& i) { return arrays[i++]; }
+  static Out build(std::vector<Array>& arrays, const std::vector<std::string>&, size_t& i) { return std::move(arrays[i++]); }
 };
 template <> struct Results<std::vector<Tensor>> {
   using Out = std::vector<Array>;
@@ -114,7 +116,8 @@ template <> struct Results<std::vector<Tensor>> {
     for (size_t i = 0; i < ts.size(); ++i) out.element(i, [&] { out.push(ts[i]); });
   }
   static Out build(std::vector<Array>& arrays, const std::vector<std::string>&, size_t& i) {
-    Out out(arrays.begin() + i, arrays.end());
+    Out out(std::make_move_iterator(arrays.begin() + static_cast<std::ptrdiff_t>(i)),
+            std::make_move_iterator(arrays.end()));
     i = arrays.size();
     return out;
   }
@@ -130,7 +133,7 @@ template <> struct Results<TensorTree> {
     std::vector<ParamTree::Leaf> leaves;
     ++i;  // "{"
     while (paths[i] != "}") {
-      leaves.push_back({paths[i], arrays[i]});
+      leaves.push_back({paths[i], std::move(arrays[i])});
       ++i;
     }
     ++i;  // "}"
@@ -302,7 +305,8 @@ class Prepared {
  private:
   static Out results(detail::BoundCall& call) {
     size_t i = 0;
-    return detail::Results<R>::build(call.outputs(), call.result_paths(), i);
+    std::vector<Array> handles = call.outputs();  // build moves them out: call_ keeps its own
+    return detail::Results<R>::build(handles, call.result_paths(), i);
   }
   detail::BoundCall call_;
   Out out_;  // handles on call_'s result buffers
@@ -376,9 +380,18 @@ class Jitted {
   std::shared_ptr<const detail::Compiled> entry_for(const Args&... args) const {
     using R = std::decay_t<decltype(std::invoke(f_, bound_type(args)...))>;
     const std::array<detail::ArgRef, sizeof...(Args)> refs{detail::arg_ref(args)...};
-    std::string key;
-    key.reserve(256);
-    (detail::append_key(key, args), ...);
+    thread_local std::string call_key;  // its capacity reused: a hit allocates nothing
+    call_key.clear();
+    (detail::append_key(call_key, args), ...);
+    {
+      // The same signature as the last call (a loop's next step): no hashing, no list update.
+      std::lock_guard lock(state_->mutex);
+      if (state_->last && call_key == state_->last_key) {
+        ++state_->hits;
+        return state_->last;
+      }
+    }
+    const std::string key = call_key;  // tracing may call other jitted functions, which reuse call_key
 
     // Single flight: the first call of a signature compiles it; concurrent calls of the same
     // signature wait for that compile instead of repeating it. A failed compile is forgotten, so
@@ -400,7 +413,8 @@ class Jitted {
         ++state_->hits;
       }
       entry = slot.ready;  // a hit once compiled: no wait on the future
-      if (!entry) pending = slot.pending;
+      if (entry) state_->remember(key, entry);
+      else pending = slot.pending;
     }
     if (promise) {
       try {
@@ -423,7 +437,10 @@ class Jitted {
           ++state_->compiles;
           const std::array<bool, sizeof...(Args)> floating{std::is_floating_point_v<Args>...};
           state_->recompiles.compiled(refs, readable, floating);
-          if (auto it = state_->cache.find(key); it != state_->cache.end()) it->second.ready = compiled;
+          if (auto it = state_->cache.find(key); it != state_->cache.end()) {
+            it->second.ready = compiled;
+            state_->remember(key, compiled);
+          }
         }
         promise->set_value(compiled);
       } catch (...) {
@@ -498,6 +515,13 @@ class Jitted {
     };
     std::unordered_map<std::string, Slot> cache;
     std::list<std::string> recent;  // keys, most recently called first
+    std::string last_key;           // of the last call found compiled (recent.front() then)
+    std::shared_ptr<const detail::Compiled> last;
+
+    void remember(const std::string& key, std::shared_ptr<const detail::Compiled> entry) {
+      last_key = key;
+      last = std::move(entry);
+    }
     size_t capacity = detail::jit_cache_capacity();
     size_t hits = 0, compiles = 0, evictions = 0;
     compiler::CompileStats last_compile;
@@ -510,6 +534,7 @@ class Jitted {
         --it;
         auto slot = cache.find(*it);
         if (!slot->second.ready) continue;
+        if (last && *it == last_key) last = nullptr;
         cache.erase(slot);
         it = recent.erase(it);
         ++evictions;

@@ -9,13 +9,14 @@ namespace zephyr::buffer_pool {
 /// Like malloc, but 64-byte aligned, and reusing a block of the same size freed earlier. Large
 /// blocks from glibc are fresh mmaps whose pages fault in (and get zeroed) on every use: in a
 /// training step, whose outputs and intermediates have the same sizes every call, that cost
-/// more than the arithmetic. Freed blocks are kept up to a total of kPoolBytes.
+/// more than the arithmetic. Freed blocks are kept up to a total of kPoolBytes; blocks of up to
+/// 64 KB first go to a lock-free cache of the freeing thread (16 blocks at most).
 void* allocate(size_t bytes);
 void release(void* block);
-/// Frees every pooled block, and trims glibc's heap, so that the next allocations fault fresh
-/// pages in as a new process's would (zephyr::release_pooled_memory).
+/// Frees every pooled block and the calling thread's cache, and trims glibc's heap, so that the
+/// next allocations fault fresh pages in as a new process's would (zephyr::release_pooled_memory).
 void release_pooled();
-/// Bytes held in freed blocks, ready for reuse.
+/// Bytes held in freed blocks, ready for reuse (not counting the threads' small-block caches).
 size_t pooled_bytes();
 
 constexpr size_t kPoolBytes = size_t{2} << 30;

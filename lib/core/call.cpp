@@ -31,12 +31,28 @@ void append_key(std::string& key, const Array& array) {
 }
 
 void append_key(std::string& key, const ParamTree& tree) {
-  key.push_back('T');
-  append_u64(key, tree.size());
+  // Sized once, then written in place: this runs on every call, and appending piece by piece
+  // checked the capacity a dozen times per leaf.
+  size_t bytes = 1 + sizeof(uint64_t);
+  for (const auto& [path, array] : tree)
+    bytes += sizeof(uint64_t) + path.size() + 2 + sizeof(uint64_t) + array.shape().size() * sizeof(int64_t);
+  size_t at = key.size();
+  key.resize(at + bytes);
+  char* out = key.data() + at;
+  auto put = [&out](const void* data, size_t n) {
+    std::memcpy(out, data, n);
+    out += n;
+  };
+  auto put_u64 = [&put](uint64_t v) { put(&v, sizeof v); };
+  *out++ = 'T';
+  put_u64(tree.size());
   for (const auto& [path, array] : tree) {
-    append_u64(key, path.size());
-    key += path;
-    append_key(key, array);
+    put_u64(path.size());
+    put(path.data(), path.size());
+    *out++ = 'A';  // as append_key(key, array)
+    *out++ = static_cast<char>(array.dtype());
+    put_u64(array.shape().size());
+    put(array.shape().data(), array.shape().size() * sizeof(int64_t));
   }
 }
 

@@ -239,6 +239,27 @@ TEST_CASE("hardening: the jit cache keeps the most recently called signatures up
   CHECK(jitted.cache_stats().evictions == 2);
 }
 
+TEST_CASE("hardening: repeated calls of one signature are hits, and a cache of one alternates correctly") {
+  auto jitted = z::jit([](z::Tensor x) { return z::exp(x) + z::scalar(1.0); });
+  auto call = [&](int64_t n) { return jitted(z::Array::ones({n})); };
+  for (int i = 0; i < 5; ++i) CHECK(call(3).data<float>()[2] == doctest::Approx(std::exp(1.0f) + 1));
+  CHECK(jitted.cache_stats().compiles == 1);
+  CHECK(jitted.cache_stats().hits == 4);
+  // Each call's result is its own array: the next call does not write into it.
+  z::Array first = jitted(z::Array::zeros({3}));
+  z::Array second = call(3);
+  CHECK(first.data<float>()[0] == doctest::Approx(2.0f));
+  CHECK(second.data<float>()[0] == doctest::Approx(std::exp(1.0f) + 1));
+  jitted.set_cache_capacity(1);
+  for (int i = 0; i < 3; ++i) {
+    CHECK(call(1).shape() == z::Shape{1});  // evicts 3
+    CHECK(call(3).shape() == z::Shape{3});  // evicts 1
+  }
+  CHECK(jitted.cache_stats().entries == 1);
+  CHECK(jitted.cache_stats().compiles == 7);
+  CHECK(jitted.cache_stats().evictions == 6);
+}
+
 namespace {
 // What `f` writes to stderr (file descriptor 2), captured through a temporary file.
 template <class F>
