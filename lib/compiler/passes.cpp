@@ -36,6 +36,7 @@ namespace zephyr::compiler {
 namespace {
 
 constexpr int kMaxElementwiseRank = 6;  // transforms.mlir has @tile_elementwise_1 to _6
+constexpr int kMaxTransposeBlockRank = 4;  // and @tile_transpose_2 to _4
 
 // insert_slice(transfer_write(v, t)) where the write covers only part of t (the remainder of a
 // peeled loop, whose main part wrote the rest of t): t goes into the slice first, then v is
@@ -149,6 +150,27 @@ mlir::LogicalResult fuse_elementwise(mlir::ModuleOp module) {
 // The products the transform script tiles and vectorizes: C = A·B (linalg.matmul) and C = Aᵀ·B
 // (linalg.matmul_transpose_a, from fold_transposed_lhs). Both take B as (k, n).
 bool is_product(mlir::Operation* op) { return mlir::isa<mlir::linalg::MatmulOp, mlir::linalg::MatmulTransposeAOp>(op); }
+
+// How the script moves a transpose. `blocks`: a matrix, or a batch of them (the last two axes
+// swapped, the others in place, as attention's Kᵀ and its gradients), in 16x16 blocks through
+// registers. `rows`: the last axis stays in place (attention's heads split from and merged into
+// the model axis), so the transpose is an elementwise copy of rows, vectorized like one. Others
+// stay loops. Before 2026-12-07 only matrices were moved by blocks: the 2-block LM's batched
+// transposes ran as scalar loops, 15 % of its step.
+enum class TransposeKind { loops, blocks, rows };
+TransposeKind transpose_kind(mlir::linalg::TransposeOp t) {
+  const llvm::ArrayRef<int64_t> perm = t.getPermutation();
+  const int64_t rank = static_cast<int64_t>(perm.size());
+  if (rank == 2) return perm[0] == 1 ? TransposeKind::blocks : TransposeKind::loops;
+  auto out = mlir::cast<mlir::RankedTensorType>(t.getInit().getType());
+  // Float only, as the elementwise nests: a memref of i1 holds bytes, a vector of i1 bits.
+  if (rank > kMaxTransposeBlockRank || !out.hasStaticShape() || !mlir::isa<mlir::FloatType>(out.getElementType()))
+    return TransposeKind::loops;
+  if (perm.back() == rank - 1) return TransposeKind::rows;
+  for (int64_t i = 0; i < rank - 2; ++i)
+    if (perm[i] != i) return TransposeKind::loops;
+  return perm[rank - 2] == rank - 1 ? TransposeKind::blocks : TransposeKind::loops;
+}
 
 // Whether a kernel that walks down a column of `a` (one row after another, 256 rows per cache
 // tile) keeps those rows in L1. L1's 64 sets repeat every 4 KB, so rows whose byte stride has a
@@ -321,7 +343,8 @@ void mark_for_threads(mlir::ModuleOp module, int threads) {
   // fork/join, about 2^16 elements.
   module.walk([&](mlir::linalg::TransposeOp t) {
     auto out = mlir::cast<mlir::RankedTensorType>(t.getInit().getType());
-    if (out.getRank() == 2 && out.hasStaticShape() && out.getNumElements() >= (int64_t{1} << 16))
+    if (transpose_kind(t) != TransposeKind::loops && out.hasStaticShape() && out.getDimSize(0) >= threads &&
+        out.getNumElements() >= (int64_t{1} << 16))
       t->setAttr("zephyr.parallel", unit);
   });
   module.walk([&](mlir::linalg::GenericOp generic) {
@@ -418,11 +441,22 @@ bool vectorizable_elementwise(mlir::linalg::GenericOp generic) {
   return float_body;
 }
 
-// Marks the matrix transposes and elementwise nests the script tiles and vectorizes.
+// Marks the transposes and elementwise nests the script tiles and vectorizes.
 void mark_for_vectorization(mlir::ModuleOp module) {
   auto unit = mlir::UnitAttr::get(module.getContext());
   module.walk([&](mlir::linalg::TransposeOp t) {
-    if (t.getPermutation() == llvm::ArrayRef<int64_t>{1, 0}) t->setAttr("zephyr.tile_transpose", unit);
+    const int64_t rank = static_cast<int64_t>(t.getPermutation().size());
+    switch (transpose_kind(t)) {
+      case TransposeKind::blocks:
+        t->setAttr("zephyr.tile_transpose", unit);
+        t->setAttr(fmt::format("zephyr.tile_transpose_{}", rank), unit);
+        break;
+      case TransposeKind::rows:
+        t->setAttr("zephyr.elementwise", unit);
+        t->setAttr(fmt::format("zephyr.elementwise_{}", rank), unit);
+        break;
+      case TransposeKind::loops: break;
+    }
   });
   module.walk([&](mlir::linalg::LinalgOp mm) {
     if (!is_product(mm)) return;

@@ -8,12 +8,14 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <functional>
 #include <future>
 #include <map>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <unordered_map>
 
@@ -62,14 +64,18 @@ double compile_cost(const Function& kernel) {
   return cost;
 }
 
-// ZEPHYR_PROFILE_KERNELS=1: each kernel call's time, summed over runs, printed (the costliest
-// calls first, by op and line) when the compiled function is destroyed or the process exits.
+// ZEPHYR_PROFILE_KERNELS=1: each kernel call's time, summed over runs, printed (the twelve
+// costliest calls first, by op and line; a number above 1 lists that many, "all" every call)
+// when the compiled function is destroyed or the process exits.
 // The first run is left out: its fresh buffers fault their pages in, a cost later runs do not pay.
 class Profile {
  public:
   static std::shared_ptr<Profile> make(const std::string& name, const Schedule& schedule) {
     auto profile = std::make_shared<Profile>();
     profile->name_ = name;
+    const std::string listed = std::getenv("ZEPHYR_PROFILE_KERNELS");
+    const long asked = std::strtol(listed.c_str(), nullptr, 10);
+    profile->listed_ = listed == "all" ? schedule.calls.size() : asked > 1 ? static_cast<size_t>(asked) : 12;
     for (const KernelCall& call : schedule.calls) {
       const Schedule::Value& out = schedule.values[call.outputs[0]];
       profile->labels_.push_back(fmt::format("{} -> {}", call.origin, describe(out.dtype, out.shape)));
@@ -108,7 +114,7 @@ class Profile {
     const double per_run = 1e3 / static_cast<double>(runs_);
     fmt::print(stderr, "[zephyr] kernel profile of {}: {} runs after the first, {:.3f} ms per run in {} calls\n", name_, runs_,
                total * per_run, seconds_.size());
-    for (size_t i = 0; i < std::min<size_t>(order.size(), 12); ++i)
+    for (size_t i = 0; i < std::min(order.size(), listed_); ++i)
       fmt::print(stderr, "[zephyr]   {:8.3f} ms {:5.1f}%  call {:4}: {}\n", seconds_[order[i]] * per_run,
                  100 * seconds_[order[i]] / total, order[i], labels_[order[i]]);
     // Totals by the op that labels the kernel (its first word): where a run's time goes.
@@ -129,6 +135,7 @@ class Profile {
   std::string name_;
   std::vector<std::string> labels_;
   std::vector<double> seconds_;
+  size_t listed_ = 12;  // calls printed
   size_t started_ = 0, runs_ = 0;
   bool printed_ = false;
 };

@@ -74,14 +74,28 @@ module attributes {transform.with_named_sequence} {
         : (!transform.any_op, !transform.param<i64>) -> (!transform.any_op, !transform.any_op)
     transform.yield
   }
-  // Transposes (of a matrix, marked zephyr.tile_transpose in to_linalg) move 16x16 blocks
-  // through registers instead of striding through memory element by element; the edges are
-  // peeled into static smaller blocks.
-  transform.named_sequence @tile_transpose(%t: !transform.any_op {transform.consumed}) {
+  // Transposes of a matrix, or of a batch of them (marked zephyr.tile_transpose_<rank> in
+  // passes.cpp), move 16x16 blocks through registers instead of striding through memory element
+  // by element; the edges are peeled into static smaller blocks.
+  transform.named_sequence @tile_transpose_2(%t: !transform.any_op {transform.consumed}) {
     %tile, %l0, %l1 = transform.structured.tile_using_for %t tile_sizes [16, 16]
         : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op)
     transform.include @peel failures(propagate) (%l1) : (!transform.any_op) -> ()
     transform.include @peel failures(propagate) (%l0) : (!transform.any_op) -> ()
+    transform.yield
+  }
+  transform.named_sequence @tile_transpose_3(%t: !transform.any_op {transform.consumed}) {
+    %tile, %l0, %l1, %l2 = transform.structured.tile_using_for %t tile_sizes [1, 16, 16]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    transform.include @peel failures(propagate) (%l2) : (!transform.any_op) -> ()
+    transform.include @peel failures(propagate) (%l1) : (!transform.any_op) -> ()
+    transform.yield
+  }
+  transform.named_sequence @tile_transpose_4(%t: !transform.any_op {transform.consumed}) {
+    %tile, %l0, %l1, %l2, %l3 = transform.structured.tile_using_for %t tile_sizes [1, 1, 16, 16]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    transform.include @peel failures(propagate) (%l3) : (!transform.any_op) -> ()
+    transform.include @peel failures(propagate) (%l2) : (!transform.any_op) -> ()
     transform.yield
   }
   transform.named_sequence @tile_elementwise_1(%op: !transform.any_op {transform.consumed}) {
@@ -136,11 +150,23 @@ module attributes {transform.with_named_sequence} {
     ^bb0(%mm: !transform.any_op):
       transform.include @split_rows failures(propagate) (%mm, %threads) : (!transform.any_op, !transform.param<i64>) -> ()
     }
-    %transposes = transform.structured.match attributes {zephyr.tile_transpose} in %root
+    %transposes2 = transform.structured.match attributes {zephyr.tile_transpose_2} in %root
         : (!transform.any_op) -> !transform.any_op
-    transform.foreach %transposes : !transform.any_op {
+    transform.foreach %transposes2 : !transform.any_op {
     ^bb0(%t: !transform.any_op):
-      transform.include @tile_transpose failures(propagate) (%t) : (!transform.any_op) -> ()
+      transform.include @tile_transpose_2 failures(propagate) (%t) : (!transform.any_op) -> ()
+    }
+    %transposes3 = transform.structured.match attributes {zephyr.tile_transpose_3} in %root
+        : (!transform.any_op) -> !transform.any_op
+    transform.foreach %transposes3 : !transform.any_op {
+    ^bb0(%t: !transform.any_op):
+      transform.include @tile_transpose_3 failures(propagate) (%t) : (!transform.any_op) -> ()
+    }
+    %transposes4 = transform.structured.match attributes {zephyr.tile_transpose_4} in %root
+        : (!transform.any_op) -> !transform.any_op
+    transform.foreach %transposes4 : !transform.any_op {
+    ^bb0(%t: !transform.any_op):
+      transform.include @tile_transpose_4 failures(propagate) (%t) : (!transform.any_op) -> ()
     }
     %ew1 = transform.structured.match attributes {zephyr.elementwise_1} in %root : (!transform.any_op) -> !transform.any_op
     transform.foreach %ew1 : !transform.any_op {

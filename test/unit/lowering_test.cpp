@@ -201,3 +201,38 @@ TEST_CASE("lowering: a large concat along a later axis, one index of axis 0 at a
     }
   }
 }
+
+TEST_CASE("lowering: transposes of batches of matrices and of rows are exact copies, on 1 and 2 threads") {
+  // Moved by 16x16 blocks (the last two axes swapped) or copied row by row (the last axis in
+  // place), on extents that leave remainders after 16; attention's head split and Kᵀ feed a
+  // batched product, as in the LM. Other permutations stay loops and are checked too.
+  struct Case {
+    z::Shape shape;
+    std::vector<int64_t> perm;
+  };
+  const Case cases[] = {{{5, 37, 21}, {0, 2, 1}},        {{3, 4, 33, 18}, {0, 1, 3, 2}}, {{6, 40, 3, 19}, {0, 2, 1, 3}},
+                        {{4, 7, 9, 5, 23}, {0, 3, 1, 2, 4}}, {{64, 40, 48}, {0, 2, 1}},      {{5, 6, 7}, {2, 0, 1}},
+                        {{128, 64, 4, 32}, {0, 2, 1, 3}}};
+  for (const Case& c : cases) {
+    auto move = [perm = c.perm](z::Tensor x) { return z::transpose(x, perm) * 1.0; };
+    auto plain = [perm = c.perm](z::Tensor x) { return z::transpose(x, perm); };
+    for (z::DType dtype : {z::DType::f32, z::DType::f64, z::DType::bf16}) {
+      z::Array x = random_array(c.shape, 71).astype(dtype);
+      const Ref reference = as_ref(z::interpret(plain)(x));
+      for (int threads : {1, 2}) {
+        const std::string what = fmt::format("{} by {}, {}, {} thread(s)", z::to_string(c.shape), fmt::join(c.perm, ","),
+                                             z::name(dtype), threads);
+        check_close(z::jit(plain, optimized(threads))(x), reference, 0, what);
+        check_close(z::jit(move, optimized(threads))(x), reference, 0, what + ", times 1");
+      }
+    }
+  }
+  auto heads = [](z::Tensor q, z::Tensor k) {  // [b, t, h, d] -> scores [b, h, t, t]
+    z::Tensor qh = z::transpose(q, {0, 2, 1, 3}), kh = z::transpose(k, {0, 2, 3, 1});
+    return z::matmul(z::reshape(qh, {6, 37, 19}), z::reshape(kh, {6, 19, 37}));
+  };
+  z::Array q = random_array({2, 37, 3, 19}, 72), k = random_array({2, 37, 3, 19}, 73);
+  for (int threads : {1, 2})
+    check_close(z::jit(heads, optimized(threads))(q, k), as_ref(z::interpret(heads)(q, k)), 1e-5,
+                fmt::format("attention scores, {} thread(s)", threads));
+}

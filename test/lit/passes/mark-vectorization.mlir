@@ -16,7 +16,7 @@ func.func @marks(%a: tensor<8x32xf32>, %i: tensor<8x32xi32>) -> (tensor<8x32xf32
     linalg.yield %r : f32
   } -> tensor<8x32xf32>
   // CHECK: linalg.transpose
-  // CHECK-SAME: zephyr.tile_transpose
+  // CHECK-SAME: zephyr.tile_transpose, zephyr.tile_transpose_2
   %te = tensor.empty() : tensor<32x8xf32>
   %t = linalg.transpose ins(%a : tensor<8x32xf32>) outs(%te : tensor<32x8xf32>) permutation = [1, 0]
   // CHECK: linalg.generic
@@ -55,4 +55,33 @@ func.func @products(%v: tensor<1x512xf32>, %a: tensor<64x512xf32>, %big: tensor<
   %1 = linalg.matmul ins(%a, %big : tensor<64x512xf32>, tensor<512x1024xf32>) outs(%cb : tensor<64x1024xf32>) -> tensor<64x1024xf32>
   %2 = linalg.matmul ins(%a, %small : tensor<64x512xf32>, tensor<512x64xf32>) outs(%cs : tensor<64x64xf32>) -> tensor<64x64xf32>
   return %0, %1, %2 : tensor<1x1024xf32>, tensor<64x1024xf32>, tensor<64x64xf32>
+}
+
+// Transposes of rank 3 and 4: a batch of matrices (the last two axes swapped) in 16x16 blocks,
+// rows that keep the last axis in place as an elementwise copy; any other permutation, and
+// integer elements, stay loops.
+// CHECK-LABEL: func.func @batched_transposes
+func.func @batched_transposes(%a: tensor<4x8x32xf32>, %h: tensor<2x8x4x16xf32>, %i: tensor<4x8x32xi32>)
+    -> (tensor<4x32x8xf32>, tensor<2x8x16x4xf32>, tensor<2x4x8x16xf32>, tensor<8x32x4xf32>, tensor<4x32x8xi32>) {
+  // CHECK: linalg.transpose
+  // CHECK-SAME: zephyr.tile_transpose, zephyr.tile_transpose_3
+  %e0 = tensor.empty() : tensor<4x32x8xf32>
+  %0 = linalg.transpose ins(%a : tensor<4x8x32xf32>) outs(%e0 : tensor<4x32x8xf32>) permutation = [0, 2, 1]
+  // CHECK: linalg.transpose
+  // CHECK-SAME: zephyr.tile_transpose, zephyr.tile_transpose_4
+  %e1 = tensor.empty() : tensor<2x8x16x4xf32>
+  %1 = linalg.transpose ins(%h : tensor<2x8x4x16xf32>) outs(%e1 : tensor<2x8x16x4xf32>) permutation = [0, 1, 3, 2]
+  // CHECK: linalg.transpose
+  // CHECK-SAME: zephyr.elementwise, zephyr.elementwise_4
+  %e2 = tensor.empty() : tensor<2x4x8x16xf32>
+  %2 = linalg.transpose ins(%h : tensor<2x8x4x16xf32>) outs(%e2 : tensor<2x4x8x16xf32>) permutation = [0, 2, 1, 3]
+  // CHECK: linalg.transpose
+  // CHECK-SAME: permutation = [1, 2, 0]{{ *$}}
+  %e3 = tensor.empty() : tensor<8x32x4xf32>
+  %3 = linalg.transpose ins(%a : tensor<4x8x32xf32>) outs(%e3 : tensor<8x32x4xf32>) permutation = [1, 2, 0]
+  // CHECK: linalg.transpose
+  // CHECK-SAME: permutation = [0, 2, 1]{{ *$}}
+  %e4 = tensor.empty() : tensor<4x32x8xi32>
+  %4 = linalg.transpose ins(%i : tensor<4x8x32xi32>) outs(%e4 : tensor<4x32x8xi32>) permutation = [0, 2, 1]
+  return %0, %1, %2, %3, %4 : tensor<4x32x8xf32>, tensor<2x8x16x4xf32>, tensor<2x4x8x16xf32>, tensor<8x32x4xf32>, tensor<4x32x8xi32>
 }

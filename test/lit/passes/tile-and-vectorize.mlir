@@ -58,3 +58,24 @@ func.func @remainder_into_slice(%a: tensor<40xf32>, %rows: tensor<2x40xf32>) -> 
   %r = tensor.insert_slice %g into %rows[0, 0] [1, 40] [1, 1] : tensor<40xf32> into tensor<2x40xf32>
   return %r : tensor<2x40xf32>
 }
+
+// A batch of matrix transposes (zephyr.tile_transpose_3) moves 16x16 blocks through registers,
+// the 5 rows left over peeled into static blocks; one that keeps its last axis in place
+// (zephyr.elementwise_4) copies 16-element rows. No linalg.transpose is left.
+// CHECK-LABEL: func.func @batched_transposes
+// CHECK-NOT: linalg.transpose
+// CHECK: vector.transfer_read {{.*}} : tensor<3x21x40xf32>, vector<1x16x16xf32>
+// CHECK: vector.transpose {{.*}} [0, 2, 1]
+// CHECK: vector.transfer_read {{.*}} : tensor<3x21x40xf32>, vector<1x5x16xf32>
+// CHECK: vector.transfer_read {{.*}} : tensor<2x9x4x32xf32>, vector<1x1x1x16xf32>
+// CHECK-NOT: linalg.transpose
+// CHECK: return
+func.func @batched_transposes(%a: tensor<3x21x40xf32>, %h: tensor<2x9x4x32xf32>) -> (tensor<3x40x21xf32>, tensor<2x4x9x32xf32>) {
+  %e0 = tensor.empty() : tensor<3x40x21xf32>
+  %0 = linalg.transpose ins(%a : tensor<3x21x40xf32>) outs(%e0 : tensor<3x40x21xf32>) permutation = [0, 2, 1]
+      {zephyr.tile_transpose, zephyr.tile_transpose_3}
+  %e1 = tensor.empty() : tensor<2x4x9x32xf32>
+  %1 = linalg.transpose ins(%h : tensor<2x9x4x32xf32>) outs(%e1 : tensor<2x4x9x32xf32>) permutation = [0, 2, 1, 3]
+      {zephyr.elementwise, zephyr.elementwise_4}
+  return %0, %1 : tensor<3x40x21xf32>, tensor<2x4x9x32xf32>
+}
