@@ -347,11 +347,19 @@ void mark_for_threads(mlir::ModuleOp module, int threads) {
         out.getNumElements() >= (int64_t{1} << 16))
       t->setAttr("zephyr.parallel", unit);
   });
+  // Reductions too, when their first loop is parallel (an image of a pooling, a row of a softmax
+  // or a layer norm): each block reduces whole rows, in the order one thread would. Left on one
+  // thread, they ran at half speed while the other thread's OpenMP worker waited (the CNN's
+  // pooling, 0.30 ms on one thread and 0.58 on two).
   module.walk([&](mlir::linalg::GenericOp generic) {
-    if (generic.getNumReductionLoops() != 0 || generic->getNumResults() == 0) return;
-    auto out = mlir::cast<mlir::RankedTensorType>(generic->getResult(0).getType());
-    if (out.getRank() >= 1 && out.hasStaticShape() && out.getDimSize(0) >= threads &&
-        out.getNumElements() >= (int64_t{1} << 16)) {
+    if (generic->getNumResults() == 0) return;
+    const llvm::SmallVector<int64_t> loops = generic.getStaticLoopRanges();
+    if (loops.empty() || mlir::ShapedType::isDynamicShape(loops) ||
+        generic.getIteratorTypesArray()[0] != mlir::utils::IteratorType::parallel)
+      return;
+    int64_t work = 1;
+    for (int64_t extent : loops) work *= extent;
+    if (loops[0] >= threads && work >= (int64_t{1} << 16)) {
       generic->setAttr("zephyr.parallel", unit);
       own_init_per_result(generic);
     }

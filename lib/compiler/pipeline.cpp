@@ -141,6 +141,8 @@ void add_llvm_passes(mlir::OpPassManager& pm, const Options& options) {
     pm.addPass(mlir::createForallToParallelLoopPass());
     pm.addPass(mlir::createConvertSCFToOpenMPPass());
     pm.addPass(mlir::createCanonicalizerPass());
+  } else {
+    pm.addPass(mlir::createForallToForLoopPass());  // the emitter's (emit_linalg.cpp: concat)
   }
   pm.addNestedPass<mlir::func::FuncOp>(mlir::createConvertLinalgToLoopsPass());
   mlir::VectorTransferToSCFOptions to_scf;

@@ -236,3 +236,23 @@ TEST_CASE("lowering: transposes of batches of matrices and of rows are exact cop
     check_close(z::jit(heads, optimized(threads))(q, k), as_ref(z::interpret(heads)(q, k)), 1e-5,
                 fmt::format("attention scores, {} thread(s)", threads));
 }
+
+TEST_CASE("lowering: reductions shared out along their first axis give one thread's bits, and equal the interpreter") {
+  // Rows of a softmax and a 2x2 max-pool (the first loop parallel: split over the threads), and
+  // a sum over axis 0 (the first loop a reduction: never split), on extents with remainders.
+  auto softmax_rows = [](z::Tensor x) { return z::exp(x - z::max(x, {1}, true)) / z::sum(z::exp(x), {1}, true); };
+  auto pool = [](z::Tensor x) { return z::max(z::reshape(x, {37, 9, 2, 11, 2, 5}), {2, 4}); };
+  auto column_sums = [](z::Tensor x) { return z::sum(x * x, {0}); };
+  z::Array rows = random_array({1031, 67}, 81), images = random_array({37, 18, 22, 5}, 82), tall = random_array({4099, 33}, 83);
+  const z::Array one_rows = z::jit(softmax_rows, optimized(1))(rows);
+  const z::Array one_pool = z::jit(pool, optimized(1))(images);
+  const z::Array one_sums = z::jit(column_sums, optimized(1))(tall);
+  check_close(one_rows, as_ref(z::interpret(softmax_rows)(rows)), 1e-6, "softmax rows");
+  check_close(one_pool, as_ref(z::interpret(pool)(images)), 0, "pool");
+  check_close(one_sums, as_ref(z::interpret(column_sums)(tall)), 1e-4, "column sums");
+  for (int threads : {2, 3}) {
+    CHECK(z::jit(softmax_rows, optimized(threads))(rows).to_vector<float>() == one_rows.to_vector<float>());
+    CHECK(z::jit(pool, optimized(threads))(images).to_vector<float>() == one_pool.to_vector<float>());
+    CHECK(z::jit(column_sums, optimized(threads))(tall).to_vector<float>() == one_sums.to_vector<float>());
+  }
+}

@@ -44,3 +44,42 @@ func.func @two_results(%m: tensor<512x512xf32>, %p: tensor<512x512xf32>) -> (ten
   } -> (tensor<512x512xf32>, tensor<512x512xf32>)
   return %r#0, %r#1 : tensor<512x512xf32>, tensor<512x512xf32>
 }
+
+// A reduction whose first loop is parallel (rows of a softmax) is split like an elementwise nest;
+// one whose first loop is the reduction (a sum over the batch), or with too little work, is not.
+#rows_in = affine_map<(d0, d1) -> (d0, d1)>
+#rows_out = affine_map<(d0, d1) -> (d0)>
+#cols_out = affine_map<(d0, d1) -> (d1)>
+// CHECK-LABEL: func.func @reductions
+// CHECK: linalg.generic
+// CHECK-SAME: iterator_types = ["parallel", "reduction"]
+// CHECK-SAME: zephyr.parallel
+// CHECK: linalg.generic
+// CHECK-SAME: iterator_types = ["reduction", "parallel"]
+// CHECK-NOT: zephyr.parallel
+// CHECK: linalg.generic
+// CHECK-SAME: iterator_types = ["parallel", "reduction"]
+// CHECK-NOT: zephyr.parallel
+// CHECK: return
+func.func @reductions(%x: tensor<1024x128xf32>, %small: tensor<64x64xf32>, %r: tensor<1024xf32>, %c: tensor<128xf32>,
+                      %s: tensor<64xf32>) -> (tensor<1024xf32>, tensor<128xf32>, tensor<64xf32>) {
+  %0 = linalg.generic {indexing_maps = [#rows_in, #rows_out], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<1024x128xf32>) outs(%r : tensor<1024xf32>) {
+  ^bb0(%v: f32, %acc: f32):
+    %m = arith.maximumf %v, %acc : f32
+    linalg.yield %m : f32
+  } -> tensor<1024xf32>
+  %1 = linalg.generic {indexing_maps = [#rows_in, #cols_out], iterator_types = ["reduction", "parallel"]}
+      ins(%x : tensor<1024x128xf32>) outs(%c : tensor<128xf32>) {
+  ^bb0(%v: f32, %acc: f32):
+    %a = arith.addf %v, %acc : f32
+    linalg.yield %a : f32
+  } -> tensor<128xf32>
+  %2 = linalg.generic {indexing_maps = [#rows_in, #rows_out], iterator_types = ["parallel", "reduction"]}
+      ins(%small : tensor<64x64xf32>) outs(%s : tensor<64xf32>) {
+  ^bb0(%v: f32, %acc: f32):
+    %a = arith.addf %v, %acc : f32
+    linalg.yield %a : f32
+  } -> tensor<64xf32>
+  return %0, %1, %2 : tensor<1024xf32>, tensor<128xf32>, tensor<64xf32>
+}
