@@ -5,8 +5,8 @@
 
 #include <array>
 #include <functional>
-#include <iterator>
 #include <future>
+#include <iterator>
 #include <list>
 #include <map>
 #include <memory>
