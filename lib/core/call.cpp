@@ -40,6 +40,7 @@ void append_key(std::string& key, const ParamTree& tree) {
   key.resize(at + bytes);
   char* out = key.data() + at;
   auto put = [&out](const void* data, size_t n) {
+    if (n == 0) return;  // a scalar's shape has no data() to copy from (nullptr)
     std::memcpy(out, data, n);
     out += n;
   };
