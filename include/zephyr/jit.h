@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <unordered_map>
@@ -181,11 +182,13 @@ struct Compiled {
   std::vector<Slot> slots;
   std::vector<std::pair<Shape, DType>> results;
   std::vector<std::string> result_paths;  // Flat::paths of the traced results
+  std::vector<bool> markers;              // per result: a tree marker ("{" or "}"), not an array
   std::vector<std::pair<size_t, RuntimeCheck>> checks;  // each run-time check and its result index
   /// Throws the message of the first run-time check that failed.
   void verify(const std::vector<Array>& arrays) const;
-  /// One Array per Flat entry (undefined for the tree markers).
-  std::vector<Array> run(std::span<const ArgRef> args) const;
+  /// One Array per Flat entry (undefined for the tree markers), into `outputs` (emptied first:
+  /// a caller that reuses it allocates no vector per call).
+  void run(std::span<const ArgRef> args, std::vector<Array>& outputs) const;
   /// run, telling `listener` of the returned results (not the markers or checks) as they are computed.
   std::vector<Array> run(std::span<const ArgRef> args, ResultListener& listener) const;
 };
@@ -369,9 +372,21 @@ class Jitted {
     using R = std::decay_t<decltype(std::invoke(f_, bound_type(args)...))>;
     const std::array<detail::ArgRef, sizeof...(Args)> refs{detail::arg_ref(args)...};
     const std::shared_ptr<const detail::Compiled> entry = entry_for(args...);
-    std::vector<Array> arrays = listener ? entry->run(refs, *listener) : entry->run(refs);
-    entry->verify(arrays);
     size_t i = 0;
+    if (listener) {  // the listener runs user code, which may call this function again
+      std::vector<Array> arrays = entry->run(refs, *listener);
+      entry->verify(arrays);
+      return detail::Results<R>::build(arrays, entry->result_paths, i);
+    }
+    // Its capacity reused call after call; build moves the results out, and the guard empties
+    // it when verify throws, so that it never keeps a result's buffer alive.
+    thread_local std::vector<Array> arrays;
+    struct Empty {
+      std::vector<Array>& v;
+      ~Empty() { v.clear(); }
+    } empty{arrays};
+    entry->run(refs, arrays);
+    entry->verify(arrays);
     return detail::Results<R>::build(arrays, entry->result_paths, i);
   }
 

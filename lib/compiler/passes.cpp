@@ -30,6 +30,7 @@
 #include "mlir/Pass/Pass.h"
 #include "mlir/Transforms/DialectConversion.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "split_accumulators.h"
 #include "transforms_mlir.h"  // kTransformsMlir: lib/compiler/transforms.mlir, embedded at build time
 
 namespace zephyr::compiler {
@@ -706,6 +707,16 @@ struct LowerVectors : ScriptPass<LowerVectors> {
   void runOnOperation() final { fail_unless(apply("lower_vectors", std::nullopt)); }
 };
 
+struct SplitAccumulators : ModulePass<SplitAccumulators> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(SplitAccumulators)
+  llvm::StringRef getArgument() const final { return "zephyr-split-accumulators"; }
+  llvm::StringRef getDescription() const final {
+    return "Loops that carry one small float vector through an FMA per step (matrix-vector rows) unrolled "
+           "with 2 or 4 accumulators, so FMAs do not wait on each other's latency";
+  }
+  void runOnOperation() final { split_accumulator_chains(module()); }
+};
+
 struct SeparateReturnedBuffers : ModulePass<SeparateReturnedBuffers> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(SeparateReturnedBuffers)
   llvm::StringRef getArgument() const final { return "zephyr-separate-returned-buffers"; }
@@ -753,6 +764,7 @@ std::unique_ptr<mlir::Pass> create_tile_and_vectorize_pass(int threads) {
   return pass;
 }
 std::unique_ptr<mlir::Pass> create_lower_vectors_pass() { return std::make_unique<LowerVectors>(); }
+std::unique_ptr<mlir::Pass> create_split_accumulators_pass() { return std::make_unique<SplitAccumulators>(); }
 std::unique_ptr<mlir::Pass> create_separate_returned_buffers_pass() { return std::make_unique<SeparateReturnedBuffers>(); }
 std::unique_ptr<mlir::Pass> create_math_to_libm_pass() { return std::make_unique<MathToLibm>(); }
 
@@ -766,6 +778,7 @@ void register_passes() {
   mlir::PassRegistration<MarkVectorization>();
   mlir::PassRegistration<TileAndVectorize>();
   mlir::PassRegistration<LowerVectors>();
+  mlir::PassRegistration<SplitAccumulators>();
   mlir::PassRegistration<SeparateReturnedBuffers>();
   mlir::PassRegistration<MathToLibm>();
 }

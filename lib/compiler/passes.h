@@ -17,6 +17,7 @@ std::unique_ptr<mlir::Pass> create_split_matmul_rows_pass(int threads);  // zeph
 std::unique_ptr<mlir::Pass> create_mark_vectorization_pass();      // zephyr-mark-vectorization
 std::unique_ptr<mlir::Pass> create_tile_and_vectorize_pass(int threads);  // zephyr-tile-and-vectorize{threads=N}
 std::unique_ptr<mlir::Pass> create_lower_vectors_pass();           // zephyr-lower-vectors
+std::unique_ptr<mlir::Pass> create_split_accumulators_pass();      // zephyr-split-accumulators
 std::unique_ptr<mlir::Pass> create_separate_returned_buffers_pass();  // zephyr-separate-returned-buffers
 std::unique_ptr<mlir::Pass> create_math_to_libm_pass();            // zephyr-math-to-libm
 

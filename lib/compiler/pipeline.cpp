@@ -101,6 +101,7 @@ void add_linalg_passes(mlir::OpPassManager& pm, const Options& options) {
   pm.addPass(create_tile_and_vectorize_pass(options.threads));
   pm.addPass(mlir::createLoopInvariantSubsetHoistingPass());  // accumulators stay in registers
   pm.addPass(create_lower_vectors_pass());
+  pm.addPass(create_split_accumulators_pass());  // matrix-vector rows: FMAs not waiting on each other
 }
 
 mlir::LogicalResult copy_as_loops(mlir::OpBuilder& b, mlir::Location loc, mlir::Value from, mlir::Value to) {

@@ -59,9 +59,12 @@ module attributes {transform.with_named_sequence} {
   // bound by that read. 256 columns at a time keep 16 zmm accumulators and read 1 KB of each
   // matrix row contiguously; the matmul's 8 x 32 register tile would keep two, whose FMA latency
   // each k step waits on, and read 128 bytes of each row.
+  // The k loop is marked for zephyr-split-accumulators: a row of up to 7 registers would wait on
+  // its FMAs' latency with one accumulator per register.
   transform.named_sequence @tile_matvec(%mm: !transform.any_op {transform.consumed}) {
     %tile, %l0, %l1, %l2 = transform.structured.tile_using_for %mm tile_sizes [1, 256, 1]
         : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    transform.annotate %l2 "zephyr.matvec_k" : !transform.any_op
     transform.include @peel failures(propagate) (%l1) : (!transform.any_op) -> ()
     transform.yield
   }

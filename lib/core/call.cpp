@@ -159,6 +159,7 @@ Compiled Binder::finish(Flat results, const std::vector<RuntimeCheck>& checks, c
   for (const Tensor& r : results.tensors)
     compiled.results.push_back(r.defined() ? std::pair{r.shape(), r.dtype()} : std::pair{Shape{}, DType::bool_});
   compiled.result_paths = results.paths;
+  for (const std::string& path : results.paths) compiled.markers.push_back(path == "{" || path == "}");
   compiled.executable = backend(fn);
   return compiled;
 }
@@ -183,21 +184,20 @@ const Array& argument_array(std::span<const ArgRef> args, const Compiled::Slot& 
   return (*std::get<const std::vector<Array>*>(ref))[slot.tree_index];
 }
 
-// One new Array per result (undefined for the tree markers), their buffers appended to `pointers`.
-std::vector<Array> result_arrays(const Compiled& entry, std::vector<void*>& pointers) {
-  std::vector<Array> outputs;
+// One new Array per result (undefined for the tree markers) into `outputs`, their buffers
+// appended to `pointers`.
+void result_arrays(const Compiled& entry, std::vector<Array>& outputs, std::vector<void*>& pointers) {
+  outputs.clear();
   outputs.reserve(entry.results.size());
   for (size_t i = 0; i < entry.results.size(); ++i) {
-    const bool marker = entry.result_paths[i] == "{" || entry.result_paths[i] == "}";
-    outputs.push_back(marker ? Array() : Array(entry.results[i].first, entry.results[i].second));
-    if (!marker) pointers.push_back(outputs.back().raw());
+    outputs.push_back(entry.markers[i] ? Array() : Array(entry.results[i].first, entry.results[i].second));
+    if (!entry.markers[i]) pointers.push_back(outputs.back().raw());
   }
-  return outputs;
 }
 
 }  // namespace
 
-std::vector<Array> Compiled::run(std::span<const ArgRef> args) const {
+void Compiled::run(std::span<const ArgRef> args, std::vector<Array>& outputs) const {
   // Reused across calls (run() never nests): a batch-1 call is a few hundred nanoseconds, and
   // two heap allocations were a visible share of that.
   thread_local std::vector<void*> pointers, out_pointers;
@@ -205,9 +205,8 @@ std::vector<Array> Compiled::run(std::span<const ArgRef> args) const {
   out_pointers.clear();
   for (const Slot& slot : slots)  // compiled code never writes its inputs: the cast only fits the C ABI
     pointers.push_back(const_cast<void*>(argument_array(args, slot).raw()));
-  std::vector<Array> outputs = result_arrays(*this, out_pointers);
+  result_arrays(*this, outputs, out_pointers);
   executable->run(pointers.data(), out_pointers.data());
-  return outputs;
 }
 
 namespace {
@@ -221,7 +220,7 @@ class Relay final : public compiler::RunListener {
     const size_t returned = entry.checks.empty() ? entry.results.size() : entry.checks.front().first;
     for (size_t i = 0; i < returned; ++i) {
       const std::string& path = entry.result_paths[i];
-      if (path == "{" || path == "}") continue;
+      if (entry.markers[i]) continue;
       results_.push_back(outputs[i]);
       paths_.push_back(path);
     }
@@ -251,7 +250,8 @@ class Relay final : public compiler::RunListener {
 std::vector<Array> Compiled::run(std::span<const ArgRef> args, ResultListener& listener) const {
   std::vector<void*> pointers, out_pointers;
   for (const Slot& slot : slots) pointers.push_back(const_cast<void*>(argument_array(args, slot).raw()));
-  std::vector<Array> outputs = result_arrays(*this, out_pointers);
+  std::vector<Array> outputs;
+  result_arrays(*this, outputs, out_pointers);
   Relay relay(*this, outputs, listener);
   executable->run(pointers.data(), out_pointers.data(), relay);
   relay.rest();
@@ -264,7 +264,7 @@ BoundCall::BoundCall(std::shared_ptr<const Compiled> entry, std::span<const ArgR
     inputs_.push_back(argument_array(args, slot));
     in.push_back(const_cast<void*>(inputs_.back().raw()));  // never written: see Compiled::run
   }
-  outputs_ = result_arrays(*entry_, out);
+  result_arrays(*entry_, outputs_, out);
   run_ = entry_->executable->bind(std::move(in), std::move(out));
 }
 

@@ -58,10 +58,12 @@ struct Product {
 
 // Extents around the tile sizes (register 8x32, cache 32x512x256; one row: 256 columns) and off
 // by a few; the last, a B beyond L2 with rows 4352 bytes apart, is packed into panels (A·B and
-// A·Bᵀ; Aᵀ·B is read in place).
+// A·Bᵀ; Aᵀ·B is read in place). One-row products of at most 7 registers' width get 2, 3 or 4
+// accumulators where that many divide k (64x64: 2; 300x10: 4; 30x40 and 66x16: 3), else one (37).
 const Product kProducts[] = {{1, 1, 1},      {7, 13, 5},     {37, 53, 29},  {65, 257, 33},
                              {100, 300, 70}, {130, 784, 17}, {64, 100, 530}, {96, 40, 1030},
-                             {1, 784, 512},  {1, 37, 530},   {1, 300, 10},   {260, 257, 1088}};
+                             {1, 784, 512},  {1, 37, 530},   {1, 300, 10},   {1, 64, 64},
+                             {1, 30, 40},    {1, 66, 16},    {260, 257, 1088}};
 
 }  // namespace
 
@@ -150,6 +152,7 @@ TEST_CASE("lowering: a product plus a bias accumulates into the bias, through re
       {"bias first, 130x784x70", {130, 784}, {784, 70}, {70}, bias_first},
       {"conv-like 105x9x21 as 5x3x7x21", {105, 9}, {9, 21}, {21}, conv_like},
       {"two products", {65, 40}, {40, 33}, {33}, two_products},
+      {"one row 1x64x64 (two accumulators, the first from the bias)", {1, 64}, {64, 64}, {64}, linear},
   };
   for (const Case& c : cases) {
     z::Array x = random_array(c.x, 41), w = random_array(c.w, 42), b = random_array(c.bias, 43);

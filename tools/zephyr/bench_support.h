@@ -16,6 +16,8 @@ struct Stats {
 };
 /// The min, median and max of samples (at least one).
 Stats stats_of(std::vector<double> samples);
+/// `reps` samples of f's time; a call shorter than 20 us is timed in a batch of calls lasting
+/// about that long, and the sample is the batch's time over its count.
 Stats measure(const std::function<void()>& f, int reps);
 double seconds(const std::function<void()>& f);
 
