@@ -55,6 +55,19 @@ void append_key(std::string& key, const T& value) {
     append_key_text(key, signature_of(value));
   }
 }
+/// A repeated call's short key: a tree as its layout id (0: none, the call takes the full key),
+/// anything else as in its full key. Equal short keys mean equal full keys.
+inline bool append_short_key(std::string& key, const ParamTree& tree) {
+  const uint64_t id = tree.layout_id();
+  key.push_back('L');
+  key.append(reinterpret_cast<const char*>(&id), sizeof id);
+  return id != 0;
+}
+template <class T>
+bool append_short_key(std::string& key, const T& value) {
+  append_key(key, value);
+  return true;
+}
 
 // Readable signatures, for messages (ZEPHYR_LOG_COMPILES).
 std::string signature_of(const ParamTree& tree);
@@ -395,18 +408,31 @@ class Jitted {
   std::shared_ptr<const detail::Compiled> entry_for(const Args&... args) const {
     using R = std::decay_t<decltype(std::invoke(f_, bound_type(args)...))>;
     const std::array<detail::ArgRef, sizeof...(Args)> refs{detail::arg_ref(args)...};
-    thread_local std::string call_key;  // its capacity reused: a hit allocates nothing
-    call_key.clear();
-    (detail::append_key(call_key, args), ...);
-    {
-      // The same signature as the last call (a loop's next step): no hashing, no list update.
+    // The same signature as the last call (a loop's next step): no hashing, no list update.
+    // Found by the short key when the same trees come again (inference on one set of params),
+    // else by the full key (a training step's new params: new trees, the same layout).
+    thread_local std::string short_key, call_key;  // their capacity reused: a hit allocates nothing
+    short_key.clear();
+    const bool has_short_key = (detail::append_short_key(short_key, args) && ...);
+    if (has_short_key) {
       std::lock_guard lock(state_->mutex);
-      if (state_->last && call_key == state_->last_key) {
+      if (state_->last && short_key == state_->last_short_key) {
         ++state_->hits;
         return state_->last;
       }
     }
-    const std::string key = call_key;  // tracing may call other jitted functions, which reuse call_key
+    call_key.clear();
+    (detail::append_key(call_key, args), ...);
+    {
+      std::lock_guard lock(state_->mutex);
+      if (state_->last && call_key == state_->last_key) {
+        ++state_->hits;
+        state_->last_short_key = has_short_key ? short_key : std::string();
+        return state_->last;
+      }
+    }
+    // Tracing may call other jitted functions, which reuse these strings.
+    const std::string key = call_key, last_short_key = has_short_key ? short_key : std::string();
 
     // Single flight: the first call of a signature compiles it; concurrent calls of the same
     // signature wait for that compile instead of repeating it. A failed compile is forgotten, so
@@ -428,7 +454,7 @@ class Jitted {
         ++state_->hits;
       }
       entry = slot.ready;  // a hit once compiled: no wait on the future
-      if (entry) state_->remember(key, entry);
+      if (entry) state_->remember(key, last_short_key, entry);
       else pending = slot.pending;
     }
     if (promise) {
@@ -454,7 +480,7 @@ class Jitted {
           state_->recompiles.compiled(refs, readable, floating);
           if (auto it = state_->cache.find(key); it != state_->cache.end()) {
             it->second.ready = compiled;
-            state_->remember(key, compiled);
+            state_->remember(key, last_short_key, compiled);
           }
         }
         promise->set_value(compiled);
@@ -530,11 +556,13 @@ class Jitted {
     };
     std::unordered_map<std::string, Slot> cache;
     std::list<std::string> recent;  // keys, most recently called first
-    std::string last_key;           // of the last call found compiled (recent.front() then)
+    std::string last_key;        // of the last call found compiled (recent.front() then)
+    std::string last_short_key;  // its short key, empty when it had none
     std::shared_ptr<const detail::Compiled> last;
 
-    void remember(const std::string& key, std::shared_ptr<const detail::Compiled> entry) {
+    void remember(const std::string& key, const std::string& short_key, std::shared_ptr<const detail::Compiled> entry) {
       last_key = key;
+      last_short_key = short_key;
       last = std::move(entry);
     }
     size_t capacity = detail::jit_cache_capacity();

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -42,7 +43,22 @@ class ParamTree {
 
   ParamTree() = default;
   /// A tree of these leaves, in this order.
-  explicit ParamTree(std::vector<Leaf> leaves) : leaves_(std::move(leaves)) {}
+  explicit ParamTree(std::vector<Leaf> leaves) : leaves_(std::move(leaves)), layout_(new_layout_id()) {}
+  /// Shares the arrays and the layout id.
+  ParamTree(const ParamTree&) = default;
+  /// Shares the arrays and the layout id.
+  ParamTree& operator=(const ParamTree&) = default;
+  /// Takes the leaves and the layout id: `other` is left empty, its layout id 0.
+  ParamTree(ParamTree&& other) noexcept : leaves_(std::move(other.leaves_)), layout_(std::exchange(other.layout_, 0)) {
+    other.leaves_.clear();
+  }
+  /// Takes the leaves and the layout id: `other` is left empty, its layout id 0.
+  ParamTree& operator=(ParamTree&& other) noexcept {
+    leaves_ = std::move(other.leaves_);
+    other.leaves_.clear();
+    layout_ = std::exchange(other.layout_, 0);
+    return *this;
+  }
 
   /// The sub-tree (or leaf) under `key` (a name or an index); throws naming the key, the entries
   /// there and the caller's line if absent.
@@ -85,8 +101,16 @@ class ParamTree {
   /// "path dtype[shape]" per leaf, each on its own line, then the totals.
   std::string str() const;
 
+  /// Names this tree's layout (its paths, dtypes and shapes): new each time a tree is built or
+  /// set() changes it, kept by copies, 0 for an empty or moved-from tree. Two trees with the same
+  /// nonzero id have the same layout, so a jit call given the same tree again recognizes it by
+  /// the id instead of reading every path.
+  uint64_t layout_id() const { return layout_; }
+
  private:
+  static uint64_t new_layout_id();
   std::vector<Leaf> leaves_;
+  uint64_t layout_ = 0;
 };
 
 /// The leaves' arrays, in order (the tree's structure is its paths: see unflatten).

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 namespace zephyr {
@@ -118,7 +119,13 @@ bool ParamTree::contains(std::string_view path) const {
   return std::any_of(leaves_.begin(), leaves_.end(), [&](const Leaf& l) { return l.first == path; });
 }
 
+uint64_t ParamTree::new_layout_id() {
+  static std::atomic<uint64_t> next{1};  // 0 names no layout
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 void ParamTree::set(std::string_view path, Array value) {
+  layout_ = new_layout_id();  // the leaf's shape or dtype may change, or a leaf be added
   for (auto& [p, array] : leaves_)
     if (p == path) {
       array = std::move(value);

@@ -210,3 +210,51 @@ TEST_CASE("set on a sub-tree copy does not reach the parent; set(prefix, subtree
   CHECK(tree.keys() == std::vector<std::string>{"encoder", "head"});
   CHECK(tree.size() == 4);
 }
+
+TEST_CASE("a tree's layout id: new when built or set, kept by copies, 0 when empty or moved from") {
+  z::ParamTree tree({{"w", z::Array::zeros({2, 3})}, {"b", z::Array::zeros({3})}});
+  const uint64_t built = tree.layout_id();
+  CHECK(built != 0);
+  CHECK(z::ParamTree().layout_id() == 0);
+  z::ParamTree copy = tree;
+  CHECK(copy.layout_id() == built);
+  copy.set("b", z::Array::zeros({4}));
+  CHECK(copy.layout_id() != built);
+  CHECK(tree.layout_id() == built);  // the copy's change is its own
+  z::ParamTree moved = std::move(tree);
+  CHECK(moved.layout_id() == built);
+  CHECK(tree.layout_id() == 0);  // NOLINT(bugprone-use-after-move): what a moved-from tree holds
+  CHECK(tree.empty());
+  z::ParamTree assigned;
+  assigned = std::move(moved);
+  CHECK(assigned.layout_id() == built);
+  CHECK(moved.layout_id() == 0);  // NOLINT(bugprone-use-after-move)
+  CHECK(assigned["w"].layout_id() != 0);  // a sub-tree is a tree of its own
+}
+
+TEST_CASE("jit: the same tree called again is a hit; a tree changed in place is never taken for its old layout") {
+  z::Array x = example_input({4, 8});
+  z::ParamTree params = z::trace(linear, z::random::key(0), x, 3);
+  auto model = z::jit(linear);
+  for (int i = 0; i < 3; ++i) model(params, x, 3);
+  CHECK(model.cache_stats().compiles == 1);
+  CHECK(model.cache_stats().hits == 2);
+  // A copy has the same layout: a hit.
+  z::ParamTree copy = params;
+  model(copy, x, 3);
+  CHECK(model.cache_stats().compiles == 1);
+  CHECK(model.cache_stats().hits == 3);
+  // The copy's bias set wider in place, the same constants: the model's shape check runs (a
+  // new signature is traced), where the last call's code would have read past the old bias.
+  copy.set("bias", z::Array::zeros({5}));
+  CHECK_THROWS_WITH_AS(model(copy, x, 3), doctest::Contains("bias"), z::Error);
+  // Same shapes through set(): a new id, found by the full key, no compile.
+  params.set("bias", z::Array::full({3}, 2.0));
+  CHECK(max_abs_diff(model(params, x, 3), linear_reference(x, params["weights"], params["bias"])) < 1e-5);
+  CHECK(model.cache_stats().compiles == 1);
+  CHECK(model.cache_stats().hits == 4);
+  // A moved-from tree is empty: the model's missing parameter is named, not run on stale code.
+  z::ParamTree taken = std::move(params);
+  CHECK_THROWS_WITH_AS(model(params, x, 3), doctest::Contains("weights"), z::Error);  // NOLINT(bugprone-use-after-move)
+  CHECK(max_abs_diff(model(taken, x, 3), linear_reference(x, taken["weights"], taken["bias"])) < 1e-5);
+}
