@@ -712,7 +712,7 @@ struct SplitAccumulators : ModulePass<SplitAccumulators> {
   llvm::StringRef getArgument() const final { return "zephyr-split-accumulators"; }
   llvm::StringRef getDescription() const final {
     return "Loops that carry one small float vector through an FMA per step (matrix-vector rows) unrolled "
-           "with 2 or 4 accumulators, so FMAs do not wait on each other's latency";
+           "with 2 to 4 accumulators, so FMAs do not wait on each other's latency";
   }
   void runOnOperation() final { split_accumulator_chains(module()); }
 };
