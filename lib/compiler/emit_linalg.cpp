@@ -45,7 +45,7 @@ class Emitter {
     }
     b_.setInsertionPointToStart(entry);
     const std::vector<const Node*> order = topological_order(fn.results);
-    plan_bias_products(fn, order);
+    plan(fn, order);
     for (const Node* n : order)
       if (!values_.count(n)) values_[n] = emit(n);
     // Results that alias arguments or each other get their own buffers after bufferization
@@ -78,11 +78,13 @@ class Emitter {
   Value empty(const Node* n) { return b_.create<mlir::tensor::EmptyOp>(loc(n), n->shape, element(n->dtype)); }
 
   Value emit(const Node* n) {
+    // A product (or its reshape) emitted by its add; an add of a window sum emitted by its last.
+    if (folded_products_.count(n) || folded_window_adds_.count(n)) return {};
     if (n->op == OpKind::Add) {
       if (auto fused = bias_products_.find(n); fused != bias_products_.end()) return bias_product(n, fused->second);
+      if (auto sum = window_sums_.find(n); sum != window_sums_.end()) return window_sum_by_image(n, sum->second);
       if (Value v = add_into_window(n)) return v;
     }
-    if (folded_products_.count(n)) return {};  // a product (or its reshape) emitted by its add
     switch (n->op) {
       case OpKind::Argument:
         throw Error(fmt::format("[compile] '{}' is used by the function but is not one of its arguments", n->attrs.name));
@@ -391,6 +393,17 @@ class Emitter {
     return op.getResult(0);
   }
 
+  // The fusions decided before emitting: products that start from their bias, and window sums
+  // computed image by image. Both need each node's number of uses.
+  void plan(const Function& fn, const std::vector<const Node*>& order) {
+    std::unordered_map<const Node*, int> uses;
+    for (const NodePtr& r : fn.results) ++uses[r.get()];
+    for (const Node* n : order)
+      for (const NodePtr& i : n->inputs) ++uses[i.get()];
+    plan_bias_products(order, uses);
+    plan_window_sums(order, uses);
+  }
+
   // ---- Contraction ----------------------------------------------------------------------------
   Value zeros(const Node* n) {
     Value zero = b_.create<mlir::arith::ConstantOp>(loc(n), mlir::cast<mlir::TypedAttr>(b_.getZeroAttr(element(n->dtype))));
@@ -403,11 +416,7 @@ class Emitter {
   // adding the bias wrote it three times and read it twice (and the temporary, 6 MB for the
   // CNN's first convolution, was fresh memory to fault in). Floats only: the sum is associated
   // as bias + (a·b), which differs from (a·b) + bias by rounding alone.
-  void plan_bias_products(const Function& fn, const std::vector<const Node*>& order) {
-    std::unordered_map<const Node*, int> uses;
-    for (const NodePtr& r : fn.results) ++uses[r.get()];
-    for (const Node* n : order)
-      for (const NodePtr& i : n->inputs) ++uses[i.get()];
+  void plan_bias_products(const std::vector<const Node*>& order, std::unordered_map<const Node*, int>& uses) {
     for (const Node* n : order) {
       if (n->op != OpKind::Add || n->inputs.size() != 2 || (n->dtype != DType::f32 && n->dtype != DType::f64)) continue;
       for (size_t k = 0; k < 2; ++k) {
@@ -577,44 +586,123 @@ class Emitter {
     return b_.create<mlir::tensor::InsertSliceOp>(l, in(n, 0), out, offsets, sizes, strides);
   }
 
+  // ---- Window sums: acc + pad(g, 0) ----------------------------------------------------------
   // acc + pad(g, 0) as acc with g added into the padded window: the gradient of a slice (each
   // kernel offset of a convolution's im2col) accumulates in place instead of materializing a
   // zero-padded full-size tensor per offset. The Pad, if nothing else uses it, is dead code.
   Value add_into_window(const Node* n) {
-    if (!is_float(n->dtype) || n->inputs.size() != 2) return {};
+    const Node* pad = window_term(n);
+    if (!pad) return {};
+    return add_window(b_, loc(n), values_.at(other_operand(n, pad)), values_.at(pad->inputs[0].get()), pad);
+  }
+  // The operand of `add` that is a zero pad added into the other's window, or null: a float add
+  // whose operands both have its shape, one of them a pad by zeros that crops nothing.
+  static const Node* window_term(const Node* add) {
+    if (add->op != OpKind::Add || !is_float(add->dtype) || add->inputs.size() != 2) return nullptr;
     for (size_t k = 0; k < 2; ++k) {
-      const Node* pad = n->inputs[k].get();
-      const Node* other = n->inputs[1 - k].get();
-      if (pad->op != OpKind::Pad || pad == other || pad->shape != n->shape || other->shape != n->shape ||
-          pad->attrs.value.at(0) != 0.0)
-        continue;
-      bool cropping = false;
-      for (size_t a = 0; a < pad->attrs.low.size(); ++a) cropping |= pad->attrs.low[a] < 0 || pad->attrs.high[a] < 0;
-      if (cropping) continue;
-      mlir::Location l = loc(n);
-      const Shape& window = pad->inputs[0]->shape;
-      llvm::SmallVector<mlir::OpFoldResult> offsets, sizes, strides;
-      for (size_t a = 0; a < window.size(); ++a) {
-        offsets.push_back(b_.getIndexAttr(pad->attrs.low[a]));
-        sizes.push_back(b_.getIndexAttr(window[a]));
-        strides.push_back(b_.getIndexAttr(pad->attrs.interior[a] + 1));
-      }
-      Value acc = values_.at(other);
-      auto window_type = mlir::RankedTensorType::get(window, element(n->dtype));
-      Value current = b_.create<mlir::tensor::ExtractSliceOp>(l, window_type, acc, offsets, sizes, strides);
-      unsigned rank = static_cast<unsigned>(window.size());
-      llvm::SmallVector<mlir::AffineMap> maps(2, b_.getMultiDimIdentityMap(rank));
-      llvm::SmallVector<mlir::utils::IteratorType> iters(rank, mlir::utils::IteratorType::parallel);
-      // The window is the generic's init, read and written in place: with a fresh init, the sum
-      // would go to a temporary that bufferization then copies into the window.
-      auto sum = b_.create<mlir::linalg::GenericOp>(
-          l, mlir::TypeRange{window_type}, mlir::ValueRange{values_.at(pad->inputs[0].get())}, mlir::ValueRange{current},
-          maps, iters, [&](mlir::OpBuilder& nb, mlir::Location bl, mlir::ValueRange args) {
-            nb.create<mlir::linalg::YieldOp>(bl, Value(nb.create<mlir::arith::AddFOp>(bl, args[1], args[0])));
-          });
-      return b_.create<mlir::tensor::InsertSliceOp>(l, sum.getResult(0), acc, offsets, sizes, strides);
+      const Node* pad = add->inputs[k].get();
+      if (pad != add->inputs[1 - k].get() && add->inputs[1 - k]->shape == add->shape && is_zero_pad_of(pad, add->shape))
+        return pad;
     }
-    return {};
+    return nullptr;
+  }
+  static bool is_zero_pad_of(const Node* pad, const Shape& shape) {
+    if (pad->op != OpKind::Pad || pad->shape != shape || pad->attrs.value.at(0) != 0.0) return false;
+    for (size_t a = 0; a < pad->attrs.low.size(); ++a)
+      if (pad->attrs.low[a] < 0 || pad->attrs.high[a] < 0) return false;
+    return true;
+  }
+  static const Node* other_operand(const Node* add, const Node* operand) {
+    return add->inputs[0].get() == operand ? add->inputs[1].get() : add->inputs[0].get();
+  }
+  // `acc` with g added into its window at the pad's offsets and strides.
+  Value add_window(mlir::OpBuilder& b, mlir::Location l, Value acc, Value g, const Node* pad) {
+    auto window_type = mlir::cast<mlir::RankedTensorType>(g.getType());
+    llvm::SmallVector<mlir::OpFoldResult> offsets, sizes, strides;
+    for (int64_t a = 0; a < window_type.getRank(); ++a) {
+      offsets.push_back(b.getIndexAttr(pad->attrs.low[a]));
+      sizes.push_back(b.getIndexAttr(window_type.getDimSize(a)));
+      strides.push_back(b.getIndexAttr(pad->attrs.interior[a] + 1));
+    }
+    Value current = b.create<mlir::tensor::ExtractSliceOp>(l, window_type, acc, offsets, sizes, strides);
+    unsigned rank = static_cast<unsigned>(window_type.getRank());
+    llvm::SmallVector<mlir::AffineMap> maps(2, b.getMultiDimIdentityMap(rank));
+    llvm::SmallVector<mlir::utils::IteratorType> iters(rank, mlir::utils::IteratorType::parallel);
+    // The window is the generic's init, read and written in place: with a fresh init, the sum
+    // would go to a temporary that bufferization then copies into the window.
+    auto sum = b.create<mlir::linalg::GenericOp>(
+        l, mlir::TypeRange{window_type}, mlir::ValueRange{g}, mlir::ValueRange{current}, maps, iters,
+        [&](mlir::OpBuilder& nb, mlir::Location bl, mlir::ValueRange args) {
+          nb.create<mlir::linalg::YieldOp>(bl, Value(nb.create<mlir::arith::AddFOp>(bl, args[1], args[0])));
+        });
+    return b.create<mlir::tensor::InsertSliceOp>(l, sum.getResult(0), acc, offsets, sizes, strides);
+  }
+
+  // A large sum of zero pads (a convolution's input gradient: one padded slice of the patches'
+  // gradient per kernel offset, nine for 3x3) is computed one index of axis 0 at a time: each
+  // image's sum is zeroed and takes its nine windows while it is in L1. Added window by window
+  // over the whole tensor instead, the sum (2 MB for the CNN's second convolution) went through
+  // L2 and L3 nine times. The terms are added in the same order either way (the same bits).
+  // Planned from the last add of each chain, in reverse order, so that its inner adds (used by
+  // it alone) are folded into it.
+  void plan_window_sums(const std::vector<const Node*>& order, std::unordered_map<const Node*, int>& uses) {
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      const Node* n = *it;
+      const Node* term = window_term(n);
+      if (!term || folded_window_adds_.count(n) || n->shape.size() < 2 || n->shape[0] < 2) continue;
+      const size_t bytes = nbytes(n->shape, n->dtype), image_bytes = bytes / static_cast<size_t>(n->shape[0]);
+      if (bytes < kWindowSumByImageBytes || image_bytes > kWindowSumImageMaxBytes) continue;
+      std::vector<const Node*> terms{term}, inner;
+      const Node* rest = other_operand(n, term);
+      while (uses[rest] == 1 && window_term(rest)) {
+        inner.push_back(rest);
+        terms.push_back(window_term(rest));
+        rest = other_operand(rest, terms.back());
+      }
+      if (!is_zero_pad_of(rest, n->shape)) continue;  // the innermost term starts from zeros
+      terms.push_back(rest);
+      const bool images_apart = std::all_of(terms.begin(), terms.end(), [](const Node* pad) {
+        return pad->attrs.low[0] == 0 && pad->attrs.high[0] == 0 && pad->attrs.interior[0] == 0;
+      });
+      if (!images_apart) continue;
+      std::reverse(terms.begin(), terms.end());  // innermost first: the order they were added in
+      window_sums_[n] = std::move(terms);
+      folded_window_adds_.insert(inner.begin(), inner.end());
+    }
+  }
+  static constexpr size_t kWindowSumByImageBytes = size_t{1} << 20;
+  static constexpr size_t kWindowSumImageMaxBytes = size_t{1} << 20;  // beyond, L1 is lost anyway
+  // The sum of `terms` (zero pads of n's shape, innermost first), one image at a time: an
+  // scf.forall, shared out on several threads and a loop on one (pipeline.cpp).
+  Value window_sum_by_image(const Node* n, const std::vector<const Node*>& terms) {
+    mlir::Location l = loc(n);
+    auto forall = b_.create<mlir::scf::ForallOp>(
+        l, llvm::ArrayRef<mlir::OpFoldResult>{b_.getIndexAttr(n->shape[0])}, mlir::ValueRange{empty(n)}, std::nullopt,
+        [&](mlir::OpBuilder& nb, mlir::Location, mlir::ValueRange args) {
+          const Value i = args[0], out = args[1];
+          auto image_of = [&](const Shape& shape) {  // image i of a value of this shape
+            llvm::SmallVector<mlir::OpFoldResult> offsets{i}, sizes{nb.getIndexAttr(1)};
+            for (size_t d = 1; d < shape.size(); ++d) {
+              offsets.push_back(nb.getIndexAttr(0));
+              sizes.push_back(nb.getIndexAttr(shape[d]));
+            }
+            return Window{offsets, sizes, llvm::SmallVector<mlir::OpFoldResult>(shape.size(), nb.getIndexAttr(1))};
+          };
+          const Window at = image_of(n->shape);
+          Value image = nb.create<mlir::tensor::ExtractSliceOp>(l, out, at.offsets, at.sizes, at.strides);
+          Value zero = nb.create<mlir::arith::ConstantOp>(l, mlir::cast<mlir::TypedAttr>(nb.getZeroAttr(element(n->dtype))));
+          image = nb.create<mlir::linalg::FillOp>(l, zero, image).getResult(0);
+          for (const Node* pad : terms) {
+            const Node* g = pad->inputs[0].get();
+            const Window from = image_of(g->shape);
+            Value g_image = nb.create<mlir::tensor::ExtractSliceOp>(l, values_.at(g), from.offsets, from.sizes, from.strides);
+            image = add_window(nb, l, image, g_image, pad);
+          }
+          auto in_parallel = nb.create<mlir::scf::InParallelOp>(l);
+          nb.setInsertionPointToStart(in_parallel.getBody());
+          nb.create<mlir::tensor::ParallelInsertSliceOp>(l, image, out, at.offsets, at.sizes, at.strides);
+        });
+    return forall.getResult(0);
   }
 
   // out[i] = in[extent - 1 - i] on the reversed axes: an affine read map, no index arithmetic.
@@ -815,7 +903,7 @@ class Emitter {
   // afterwards: they exist in this region only.
   Value emit_body(const Function& body, llvm::ArrayRef<Value> args, size_t k) {
     auto outside = values_;
-    if (planned_bodies_.insert(&body).second) plan_bias_products(body, topological_order(body.results));
+    if (planned_bodies_.insert(&body).second) plan(body, topological_order(body.results));
     for (size_t i = 0; i < args.size(); ++i) values_[body.arguments[i].get()] = args[i];
     for (const Node* b : topological_order({body.results[k]}))
       if (!values_.count(b)) values_[b] = emit(b);
@@ -854,6 +942,9 @@ class Emitter {
   // plan_bias_products: each fused add's product and bias, and the products it emits.
   std::unordered_map<const Node*, std::pair<const Node*, const Node*>> bias_products_;
   std::unordered_set<const Node*> folded_products_;
+  // plan_window_sums: each sum computed by image (its terms, innermost first), and its inner adds.
+  std::unordered_map<const Node*, std::vector<const Node*>> window_sums_;
+  std::unordered_set<const Node*> folded_window_adds_;
   std::unordered_set<const Function*> planned_bodies_;  // a loop body is emitted once per result
 };
 

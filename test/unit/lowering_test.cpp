@@ -131,6 +131,65 @@ TEST_CASE("lowering: a + pad(g) adds g into the strided window of a, in place") 
   check_close(z::jit(f, optimized(1))(a, g, h), want, 1e-6, "optimized");
 }
 
+TEST_CASE("lowering: a large sum of zero pads is added image by image, the same bits as the interpreter's") {
+  // A convolution's input gradient: its patches' gradient [n, h, w, 9c] cut into the 9 kernel
+  // offsets' slices, each padded back to [n, h+2, w+2, c] and summed. Above 1 MB the sum is
+  // computed one image (index of axis 0) at a time; below, or where axis 0 is padded too, it is
+  // added window by window over the whole tensor. Each is checked on 1 and 2 threads, with an
+  // interior stride (a stride-2 convolution's gradient) and with a remainder after 16 lanes (c 20).
+  struct Case {
+    std::string name;
+    int64_t images;
+    int64_t stride;
+    int64_t image_pad;  // rows of zeros before axis 0 (no image by image sum)
+    bool by_image;
+  };
+  const int64_t rows = 14, cols = 14, c = 20;
+  const std::vector<Case> cases = {{"64 images", 64, 1, 0, true},
+                                   {"64 images, stride 2", 64, 2, 0, true},
+                                   {"3 images (below 1 MB)", 3, 1, 0, false},
+                                   {"64 images, axis 0 padded", 64, 1, 1, false}};
+  for (const Case& k : cases) {
+    auto col2im = [&](z::Tensor g) {
+      z::Tensor sum;
+      for (int64_t i = 0; i < 9; ++i) {
+        const int64_t dy = i / 3, dx = i % 3, s = k.stride - 1;
+        z::Tensor part = z::slice(g, 3, i * c, (i + 1) * c);
+        z::Tensor padded = z::pad(part, {k.image_pad, 2 - dy, 2 - dx, 0}, {0, dy, dx, 0}, {0, s, s, 0});
+        sum = i == 0 ? padded : sum + padded;
+      }
+      return sum;
+    };
+    z::Array g = random_array({k.images, rows, cols, 9 * c}, 71);
+    const z::Function f = z::make_function(col2im, g);
+    const bool forall = z::compiler::lower_to(f, z::compiler::Stage::mlir).find("scf.forall") != std::string::npos;
+    CHECK_MESSAGE(forall == k.by_image, k.name);
+    const z::Array reference = z::interpret(col2im)(g);
+    for (int threads : {1, 2})
+      check_close(z::jit(col2im, optimized(threads))(g), as_ref(reference), 0, fmt::format("{}, {} thread(s)", k.name, threads));
+  }
+  // The interpreter against a loop for one output element of the first case: offset (dy, dx)
+  // moves patch (r, q) to (r + 2 - dy, q + 2 - dx), so (1, 1) of image 5, channel 3, sums the
+  // offsets dy, dx in {1, 2}, from patch (dy - 1, dx - 1).
+  z::Array g = random_array({64, rows, cols, 9 * c}, 71);
+  auto sum = [&](z::Tensor x) {
+    z::Tensor s;
+    for (int64_t i = 0; i < 9; ++i) {
+      const int64_t dy = i / 3, dx = i % 3;
+      z::Tensor padded = z::pad(z::slice(x, 3, i * c, (i + 1) * c), {0, 2 - dy, 2 - dx, 0}, {0, dy, dx, 0});
+      s = i == 0 ? padded : s + padded;
+    }
+    return s;
+  };
+  const z::Array out = z::interpret(sum)(g);
+  double want = 0;
+  for (int64_t dy = 1; dy <= 2; ++dy)
+    for (int64_t dx = 1; dx <= 2; ++dx)
+      want += g.at(((5 * rows + (dy - 1)) * cols + (dx - 1)) * 9 * c + (dy * 3 + dx) * c + 3);
+  const int64_t at = ((5 * (rows + 2) + 1) * (cols + 2) + 1) * c + 3;
+  CHECK(out.at(at) == doctest::Approx(want).epsilon(1e-6));
+}
+
 TEST_CASE("lowering: a product plus a bias accumulates into the bias, through reshapes too, on 1 and 2 threads") {
   // A linear layer (bias a row), a convolution's product reshaped to NHWC before its bias, a
   // product plus another product (a full-shape "bias"), and a split product (130 rows, 2 threads).
