@@ -38,6 +38,12 @@ struct Options {
   /// off), in ahead-of-time objects and in IR dumps from `mlir` on. false: one function for the
   /// whole graph.
   bool kernels = true;
+  /// Run with subnormal floats flushed to zero (x86's MXCSR flush-to-zero and
+  /// denormals-are-zero, set for each run and restored after it), as XLA and TensorFlow do on
+  /// CPU: an operation on a subnormal costs a microcode assist, and a training run whose values
+  /// decay into that range slowed 1.6x (docs/performance.md). false: IEEE gradual underflow.
+  /// Ahead-of-time objects flush in their entry point when the schedule of kernels is on.
+  bool flush_denormals = true;
 };
 
 /// What compiling one function took (ZEPHYR_LOG_COMPILES=1 prints it).

@@ -5,7 +5,10 @@
 
 #include "../primitives/primitive.h"
 #include "buffer_plan.h"
+#include "flush_denormals.h"
 #include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/IntrinsicsX86.h"
+#include "llvm/TargetParser/Triple.h"
 #include "llvm_support.h"
 #include "mlir_internal.h"
 #include "native_code.h"
@@ -43,7 +46,9 @@ std::string schedule_text(const Schedule& s, const std::string& entry, const cha
 // Intermediate values live in one aligned_alloc'd arena, at the places buffer_plan.h assigns by
 // lifetime; results are written in place by the call that computes them where possible, else
 // copied at the end.
-void add_schedule_function(llvm::Module& module, const Schedule& s, const std::string& entry) {
+// With `flush_denormals` on x86, it runs with MXCSR's flush-to-zero and denormals-are-zero set,
+// and restores the caller's MXCSR before returning, as the JIT's runs do (flush_denormals.h).
+void add_schedule_function(llvm::Module& module, const Schedule& s, const std::string& entry, bool flush_denormals) {
   const BufferPlan plan = plan_buffers(s);
   llvm::LLVMContext& context = module.getContext();
   llvm::Type* pointer = llvm::PointerType::getUnqual(context);
@@ -58,6 +63,14 @@ void add_schedule_function(llvm::Module& module, const Schedule& s, const std::s
   llvm::IRBuilder<> b(llvm::BasicBlock::Create(context, "entry", function));
   std::vector<llvm::Value*> at(s.values.size(), nullptr);
   for (size_t i = 0; i < s.arguments; ++i) at[i] = function->getArg(static_cast<unsigned>(i));
+  llvm::Value* saved_csr = nullptr;
+  if (flush_denormals && llvm::Triple(module.getTargetTriple()).isX86()) {
+    saved_csr = b.CreateAlloca(b.getInt32Ty(), nullptr, "saved_mxcsr");
+    llvm::Value* flushed = b.CreateAlloca(b.getInt32Ty(), nullptr, "flushed_mxcsr");
+    b.CreateCall(llvm::Intrinsic::getDeclaration(&module, llvm::Intrinsic::x86_sse_stmxcsr), {saved_csr});
+    b.CreateStore(b.CreateOr(b.CreateLoad(b.getInt32Ty(), saved_csr), b.getInt32(FlushDenormals::kBits)), flushed);
+    b.CreateCall(llvm::Intrinsic::getDeclaration(&module, llvm::Intrinsic::x86_sse_ldmxcsr), {flushed});
+  }
   // aligned_alloc wants a multiple of the alignment, which the plan's arena size is.
   llvm::Value* arena = plan.arena_bytes == 0 ? nullptr
                                              : b.CreateCall(allocate, {b.getInt64(BufferPlan::kAlignment),
@@ -83,6 +96,7 @@ void add_schedule_function(llvm::Module& module, const Schedule& s, const std::s
       b.CreateMemCpy(function->getArg(static_cast<unsigned>(s.arguments + r)), llvm::MaybeAlign(), at[s.results[r]],
                      llvm::MaybeAlign(), plan.bytes[s.results[r]]);
   if (arena) b.CreateCall(release, {arena});
+  if (saved_csr) b.CreateCall(llvm::Intrinsic::getDeclaration(&module, llvm::Intrinsic::x86_sse_ldmxcsr), {saved_csr});
   b.CreateRetVoid();
   // The kernels are this object's own: two models' objects linked into one program must not
   // clash on a kernel they both contain. They stay functions of their own: inlined, a model would
@@ -111,7 +125,7 @@ std::unique_ptr<llvm::Module> program(const Function& function, const Options& o
   if (options.kernels) {
     const Schedule s = partition(function);
     module = translate(*lowered_kernels(*mlir_context, s, Stage::llvm_dialect, options), context, machine);
-    add_schedule_function(*module, s, function.name);
+    add_schedule_function(*module, s, function.name, options.flush_denormals);
   } else {
     mlir::OwningOpRef<mlir::ModuleOp> lowered = emit_module(*mlir_context, function);
     lower_module(*lowered, Stage::llvm_dialect, options);

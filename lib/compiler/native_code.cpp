@@ -23,6 +23,7 @@
 #include "../core/env.h"
 #include "../core/buffer_pool.h"
 #include "../primitives/primitive.h"
+#include "flush_denormals.h"
 #include "mlir_internal.h"
 #include "llvm_support.h"
 #include "native_code.h"
@@ -68,6 +69,7 @@ class JitExecutable final : public Executable {
  public:
   JitExecutable(const Function& function, const Options& requested) {
     const Options options = resolved(requested, true);
+    flush_denormals_ = options.flush_denormals;
     auto start = std::chrono::steady_clock::now();
     LoweredModule lowered = lower(function, Stage::llvm_dialect, options);
     std::unique_ptr<llvm::TargetMachine> machine = host_target_machine();
@@ -108,6 +110,7 @@ class JitExecutable final : public Executable {
   }
 
   void run(void* const* arguments, void* const* results) const override {
+    const FlushDenormals flush(flush_denormals_);
     // The packed wrapper takes one pointer per argument, each pointing at the argument's value
     // (here a bare data pointer: static shapes use the bare-pointer calling convention).
     llvm::SmallVector<void*, 16> pointers(arguments, arguments + arity_);
@@ -122,6 +125,7 @@ class JitExecutable final : public Executable {
  private:
   std::unique_ptr<mlir::ExecutionEngine> engine_;
   void (*entry_)(void**) = nullptr;
+  bool flush_denormals_ = true;
   size_t arity_ = 0, results_ = 0;
   double seconds_ = 0;
 };

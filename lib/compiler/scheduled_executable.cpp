@@ -23,6 +23,7 @@
 #include "../core/env.h"
 #include "buffer_plan.h"
 #include "compiler_fingerprint.h"
+#include "flush_denormals.h"
 #include "kernel_cache.h"
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
@@ -201,6 +202,7 @@ class ScheduledExecutable final : public Executable {
     // ZEPHYR_DEBUG_NANS=1: one op per kernel, each result checked, so the op named is the first
     // that produced the NaN, not the last of a fused group.
     debug_nans_ = detail::env_flag("ZEPHYR_DEBUG_NANS");
+    flush_denormals_ = options.flush_denormals;
     schedule_ = partition(function, {.every_op = debug_nans_});
     plan_ = plan_buffers(schedule_);
     final_after_.resize(schedule_.calls.size());
@@ -251,6 +253,7 @@ class ScheduledExecutable final : public Executable {
   // The kernel calls in order; `listener` (if any) hears of each result after the call that
   // computes it (a result copied out is copied then), and is polled between calls.
   void run_calls(void* const* arguments, void* const* results, RunListener* listener) const {
+    const FlushDenormals flush(flush_denormals_);
     thread_local std::vector<void*> at, packed;  // run() never nests
     at.assign(schedule_.values.size(), nullptr);
     for (size_t i = 0; i < schedule_.arguments; ++i) at[i] = arguments[i];
@@ -508,6 +511,7 @@ class ScheduledExecutable final : public Executable {
   std::vector<std::vector<size_t>> final_after_;  // per call: the results it computes
   std::vector<bool> computed_;                    // per result: some call computes it (not an argument)
   bool debug_nans_ = false;
+  bool flush_denormals_ = true;  // Options::flush_denormals: each run sets MXCSR (flush_denormals.h)
   std::shared_ptr<Profile> profile_;
   CompileStats stats_;
   std::vector<std::pair<double, std::vector<size_t>>> batch_seconds_;  // per compiled batch: seconds, kernels
@@ -517,7 +521,7 @@ class ScheduledExecutable final : public Executable {
 class ScheduledExecutable::Bound final : public BoundRun {
  public:
   Bound(const ScheduledExecutable& e, const std::vector<void*>& arguments, const std::vector<void*>& results)
-      : arena_(e.plan_.arena_bytes) {
+      : arena_(e.plan_.arena_bytes), flush_denormals_(e.flush_denormals_) {
     std::vector<void*> at(e.schedule_.values.size(), nullptr);
     for (size_t i = 0; i < e.schedule_.arguments; ++i) at[i] = arguments[i];
     for (const KernelCall& call : e.schedule_.calls) {
@@ -532,6 +536,7 @@ class ScheduledExecutable::Bound final : public BoundRun {
   }
 
   void run() override {
+    const FlushDenormals flush(flush_denormals_);
     void** pointers = pointers_.data();
     for (const Call& call : calls_) call.entry(pointers + call.first);
     for (const Copy& copy : copies_) std::memcpy(copy.to, copy.from, copy.bytes);
@@ -548,6 +553,7 @@ class ScheduledExecutable::Bound final : public BoundRun {
     size_t bytes;
   };
   Arena arena_;
+  bool flush_denormals_;
   std::vector<void*> pointers_;
   std::vector<Call> calls_;
   std::vector<Copy> copies_;

@@ -65,6 +65,7 @@ int main() {
   // the pin whatever parallel backend the library was built with.
   if (const char* n = std::getenv("OMP_NUM_THREADS")) at::set_num_threads(std::stoi(n));
   torch::manual_seed(0);
+  at::globalContext().setFlushDenormal(true);  // as zephyr's compiled code runs (Options::flush_denormals)
   std::vector<std::pair<const char*, double>> rows;
 
   auto net = mlp({784, 512, 512, 10});
