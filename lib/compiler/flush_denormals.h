@@ -7,8 +7,9 @@
 // TensorFlow flush on CPU for the same reason.
 //
 // The caller's MXCSR is set for the run and restored after it, so the caller's own arithmetic
-// keeps gradual underflow (the exception flags the run raised go with it: nothing reads them). OpenMP's workers take the MXCSR of the thread that starts a parallel
-// region (libomp's KMP_INHERIT_FP_CONTROL, on by default), so kernels split over threads flush too.
+// keeps gradual underflow (the exception flags the run raised go with it: nothing reads them).
+// OpenMP's workers take the MXCSR of the thread that starts a parallel region (libomp's
+// KMP_INHERIT_FP_CONTROL, on by default), so kernels split over threads flush too.
 #pragma once
 
 #if defined(__x86_64__) || defined(_M_X64)
