@@ -680,22 +680,14 @@ class Emitter {
         l, llvm::ArrayRef<mlir::OpFoldResult>{b_.getIndexAttr(n->shape[0])}, mlir::ValueRange{empty(n)}, std::nullopt,
         [&](mlir::OpBuilder& nb, mlir::Location, mlir::ValueRange args) {
           const Value i = args[0], out = args[1];
-          auto image_of = [&](const Shape& shape) {  // image i of a value of this shape
-            llvm::SmallVector<mlir::OpFoldResult> offsets{i}, sizes{nb.getIndexAttr(1)};
-            for (size_t d = 1; d < shape.size(); ++d) {
-              offsets.push_back(nb.getIndexAttr(0));
-              sizes.push_back(nb.getIndexAttr(shape[d]));
-            }
-            return Window{offsets, sizes, llvm::SmallVector<mlir::OpFoldResult>(shape.size(), nb.getIndexAttr(1))};
-          };
-          const Window at = image_of(n->shape);
+          const Window at = step_window(mlir::cast<mlir::RankedTensorType>(out.getType()), i);
           Value image = nb.create<mlir::tensor::ExtractSliceOp>(l, out, at.offsets, at.sizes, at.strides);
           Value zero = nb.create<mlir::arith::ConstantOp>(l, mlir::cast<mlir::TypedAttr>(nb.getZeroAttr(element(n->dtype))));
           image = nb.create<mlir::linalg::FillOp>(l, zero, image).getResult(0);
           for (const Node* pad : terms) {
-            const Node* g = pad->inputs[0].get();
-            const Window from = image_of(g->shape);
-            Value g_image = nb.create<mlir::tensor::ExtractSliceOp>(l, values_.at(g), from.offsets, from.sizes, from.strides);
+            const Value g = values_.at(pad->inputs[0].get());
+            const Window from = step_window(mlir::cast<mlir::RankedTensorType>(g.getType()), i);
+            Value g_image = nb.create<mlir::tensor::ExtractSliceOp>(l, g, from.offsets, from.sizes, from.strides);
             image = add_window(nb, l, image, g_image, pad);
           }
           auto in_parallel = nb.create<mlir::scf::InParallelOp>(l);

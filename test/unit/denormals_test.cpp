@@ -45,7 +45,8 @@ TEST_CASE("flush_denormals: subnormal results and inputs are zero in compiled ru
   const z::Shape shape{512, 512};
   const z::Array x = z::Array::full(shape, tiny), s = z::Array::full(shape, subnormal);
   auto square = [](z::Tensor a) { return a * a; };
-  auto scaled_input = [](z::Tensor a) { return (a + 1.0) * a; };  // a subnormal input read as 0
+  // (1 + a) * a on a subnormal a: 0 when it is read as 0 (DAZ), and when the result is flushed (FTZ)
+  auto scaled_input = [](z::Tensor a) { return (a + 1.0) * a; };
   for (int threads : {1, 2})
     for (bool kernels : {true, false}) {
       const std::string where = fmt::format("{} thread(s), {}", threads, kernels ? "kernels" : "whole graph");
