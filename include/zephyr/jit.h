@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <atomic>
 #include <functional>
 #include <future>
 #include <iterator>
@@ -279,6 +280,9 @@ class RecompileTracker {
 };
 /// Signatures a jitted function keeps compiled: ZEPHYR_JIT_CACHE_SIZE, else 256.
 size_t jit_cache_capacity();
+/// A new id for a Jitted's cache, never reused (unlike an address): what a thread's memo of its
+/// last call names.
+uint64_t new_jit_state_id();
 /// Adds the call's argument signature to an error raised while tracing, naming every argument.
 [[noreturn]] void rethrow_with_arguments(const Error& error, std::span<const ArgRef> args);
 
@@ -384,13 +388,15 @@ class Jitted {
   auto call_with(ResultListener* listener, const Args&... args) const {
     using R = std::decay_t<decltype(std::invoke(f_, bound_type(args)...))>;
     const std::array<detail::ArgRef, sizeof...(Args)> refs{detail::arg_ref(args)...};
-    const std::shared_ptr<const detail::Compiled> entry = entry_for(args...);
     size_t i = 0;
-    if (listener) {  // the listener runs user code, which may call this function again
+    if (listener) {  // the listener runs user code, which may call this function again: a copy
+      const std::shared_ptr<const detail::Compiled> entry = entry_for(args...);
       std::vector<Array> arrays = entry->run(refs, *listener);
       entry->verify(arrays);
       return detail::Results<R>::build(arrays, entry->result_paths, i);
     }
+    // No user code runs before the results are built: the memo's entry stays (no reference count).
+    const detail::Compiled& entry = *entry_for(args...);
     // Its capacity reused call after call; build moves the results out, and the guard empties
     // it when verify throws, so that it never keeps a result's buffer alive.
     thread_local std::vector<Array> arrays;
@@ -398,38 +404,36 @@ class Jitted {
       std::vector<Array>& v;
       ~Empty() { v.clear(); }
     } empty{arrays};
-    entry->run(refs, arrays);
-    entry->verify(arrays);
-    return detail::Results<R>::build(arrays, entry->result_paths, i);
+    entry.run(refs, arrays);
+    entry.verify(arrays);
+    return detail::Results<R>::build(arrays, entry.result_paths, i);
   }
 
-  // The compiled entry for these arguments' signature: found, or compiled now.
+  // The compiled entry for these arguments' signature: found, or compiled now. It is this
+  // thread's memo, which its next call of a function of this type may replace: copy it to keep it.
   template <class... Args>
-  std::shared_ptr<const detail::Compiled> entry_for(const Args&... args) const {
+  const std::shared_ptr<const detail::Compiled>& entry_for(const Args&... args) const {
     using R = std::decay_t<decltype(std::invoke(f_, bound_type(args)...))>;
     const std::array<detail::ArgRef, sizeof...(Args)> refs{detail::arg_ref(args)...};
-    // The same signature as the last call (a loop's next step): no hashing, no list update.
-    // Found by the short key when the same trees come again (inference on one set of params),
-    // else by the full key (a training step's new params: new trees, the same layout).
+    // The same signature as this thread's last call (a loop's next step): no lock, hashing or
+    // list update. Found by the short key when the same trees come again (inference on one set
+    // of params), else by the full key (a training step's new params: new trees, the same layout).
     thread_local std::string short_key, call_key;  // their capacity reused: a hit allocates nothing
     short_key.clear();
     const bool has_short_key = (detail::append_short_key(short_key, args) && ...);
-    if (has_short_key) {
-      std::lock_guard lock(state_->mutex);
-      if (state_->last && short_key == state_->last_short_key) {
-        ++state_->hits;
-        return state_->last;
-      }
+    Memo& memo = this->memo();
+    const bool memo_current = memo.entry && memo.state == state_->id &&
+                              memo.epoch == state_->epoch.load(std::memory_order_acquire);
+    if (memo_current && has_short_key && short_key == memo.short_key) {
+      state_->hits.fetch_add(1, std::memory_order_relaxed);
+      return memo.entry;
     }
     call_key.clear();
     (detail::append_key(call_key, args), ...);
-    {
-      std::lock_guard lock(state_->mutex);
-      if (state_->last && call_key == state_->last_key) {
-        ++state_->hits;
-        state_->last_short_key = has_short_key ? short_key : std::string();
-        return state_->last;
-      }
+    if (memo_current && call_key == memo.key) {
+      state_->hits.fetch_add(1, std::memory_order_relaxed);
+      memo.short_key = has_short_key ? short_key : std::string();
+      return memo.entry;
     }
     // Tracing may call other jitted functions, which reuse these strings.
     const std::string key = call_key, last_short_key = has_short_key ? short_key : std::string();
@@ -441,6 +445,7 @@ class Jitted {
     Entry entry;
     std::shared_future<Entry> pending;
     std::optional<std::promise<Entry>> promise;  // only on a miss: a hit allocates nothing
+    uint64_t epoch = 0;  // when the entry was found: an eviction after it makes the memo stale
     {
       std::lock_guard lock(state_->mutex);
       auto [it, fresh] = state_->cache.try_emplace(key);
@@ -451,11 +456,11 @@ class Jitted {
         state_->evict();
       } else {
         state_->recent.splice(state_->recent.begin(), state_->recent, slot.place);  // most recent
-        ++state_->hits;
+        state_->hits.fetch_add(1, std::memory_order_relaxed);
       }
       entry = slot.ready;  // a hit once compiled: no wait on the future
-      if (entry) state_->remember(key, last_short_key, entry);
-      else pending = slot.pending;
+      if (!entry) pending = slot.pending;
+      epoch = state_->epoch.load(std::memory_order_relaxed);  // after this call's own eviction
     }
     if (promise) {
       try {
@@ -478,10 +483,7 @@ class Jitted {
           ++state_->compiles;
           const std::array<bool, sizeof...(Args)> floating{std::is_floating_point_v<Args>...};
           state_->recompiles.compiled(refs, readable, floating);
-          if (auto it = state_->cache.find(key); it != state_->cache.end()) {
-            it->second.ready = compiled;
-            state_->remember(key, last_short_key, compiled);
-          }
+          if (auto it = state_->cache.find(key); it != state_->cache.end()) it->second.ready = compiled;
         }
         promise->set_value(compiled);
       } catch (...) {
@@ -497,7 +499,8 @@ class Jitted {
       }
     }
     if (!entry) entry = pending.get();
-    return entry;
+    memo = Memo{state_->id, epoch, last_short_key, key, std::move(entry)};
+    return memo.entry;
   }
 
  public:
@@ -523,7 +526,8 @@ class Jitted {
   /// The signature cache: entries, capacity, hits, compiles and evictions so far.
   JitCacheStats cache_stats() const {
     std::lock_guard lock(state_->mutex);
-    return {state_->cache.size(), state_->capacity, state_->hits, state_->compiles, state_->evictions};
+    return {state_->cache.size(), state_->capacity, state_->hits.load(std::memory_order_relaxed), state_->compiles,
+            state_->evictions};
   }
 
   /// Keeps at most `signatures` compiled signatures (at least 1), dropping the least recently
@@ -556,17 +560,11 @@ class Jitted {
     };
     std::unordered_map<std::string, Slot> cache;
     std::list<std::string> recent;  // keys, most recently called first
-    std::string last_key;        // of the last call found compiled (recent.front() then)
-    std::string last_short_key;  // its short key, empty when it had none
-    std::shared_ptr<const detail::Compiled> last;
-
-    void remember(const std::string& key, const std::string& short_key, std::shared_ptr<const detail::Compiled> entry) {
-      last_key = key;
-      last_short_key = short_key;
-      last = std::move(entry);
-    }
     size_t capacity = detail::jit_cache_capacity();
-    size_t hits = 0, compiles = 0, evictions = 0;
+    const uint64_t id = detail::new_jit_state_id();
+    std::atomic<uint64_t> epoch{0};  // bumped by each eviction: threads' memos made before it are stale
+    std::atomic<size_t> hits{0};     // counted without the lock by memo hits
+    size_t compiles = 0, evictions = 0;
     compiler::CompileStats last_compile;
     detail::RecompileTracker recompiles;
 
@@ -577,13 +575,28 @@ class Jitted {
         --it;
         auto slot = cache.find(*it);
         if (!slot->second.ready) continue;
-        if (last && *it == last_key) last = nullptr;
+        epoch.fetch_add(1, std::memory_order_release);
         cache.erase(slot);
         it = recent.erase(it);
         ++evictions;
       }
     }
   };
+
+  // A thread's last signature found compiled for one Jitted (by its state's id), checked with no
+  // lock: a hit compares a key and loads the epoch. A thread keeps four, so calls alternating
+  // among a few jitted functions of one type each find theirs. A memo keeps its entry alive
+  // until an eviction makes it stale or another function takes its place.
+  struct Memo {
+    uint64_t state = 0, epoch = 0;
+    std::string short_key, key;  // short_key empty: the call had none
+    std::shared_ptr<const detail::Compiled> entry;
+  };
+  Memo& memo() const {
+    thread_local std::array<Memo, 4> memos;
+    return memos[state_->id % memos.size()];
+  }
+
   F f_;
   detail::Backend backend_;
   std::shared_ptr<State> state_ = std::make_shared<State>();

@@ -49,9 +49,7 @@ class ParamTree {
   /// Shares the arrays and the layout id.
   ParamTree& operator=(const ParamTree&) = default;
   /// Takes the leaves and the layout id: `other` is left empty, its layout id 0.
-  ParamTree(ParamTree&& other) noexcept : leaves_(std::move(other.leaves_)), layout_(std::exchange(other.layout_, 0)) {
-    other.leaves_.clear();
-  }
+  ParamTree(ParamTree&& other) noexcept : leaves_(std::move(other.leaves_)), layout_(std::exchange(other.layout_, 0)) {}
   /// Takes the leaves and the layout id: `other` is left empty, its layout id 0.
   ParamTree& operator=(ParamTree&& other) noexcept {
     leaves_ = std::move(other.leaves_);

@@ -4,6 +4,7 @@
 #include "zephyr/jit.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -293,6 +294,11 @@ size_t jit_cache_capacity() {
     return n >= 1 ? static_cast<size_t>(n) : size_t{256};
   }();
   return capacity;
+}
+
+uint64_t new_jit_state_id() {
+  static std::atomic<uint64_t> last{0};
+  return last.fetch_add(1, std::memory_order_relaxed) + 1;  // 0 is a memo that names no state
 }
 
 void log_compile(std::span<const ArgRef> args, const std::string& key, double seconds) {

@@ -260,6 +260,38 @@ TEST_CASE("hardening: repeated calls of one signature are hits, and a cache of o
   CHECK(jitted.cache_stats().evictions == 6);
 }
 
+TEST_CASE("hardening: jitted functions of one type called in turn each run their own code") {
+  // Five functions of one type (a plain function pointer), more than a thread's memos of last
+  // calls: each call must find its own function's code, whichever memo it shares.
+  using Fn = z::Tensor (*)(z::Tensor);
+  const Fn fns[] = {
+      [](z::Tensor x) { return x + z::scalar(1.0); }, [](z::Tensor x) { return x + z::scalar(2.0); },
+      [](z::Tensor x) { return x + z::scalar(3.0); }, [](z::Tensor x) { return x + z::scalar(4.0); },
+      [](z::Tensor x) { return x + z::scalar(5.0); }};
+  std::vector<z::Jitted<Fn>> jitted;
+  for (Fn f : fns) jitted.push_back(z::jit(f));
+  const z::Array x = z::Array::zeros({2});
+  for (int round = 0; round < 3; ++round)
+    for (size_t i = 0; i < jitted.size(); ++i) CHECK(jitted[i](x).data<float>()[1] == static_cast<float>(i + 1));
+  for (const auto& j : jitted) {
+    CHECK(j.cache_stats().compiles == 1);
+    CHECK(j.cache_stats().hits == 2);
+  }
+}
+
+TEST_CASE("hardening: a signature evicted by another thread is compiled again, not run from a memo") {
+  // A thread's memo of its last call must not keep evicted code in use (the capacity bounds the
+  // code kept): the eviction makes the memo stale.
+  auto jitted = z::jit([](z::Tensor x) { return x * z::scalar(2.0); });
+  jitted.set_cache_capacity(1);
+  CHECK(jitted(z::Array::ones({1})).data<float>()[0] == 2.0f);
+  std::thread([&] { CHECK(jitted(z::Array::ones({2})).data<float>()[1] == 2.0f); }).join();  // evicts {1}
+  CHECK(jitted.cache_stats().evictions == 1);
+  CHECK(jitted(z::Array::ones({1})).data<float>()[0] == 2.0f);
+  CHECK(jitted.cache_stats().compiles == 3);
+  CHECK(jitted.cache_stats().hits == 0);
+}
+
 namespace {
 // What `f` writes to stderr (file descriptor 2), captured through a temporary file.
 template <class F>
