@@ -72,9 +72,12 @@ extern const Primitive ReduceMax{
     .elementwise = false, .low_precision = LowPrecision::in_f32,
     .infer = reduced_type,
     .vjp = [](const NodePtr& n, const Tensor& g) {
-      Tensor hit = cast(equal(input(n, 0), reshape(Tensor(n), kept(n))), g.dtype());
-      Tensor count = sum(hit, n->attrs.axes, true);
-      return std::vector<Tensor>{hit * reshape(g, kept(n)) / count};
+      // The mask is stored between the forward and backward passes (a max pool's is the size of
+      // its input): as bytes, read twice (the count, the product) and widened where it is read,
+      // not as floats. The same values as a float mask: 0 and 1, counts summed exactly.
+      Tensor hit = cast(equal(input(n, 0), reshape(Tensor(n), kept(n))), DType::u8);
+      Tensor count = cast(sum(cast(hit, DType::i32), n->attrs.axes, true), g.dtype());
+      return std::vector<Tensor>{cast(hit, g.dtype()) * reshape(g, kept(n)) / count};
     },
     .jvp = [](const NodePtr& n, std::span<const Tensor> t) {  // the VJP's even split of ties
       Tensor hit = cast(equal(input(n, 0), reshape(Tensor(n), kept(n))), n->dtype);
