@@ -1,4 +1,4 @@
-// Internal to lib/compiler: the MLIR-typed pieces shared by its three translation units.
+// Internal to lib/compiler: the MLIR-typed pieces shared by its translation units.
 #pragma once
 
 #include <memory>
