@@ -432,7 +432,8 @@ class Jitted {
     (detail::append_key(call_key, args), ...);
     if (memo_current && call_key == memo.key) {
       state_->hits.fetch_add(1, std::memory_order_relaxed);
-      memo.short_key = has_short_key ? short_key : std::string();
+      if (has_short_key) memo.short_key = short_key;  // into its capacity: no allocation per step
+      else memo.short_key.clear();
       return memo.entry;
     }
     // Tracing may call other jitted functions, which reuse these strings.
