@@ -437,7 +437,7 @@ class Jitted {
       return memo.entry;
     }
     // Tracing may call other jitted functions, which reuse these strings.
-    const std::string key = call_key, last_short_key = has_short_key ? short_key : std::string();
+    const std::string key = call_key, call_short_key = has_short_key ? short_key : std::string();
 
     // Single flight: the first call of a signature compiles it; concurrent calls of the same
     // signature wait for that compile instead of repeating it. A failed compile is forgotten, so
@@ -500,7 +500,7 @@ class Jitted {
       }
     }
     if (!entry) entry = pending.get();
-    memo = Memo{state_->id, epoch, last_short_key, key, std::move(entry)};
+    memo = Memo{state_->id, epoch, call_short_key, key, std::move(entry)};
     return memo.entry;
   }
 
@@ -587,7 +587,9 @@ class Jitted {
   // A thread's last signature found compiled for one Jitted (by its state's id), checked with no
   // lock: a hit compares a key and loads the epoch. A thread keeps four, so calls alternating
   // among a few jitted functions of one type each find theirs. A memo keeps its entry alive
-  // until an eviction makes it stale or another function takes its place.
+  // until the thread's next call on that slot replaces it: a stale one (after an eviction) is
+  // never run, but its code is freed only then, or when the thread exits (so too for the last
+  // entry of a Jitted that was destroyed).
   struct Memo {
     uint64_t state = 0, epoch = 0;
     std::string short_key, key;  // short_key empty: the call had none
