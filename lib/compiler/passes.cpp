@@ -31,6 +31,7 @@
 #include "mlir/Transforms/DialectConversion.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "split_accumulators.h"
+#include "split_reductions.h"
 #include "transforms_mlir.h"  // kTransformsMlir: lib/compiler/transforms.mlir, embedded at build time
 
 namespace zephyr::compiler {
@@ -648,6 +649,16 @@ struct ApproximateMath : ModulePass<ApproximateMath> {
   void runOnOperation() final { fail_unless(approximate_math(module())); }
 };
 
+struct SplitLongReductions : ModulePass<SplitLongReductions> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(SplitLongReductions)
+  llvm::StringRef getArgument() const final { return "zephyr-split-long-reductions"; }
+  llvm::StringRef getDescription() const final {
+    return "Products with a small C and a long k, and sums whose first loop is a long reduction, as partial "
+           "results over a fixed number of chunks (shared out over threads), added in chunk order";
+  }
+  void runOnOperation() final { split_long_reductions(module()); }
+};
+
 struct MarkThreads : ModulePass<MarkThreads> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(MarkThreads)
   MarkThreads() = default;
@@ -747,6 +758,7 @@ std::unique_ptr<mlir::Pass> create_pack_aliased_rhs_pass(int threads) {
   return pass;
 }
 std::unique_ptr<mlir::Pass> create_approximate_math_pass() { return std::make_unique<ApproximateMath>(); }
+std::unique_ptr<mlir::Pass> create_split_long_reductions_pass() { return std::make_unique<SplitLongReductions>(); }
 std::unique_ptr<mlir::Pass> create_mark_threads_pass(int threads) {
   auto pass = std::make_unique<MarkThreads>();
   pass->threads = threads;
@@ -773,6 +785,7 @@ void register_passes() {
   mlir::PassRegistration<FoldTransposedLhs>();
   mlir::PassRegistration<PackAliasedRhs>();
   mlir::PassRegistration<ApproximateMath>();
+  mlir::PassRegistration<SplitLongReductions>();
   mlir::PassRegistration<MarkThreads>();
   mlir::PassRegistration<SplitMatmulRows>();
   mlir::PassRegistration<MarkVectorization>();

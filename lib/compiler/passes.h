@@ -12,6 +12,7 @@ std::unique_ptr<mlir::Pass> create_fuse_elementwise_pass();        // zephyr-fus
 std::unique_ptr<mlir::Pass> create_fold_transposed_lhs_pass();    // zephyr-fold-transposed-lhs
 std::unique_ptr<mlir::Pass> create_pack_aliased_rhs_pass(int threads);  // zephyr-pack-aliased-rhs{threads=N}
 std::unique_ptr<mlir::Pass> create_approximate_math_pass();        // zephyr-approximate-math
+std::unique_ptr<mlir::Pass> create_split_long_reductions_pass();   // zephyr-split-long-reductions
 std::unique_ptr<mlir::Pass> create_mark_threads_pass(int threads);  // zephyr-mark-threads{threads=N}
 std::unique_ptr<mlir::Pass> create_split_matmul_rows_pass(int threads);  // zephyr-split-matmul-rows{threads=N}
 std::unique_ptr<mlir::Pass> create_mark_vectorization_pass();      // zephyr-mark-vectorization

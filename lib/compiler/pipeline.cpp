@@ -93,6 +93,7 @@ void add_linalg_passes(mlir::OpPassManager& pm, const Options& options) {
   if (!options.vectorize) return;
   pm.addPass(create_fold_transposed_lhs_pass());  // Aᵀ·B reads A in place
   pm.addPass(create_pack_aliased_rhs_pass(options.threads));  // large B whose rows collide in L1: packed
+  pm.addPass(create_split_long_reductions_pass());  // on one thread too: the same bits on every count
   if (options.threads > 1) {
     pm.addPass(create_mark_threads_pass(options.threads));
     pm.addPass(create_split_matmul_rows_pass(options.threads));

@@ -318,3 +318,36 @@ TEST_CASE("lowering: reductions shared out along their first axis give one threa
     CHECK(z::jit(column_sums, optimized(threads))(tall).to_vector<float>() == one_sums.to_vector<float>());
   }
 }
+
+TEST_CASE("lowering: long reductions with small results split into 8 chunks equal plain loops, the same bits on 1-3 threads") {
+  // zephyr-split-long-reductions (lit: split-long-reductions.mlir): weight gradients with a small
+  // C and a long k (Aᵀ·B, the CNN's first convolution, and A·B), and a bias gradient summed over
+  // the batch, on extents that are not multiples of the register tile.
+  auto transposed = [](z::Tensor a, z::Tensor b, z::Tensor w) {
+    return w - z::scalar(0.5) * z::matmul(z::transpose(a, {1, 0}), b);
+  };
+  auto plain = [](z::Tensor a, z::Tensor b) { return z::matmul(a, b); };
+  auto squares = [](z::Tensor x) { return z::sum(x * x, {0, 1, 2}); };
+  const z::Array a = random_array({16384, 9}, 91), b = random_array({16384, 31}, 92), w = random_array({9, 31}, 93);
+  const z::Array wide = random_array({7, 16384}, 94), tall = random_array({16384, 13}, 95);
+  const z::Array images = random_array({64, 13, 11, 29}, 96);
+
+  Ref want_transposed = loop_matmul(a, b, true, false);
+  for (int64_t i = 0; i < w.size(); ++i) want_transposed.values[i] = w.at(i) - 0.5 * want_transposed.values[i];
+  Ref want_squares{{29}, std::vector<double>(29, 0.0)};
+  for (int64_t i = 0; i < images.size(); ++i) want_squares.values[i % 29] += images.at(i) * images.at(i);
+
+  const z::Array one_transposed = z::jit(transposed, optimized(1))(a, b, w);
+  const z::Array one_plain = z::jit(plain, optimized(1))(wide, tall);
+  const z::Array one_squares = z::jit(squares, optimized(1))(images);
+  // f32 sums of 16384 products: partial sums near 40 round at about 4e-6 each step.
+  check_close(one_transposed, want_transposed, 1e-4, "w - 0.5 aᵀb, k = 16384");
+  check_close(one_plain, loop_matmul(wide, tall, false, false), 1e-4, "ab, k = 16384");
+  check_close(one_squares, want_squares, 1e-5, "sum of squares over 64 x 13 x 11");
+  for (int threads : {2, 3}) {
+    INFO(threads << " threads");
+    CHECK(z::jit(transposed, optimized(threads))(a, b, w).to_vector<float>() == one_transposed.to_vector<float>());
+    CHECK(z::jit(plain, optimized(threads))(wide, tall).to_vector<float>() == one_plain.to_vector<float>());
+    CHECK(z::jit(squares, optimized(threads))(images).to_vector<float>() == one_squares.to_vector<float>());
+  }
+}
