@@ -213,6 +213,7 @@ void fold_transposed_lhs(mlir::ModuleOp module) {
 
 constexpr int64_t kPanel = 32;  // columns of B per packed panel: the register tile's width
 constexpr int64_t kPackRows = 256;
+constexpr int64_t kTransposedPanelRows = 64;  // A·Bᵀ: no copy to pay for, but one-row products are matvecs
 constexpr int64_t kL2Bytes = int64_t{1} << 20;  // one core's L2
 
 // A block of C's columns, as tensor slice operands.
@@ -242,25 +243,58 @@ mlir::Value copy_into_panels(mlir::IRRewriter& rewriter, mlir::Location loc, mli
       .getResult(0);
 }
 
-// C = A·B with B copied first into n/32 panels of (k, 32), each contiguous, and one product per
-// panel into its columns of C. The register tile reads 128 bytes of B a k step: from B itself a
-// row apart, which at n = 1024 is 4 KB and a new page, so where B's rows collide in L1
-// (rows_spread_over_l1) and B is larger than L2, each step missed L1 and the TLB. Measured
-// (docs/performance.md, 2026-12-06): 1024³ went from 0.87-1.01x OpenBLAS to 0.97-1.13x on one
-// and two threads. The copy (k·n elements) must be paid for by many rows: at 128 rows (the MLP's
-// 784x512 weights) or with B in L2 (the LM's 128x128) the steps measured slower packed.
+// panel[p, i, j] = Bᵀ[i, p·32 + j] = src[p·32 + j, i], for B = transpose(src), src (n, k): src as
+// n/32 blocks of (32, k), each transposed (a batched transpose, moved by 16x16 blocks like a
+// matrix's). The copy that wrote Bᵀ writes the panels instead.
+mlir::Value transpose_into_panels(mlir::IRRewriter& rewriter, mlir::Location loc, mlir::Value src) {
+  auto type = mlir::cast<mlir::RankedTensorType>(src.getType());
+  const int64_t n = type.getDimSize(0), k = type.getDimSize(1), panels = n / kPanel;
+  mlir::Value blocks = rewriter.create<mlir::tensor::ExpandShapeOp>(
+      loc, mlir::RankedTensorType::get({panels, kPanel, k}, type.getElementType()), src,
+      llvm::ArrayRef<mlir::ReassociationIndices>{{0, 1}, {2}});
+  mlir::Value empty =
+      rewriter.create<mlir::tensor::EmptyOp>(loc, llvm::ArrayRef<int64_t>{panels, k, kPanel}, type.getElementType());
+  return rewriter.create<mlir::linalg::TransposeOp>(loc, blocks, empty, llvm::ArrayRef<int64_t>{0, 2, 1})->getResult(0);
+}
+
+// The source (n, k) of a product's B when B is transpose(source) read by this product alone, n
+// a whole number of panels, and B's rows collide in L1: A·Bᵀ (an input gradient, dY·Wᵀ)
+// transposed W first anyway. Where Bᵀ's rows spread over L1 (the CNN's 64 x 288 patch weights),
+// panels only cost: each panel's product reads all of A again and writes C 32 columns at a
+// time (conv_2's input gradient, 12544 rows: 3.5 -> 4.5 ms on one thread).
+mlir::Value transposed_rhs_source(mlir::linalg::MatmulOp mm) {
+  auto t = mm.getInputs()[1].getDefiningOp<mlir::linalg::TransposeOp>();
+  if (!t || t.getPermutation() != llvm::ArrayRef<int64_t>{1, 0} || !t->getResult(0).hasOneUse()) return {};
+  auto src = mlir::cast<mlir::RankedTensorType>(t.getInput().getType());
+  auto b = mlir::cast<mlir::RankedTensorType>(t->getResult(0).getType());
+  auto c = mlir::cast<mlir::RankedTensorType>(mm.getResult(0).getType());
+  const bool fits = src.hasStaticShape() && c.hasStaticShape() && src.getElementType().isF32() &&
+                    src.getDimSize(0) % kPanel == 0 && c.getDimSize(0) >= kTransposedPanelRows &&
+                    !rows_spread_over_l1(b);
+  return fits ? t.getInput() : mlir::Value{};
+}
+
+// C = A·B with B in n/32 panels of (k, 32), each contiguous, and one product per panel into its
+// columns of C. The register tile reads 128 bytes of B a k step: from B itself a row apart, which
+// at n = 1024 is 4 KB and a new page, so where B's rows collide in L1 (rows_spread_over_l1) and B
+// is larger than L2, each step missed L1 and the TLB. Measured (docs/performance.md, 2026-12-06):
+// 1024³ went from 0.87-1.01x OpenBLAS to 0.97-1.13x on one and two threads. The copy (k·n
+// elements) must be paid for by many rows: at 128 rows (the MLP's 784x512 weights) or with B in
+// L2 (the LM's 128x128) the steps measured slower packed. Where B is a transpose for this product
+// alone (A·Bᵀ), the transpose writes the panels and nothing is added (transpose_into_panels).
 void pack_aliased_rhs(mlir::ModuleOp module, int threads) {
-  llvm::SmallVector<mlir::linalg::MatmulOp> products;
+  llvm::SmallVector<std::pair<mlir::linalg::MatmulOp, mlir::Value>> products;  // with B's transposed source
   module.walk([&](mlir::linalg::MatmulOp mm) {
     auto a = mlir::cast<mlir::RankedTensorType>(mm.getInputs()[0].getType());
     auto b = mlir::cast<mlir::RankedTensorType>(mm.getInputs()[1].getType());
+    if (mlir::Value src = transposed_rhs_source(mm)) return products.push_back({mm, src});
     const bool large = a.hasStaticShape() && b.hasStaticShape() && a.getDimSize(0) >= kPackRows &&
                        b.getNumElements() * b.getElementTypeBitWidth() / 8 > kL2Bytes;
     if (large && b.getElementType().isF32() && b.getDimSize(1) % kPanel == 0 && !rows_spread_over_l1(b))
-      products.push_back(mm);
+      products.push_back({mm, mlir::Value{}});
   });
   mlir::IRRewriter rewriter(module.getContext());
-  for (mlir::linalg::MatmulOp mm : products) {
+  for (auto [mm, transposed] : products) {
     mlir::Location loc = mm.getLoc();
     rewriter.setInsertionPoint(mm);
     mlir::Value a = mm.getInputs()[0], b = mm.getInputs()[1], c = mm.getOutputs()[0];
@@ -268,7 +302,8 @@ void pack_aliased_rhs(mlir::ModuleOp module, int threads) {
     const int64_t m = mlir::cast<mlir::RankedTensorType>(a.getType()).getDimSize(0);
     const int64_t k = b_type.getDimSize(0), panels = b_type.getDimSize(1) / kPanel;
     mlir::Type element = b_type.getElementType();
-    mlir::Value packed = copy_into_panels(rewriter, loc, b);
+    mlir::Operation* transpose = transposed ? b.getDefiningOp() : nullptr;
+    mlir::Value packed = transposed ? transpose_into_panels(rewriter, loc, transposed) : copy_into_panels(rewriter, loc, b);
     // One panel's product into its 32 columns of C.
     auto panel_product = [&](mlir::OpBuilder& nb, mlir::Location l, mlir::Value p, mlir::Value acc) {
       auto attr = [&](int64_t i) -> mlir::OpFoldResult { return nb.getIndexAttr(i); };
@@ -297,6 +332,7 @@ void pack_aliased_rhs(mlir::ModuleOp module, int threads) {
                        .getResult());
           });
       rewriter.replaceOp(mm, loop.getResults());
+      if (transpose) rewriter.eraseOp(transpose);
       continue;
     }
     // On several threads the panels are shared out, each product whole on one thread: a row
@@ -310,6 +346,7 @@ void pack_aliased_rhs(mlir::ModuleOp module, int threads) {
           nb.create<mlir::tensor::ParallelInsertSliceOp>(l, product, args[1], block.offsets, block.sizes, block.strides);
         });
     rewriter.replaceOp(mm, forall.getResults());
+    if (transpose) rewriter.eraseOp(transpose);
   }
 }
 

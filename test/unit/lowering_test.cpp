@@ -58,12 +58,13 @@ struct Product {
 
 // Extents around the tile sizes (register 8x32, cache 32x512x256; one row: 256 columns) and off
 // by a few; the last, a B beyond L2 with rows 4352 bytes apart, is packed into panels (A·B and
-// A·Bᵀ; Aᵀ·B is read in place). One-row products of at most 7 registers' width get 2, 3 or 4
+// A·Bᵀ; Aᵀ·B is read in place). A·Bᵀ with Bᵀ's rows 2 KB apart (128x77x512, the MLP's input
+// gradient) has its transpose write the panels. One-row products of at most 7 registers' width get 2, 3 or 4
 // accumulators where that many divide k (64x64: 2; 300x10: 4; 30x40 and 66x16: 3), else one (37).
 const Product kProducts[] = {{1, 1, 1},      {7, 13, 5},     {37, 53, 29},  {65, 257, 33},
                              {100, 300, 70}, {130, 784, 17}, {64, 100, 530}, {96, 40, 1030},
                              {1, 784, 512},  {1, 37, 530},   {1, 300, 10},   {1, 64, 64},
-                             {1, 30, 40},    {1, 66, 16},    {260, 257, 1088}};
+                             {1, 30, 40},    {1, 66, 16},    {260, 257, 1088}, {128, 77, 512}};
 
 }  // namespace
 
