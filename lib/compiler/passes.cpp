@@ -673,7 +673,8 @@ struct PackAliasedRhs : ModulePass<PackAliasedRhs> {
   PackAliasedRhs(const PackAliasedRhs& other) : ModulePass(other) {}
   llvm::StringRef getArgument() const final { return "zephyr-pack-aliased-rhs"; }
   llvm::StringRef getDescription() const final {
-    return "A·B whose B rows collide in L1 as a copy of B into contiguous (k, 32) panels and one product per panel";
+    return "A·B whose B rows collide in L1 as a copy of B into contiguous (k, 32) panels and one product per panel; "
+           "A·Bᵀ with Bᵀ made for it alone has the transpose write the panels";
   }
   void runOnOperation() final { pack_aliased_rhs(module(), threads); }
   Option<int> threads{*this, "threads", llvm::cl::desc("Thread count: above 1, the panels are shared out"), llvm::cl::init(1)};

@@ -14,6 +14,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/LoopLikeInterface.h"
 
 namespace zephyr::compiler {
 namespace {
@@ -26,9 +27,12 @@ constexpr int64_t kMinSummed = int64_t{1} << 18;  // elements a sum reads (1 MB 
 using mlir::OpFoldResult;
 using mlir::Value;
 
+// Ops inside a loop are left alone: a packed product's panels (zephyr-pack-aliased-rhs) are a
+// loop on one thread and an scf.forall on several, and splitting them in one case only would
+// make the bits depend on the thread count.
 bool on_static_f32_tensors(mlir::Operation* op) {
   auto linalg = mlir::cast<mlir::linalg::LinalgOp>(op);
-  if (!linalg.hasPureTensorSemantics() || op->getParentOfType<mlir::scf::ForallOp>()) return false;
+  if (!linalg.hasPureTensorSemantics() || op->getParentOfType<mlir::LoopLikeOpInterface>()) return false;
   for (Value v : op->getOperands()) {
     auto t = mlir::dyn_cast<mlir::RankedTensorType>(v.getType());
     if (!t || !t.hasStaticShape() || !t.getElementType().isF32()) return false;

@@ -96,3 +96,20 @@ func.func @sums_left_alone(%small: tensor<128x512xf32>, %odd: tensor<4099x512xf3
   } -> tensor<512xf32>
   return %0, %1, %2 : tensor<512xf32>, tensor<512xf32>, tensor<512xf32>
 }
+
+// Left alone inside a loop: a packed product's panels are an scf.for on one thread and an
+// scf.forall on several; splitting one and not the other would make bits depend on the count.
+// CHECK-LABEL: func.func @inside_a_loop
+// CHECK: scf.for
+// CHECK-NOT: scf.forall
+// CHECK: linalg.matmul_transpose_a ins({{.*}} : tensor<50176x9xf32>, tensor<50176x32xf32>)
+func.func @inside_a_loop(%a: tensor<50176x9xf32>, %b: tensor<50176x32xf32>, %c: tensor<9x32xf32>) -> tensor<9x32xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %r = scf.for %i = %c0 to %c2 step %c1 iter_args(%acc = %c) -> (tensor<9x32xf32>) {
+    %0 = linalg.matmul_transpose_a ins(%a, %b : tensor<50176x9xf32>, tensor<50176x32xf32>) outs(%acc : tensor<9x32xf32>) -> tensor<9x32xf32>
+    scf.yield %0 : tensor<9x32xf32>
+  }
+  return %r : tensor<9x32xf32>
+}
