@@ -48,14 +48,14 @@ bool is_long_product(mlir::linalg::LinalgOp mm) {
   return c.getNumElements() <= kMaxProductResult && k >= kMinProductK && k % kChunks == 0;
 }
 
-// The add that carries a generic's one accumulator (`out = f(in...) + out`), or null: the sums
+// Whether a generic's one accumulator is carried by an add (`out = f(in...) + out`): the sums
 // split here are those whose body ends in it, whatever it computes before (x * x fused in).
-mlir::arith::AddFOp accumulating_add(mlir::linalg::GenericOp generic) {
+bool accumulates_by_add(mlir::linalg::GenericOp generic) {
   auto yield = mlir::cast<mlir::linalg::YieldOp>(generic.getBody()->getTerminator());
   mlir::BlockArgument acc = generic.getRegionOutputArgs()[0];
   auto add = yield.getValues()[0].getDefiningOp<mlir::arith::AddFOp>();
-  if (!add || add->getBlock() != generic.getBody() || !acc.hasOneUse()) return {};
-  return add.getLhs() == acc || add.getRhs() == acc ? add : mlir::arith::AddFOp{};
+  return add && add->getBlock() == generic.getBody() && acc.hasOneUse() &&
+         (add.getLhs() == acc || add.getRhs() == acc);
 }
 
 // A sum of one input read in place (identity map) whose first loop is a long reduction.
@@ -63,7 +63,7 @@ bool is_long_sum(mlir::linalg::GenericOp generic) {
   if (generic.getNumDpsInputs() != 1 || generic->getNumResults() != 1 || !on_static_f32_tensors(generic)) return false;
   const llvm::SmallVector<int64_t> loops = generic.getStaticLoopRanges();
   if (loops.empty() || generic.getIteratorTypesArray()[0] != mlir::utils::IteratorType::reduction) return false;
-  if (!generic.getMatchingIndexingMap(generic.getDpsInputOperand(0)).isIdentity() || !accumulating_add(generic) ||
+  if (!generic.getMatchingIndexingMap(generic.getDpsInputOperand(0)).isIdentity() || !accumulates_by_add(generic) ||
       !generic.getBody()->getOps<mlir::linalg::IndexOp>().empty())  // an index of the split loop would change
     return false;
   const auto in = mlir::cast<mlir::RankedTensorType>(generic.getDpsInputs()[0].getType());
@@ -148,7 +148,9 @@ void split_product(mlir::IRRewriter& rewriter, mlir::linalg::LinalgOp mm) {
 
 // The sum's first loop (extent e) as kChunks chunks of e / kChunks: partial[g, ...] sums chunk g
 // with the sum's own body, a loop nest whose first loop is parallel (so mark_for_threads shares
-// the chunks out, each whole), then the partials are added into the sum's init.
+// the chunks out, each whole), then the partials are added into the sum's init. (MLIR's
+// linalg::splitReduction does this for ops with one reduction loop; a bias gradient over
+// [n, h, w, c] has three.)
 void split_sum(mlir::IRRewriter& rewriter, mlir::linalg::GenericOp sum) {
   const mlir::Location loc = sum.getLoc();
   mlir::MLIRContext* ctx = rewriter.getContext();
