@@ -488,6 +488,25 @@ bool vectorizable_elementwise(mlir::linalg::GenericOp generic) {
   return float_body;
 }
 
+// The elementwise nest that is a product's one user and reads and writes it element for element
+// (a bias, an activation's mask, the optimizer's update), or null. transforms.mlir's
+// @tile_epilogue applies it to each 32 x 512 tile of C right after the tile's products, while
+// the tile is in L2: otherwise all of C goes out to L3 and back (the MLP's first weight gradient
+// is 1.6 MB). Only a product on one thread, not yet split into row blocks: the nest's tiles
+// must be C's tiles.
+mlir::linalg::GenericOp epilogue_of(mlir::linalg::LinalgOp mm) {
+  if (!mm->hasAttr("zephyr.matmul") || mm->getParentOfType<mlir::LoopLikeOpInterface>() || !mm->getResult(0).hasOneUse())
+    return {};
+  mlir::OpOperand& use = *mm->getResult(0).getUses().begin();
+  auto user = mlir::dyn_cast<mlir::linalg::GenericOp>(use.getOwner());
+  if (!user || !user->hasAttr("zephyr.elementwise_2") || user->hasAttr("zephyr.parallel") ||
+      !user.isDpsInput(&use) || !user.getMatchingIndexingMap(&use).isIdentity())
+    return {};
+  for (mlir::OpOperand& out : user.getDpsInitsMutable())
+    if (!user.getMatchingIndexingMap(&out).isIdentity() || out.get().getType() != use.get().getType()) return {};
+  return user;
+}
+
 // Marks the transposes and elementwise nests the script tiles and vectorizes.
 void mark_for_vectorization(mlir::ModuleOp module) {
   auto unit = mlir::UnitAttr::get(module.getContext());
@@ -520,6 +539,12 @@ void mark_for_vectorization(mlir::ModuleOp module) {
     auto rank = mlir::cast<mlir::RankedTensorType>(generic->getResult(0).getType()).getRank();
     generic->setAttr("zephyr.elementwise", unit);
     generic->setAttr(fmt::format("zephyr.elementwise_{}", rank), unit);
+  });
+  module.walk([&](mlir::linalg::LinalgOp mm) {
+    if (mlir::linalg::GenericOp user = epilogue_of(mm)) {
+      user->removeAttr("zephyr.elementwise_2");  // tiled by @tile_epilogue, not as a nest of its own
+      user->setAttr("zephyr.epilogue", unit);
+    }
   });
 }
 

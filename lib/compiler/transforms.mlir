@@ -37,6 +37,17 @@ module attributes {transform.with_named_sequence} {
     transform.include @peel failures(propagate) (%c0) : (!transform.any_op) -> ()
     transform.yield
   }
+  // A product's epilogue (marked zephyr.epilogue in passes.cpp: its one user, an elementwise nest
+  // over C): the nest is tiled by C's cache tiles and the product and its fill fused into each,
+  // so that each 32 x 512 tile of C is consumed right after its products, while it is in L2. The
+  // product's tiles then take the matmul's way below; the nest's tiles, the elementwise way.
+  transform.named_sequence @tile_epilogue(%op: !transform.any_op {transform.consumed}) {
+    %tile, %c0, %c1 = transform.structured.fuse %op [32, 512]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op)
+    transform.include @peel failures(propagate) (%c1) : (!transform.any_op) -> ()
+    transform.include @peel failures(propagate) (%c0) : (!transform.any_op) -> ()
+    transform.yield
+  }
   // A product whose B does not fit in L2 (marked zephyr.matmul_panel) runs its cache tiles N, K,
   // then M: each 256 x 512 panel of B stays in L2 while every row block of A passes over it,
   // where the M-outer order streamed all of B from L3 (or DRAM) once per 32 rows. C is read and
@@ -200,6 +211,16 @@ module attributes {transform.with_named_sequence} {
     transform.foreach %ew6 : !transform.any_op {
     ^bb0(%op: !transform.any_op):
       transform.include @tile_elementwise_6 failures(propagate) (%op) : (!transform.any_op) -> ()
+    }
+    %epilogues = transform.structured.match attributes {zephyr.epilogue} in %root : (!transform.any_op) -> !transform.any_op
+    transform.foreach %epilogues : !transform.any_op {
+    ^bb0(%op: !transform.any_op):
+      transform.include @tile_epilogue failures(propagate) (%op) : (!transform.any_op) -> ()
+    }
+    %epilogue_tiles = transform.structured.match attributes {zephyr.epilogue} in %root : (!transform.any_op) -> !transform.any_op
+    transform.foreach %epilogue_tiles : !transform.any_op {
+    ^bb0(%op: !transform.any_op):
+      transform.include @tile_elementwise_2 failures(propagate) (%op) : (!transform.any_op) -> ()
     }
     // One-row products: tiled for their own shape here, vectorized with the matmul tiles below
     // (canonicalization between vectorizing and reduction_to_contract would scalarize them).

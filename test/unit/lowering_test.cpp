@@ -352,3 +352,40 @@ TEST_CASE("lowering: long reductions with small results split into 8 chunks equa
     CHECK(z::jit(squares, optimized(threads))(images).to_vector<float>() == one_squares.to_vector<float>());
   }
 }
+
+TEST_CASE("lowering: a product's elementwise user applied to each tile of C (an epilogue) equals the interpreter, on 1 and 2 threads") {
+  // The products' one user reads and writes C element for element: zephyr-mark-vectorization
+  // marks it zephyr.epilogue and transforms.mlir's @tile_epilogue applies it tile by tile (lit:
+  // tile-and-vectorize.mlir @epilogue). Extents with remainders at the cache tile (784 = 24 x 32
+  // + 16 rows, 530 = 512 + 18 columns) and at the register tile.
+  auto sgd = [](z::Tensor x, z::Tensor dy, z::Tensor w) {  // a weight gradient and its update
+    return w - z::scalar(0.01) * z::matmul(z::transpose(x, {1, 0}), dy);
+  };
+  auto masked = [](z::Tensor dy, z::Tensor w, z::Tensor h) {  // an input gradient through ReLU
+    return z::where(z::greater(h, z::scalar(0.0)), z::matmul(dy, z::transpose(w, {1, 0})), z::scalar(0.0));
+  };
+  auto relu_layer = [](z::Tensor x, z::Tensor w) { return z::relu(z::matmul(x, w)); };
+  struct Case {
+    int64_t m, k, n;
+  };
+  for (const Case& c : {Case{784, 100, 530}, Case{37, 53, 29}, Case{128, 128, 512}}) {
+    const std::string what = fmt::format("{}x{}x{}", c.m, c.k, c.n);
+    const double tol = 2e-6 * std::sqrt(static_cast<double>(c.k));
+    const z::Array x = random_array({c.k, c.m}, 101), dy = random_array({c.k, c.n}, 102), w = random_array({c.m, c.n}, 103);
+    const z::Array rows = random_array({c.m, c.k}, 104), wt = random_array({c.n, c.k}, 105), h = random_array({c.m, c.n}, 106);
+    const z::Array right = random_array({c.k, c.n}, 107);
+    // The interpreter against a loop for the update: w - 0.01 xᵀ dy.
+    Ref want = loop_matmul(x, dy, true, false);
+    for (int64_t i = 0; i < w.size(); ++i) want.values[i] = w.at(i) - 0.01 * want.values[i];
+    const z::Array reference_sgd = z::interpret(sgd)(x, dy, w);
+    check_close(reference_sgd, want, 1e-5, what + ": interpreter vs loop");
+    const z::Array reference_masked = z::interpret(masked)(rows, wt, h);
+    const z::Array reference_relu = z::interpret(relu_layer)(rows, right);
+    for (int threads : {1, 2}) {
+      INFO(what << ", " << threads << " threads");
+      check_close(z::jit(sgd, optimized(threads))(x, dy, w), as_ref(reference_sgd), tol, what + ": w - 0.01 xᵀ dy");
+      check_close(z::jit(masked, optimized(threads))(rows, wt, h), as_ref(reference_masked), tol, what + ": masked dy wᵀ");
+      check_close(z::jit(relu_layer, optimized(threads))(rows, right), as_ref(reference_relu), tol, what + ": relu(x w)");
+    }
+  }
+}

@@ -85,3 +85,53 @@ func.func @batched_transposes(%a: tensor<4x8x32xf32>, %h: tensor<2x8x4x16xf32>, 
   %4 = linalg.transpose ins(%i : tensor<4x8x32xi32>) outs(%e4 : tensor<4x32x8xi32>) permutation = [0, 2, 1]
   return %0, %1, %2, %3, %4 : tensor<4x32x8xf32>, tensor<2x8x16x4xf32>, tensor<2x4x8x16xf32>, tensor<8x32x4xf32>, tensor<4x32x8xi32>
 }
+
+// A product's one user that reads and writes C element for element is its epilogue
+// (zephyr.epilogue, tiled with it by @tile_epilogue), not a nest of its own. Left alone: a user
+// that reads C transposed, a product with two users, and a user split over threads.
+#t = affine_map<(d0, d1) -> (d1, d0)>
+// CHECK-LABEL: func.func @epilogues
+func.func @epilogues(%a: tensor<64x32xf32>, %b: tensor<32x64xf32>, %w: tensor<64x64xf32>)
+    -> (tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<64x64xf32>
+  %c = linalg.fill ins(%zero : f32) outs(%e : tensor<64x64xf32>) -> tensor<64x64xf32>
+  // CHECK: linalg.matmul {zephyr.matmul}
+  %0 = linalg.matmul ins(%a, %b : tensor<64x32xf32>, tensor<32x64xf32>) outs(%c : tensor<64x64xf32>) -> tensor<64x64xf32>
+  // CHECK: linalg.generic
+  // CHECK-SAME: zephyr.elementwise, zephyr.epilogue
+  %update = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%w, %0 : tensor<64x64xf32>, tensor<64x64xf32>) outs(%e : tensor<64x64xf32>) {
+  ^bb0(%x: f32, %g: f32, %o: f32):
+    %r = arith.subf %x, %g : f32
+    linalg.yield %r : f32
+  } -> tensor<64x64xf32>
+  %1 = linalg.matmul ins(%a, %b : tensor<64x32xf32>, tensor<32x64xf32>) outs(%c : tensor<64x64xf32>) -> tensor<64x64xf32>
+  // CHECK: linalg.generic
+  // CHECK-SAME: zephyr.elementwise, zephyr.elementwise_2
+  %transposed = linalg.generic {indexing_maps = [#t, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%1 : tensor<64x64xf32>) outs(%e : tensor<64x64xf32>) {
+  ^bb0(%g: f32, %o: f32):
+    %r = arith.negf %g : f32
+    linalg.yield %r : f32
+  } -> tensor<64x64xf32>
+  %2 = linalg.matmul ins(%a, %b : tensor<64x32xf32>, tensor<32x64xf32>) outs(%c : tensor<64x64xf32>) -> tensor<64x64xf32>
+  // CHECK: linalg.generic
+  // CHECK-SAME: zephyr.elementwise, zephyr.elementwise_2
+  %twice = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%2 : tensor<64x64xf32>) outs(%e : tensor<64x64xf32>) {
+  ^bb0(%g: f32, %o: f32):
+    %r = arith.negf %g : f32
+    linalg.yield %r : f32
+  } -> tensor<64x64xf32>
+  %3 = linalg.matmul ins(%a, %b : tensor<64x32xf32>, tensor<32x64xf32>) outs(%c : tensor<64x64xf32>) -> tensor<64x64xf32>
+  // CHECK: linalg.generic
+  // CHECK-SAME: zephyr.elementwise, zephyr.elementwise_2, zephyr.parallel
+  %shared = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%3 : tensor<64x64xf32>) outs(%e : tensor<64x64xf32>) attrs = {zephyr.parallel} {
+  ^bb0(%g: f32, %o: f32):
+    %r = arith.negf %g : f32
+    linalg.yield %r : f32
+  } -> tensor<64x64xf32>
+  return %update, %transposed, %twice, %2, %shared : tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>
+}

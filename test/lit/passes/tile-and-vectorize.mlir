@@ -79,3 +79,41 @@ func.func @batched_transposes(%a: tensor<3x21x40xf32>, %h: tensor<2x9x4x32xf32>)
       {zephyr.elementwise, zephyr.elementwise_4}
   return %0, %1 : tensor<3x40x21xf32>, tensor<2x4x9x32xf32>
 }
+
+// A product's epilogue (zephyr.epilogue: the optimizer's update w - Aᵀ·B) is applied to each
+// 32 x 512 tile of C right after the tile's products, the remainders (16 rows, 18 columns)
+// included: four tiles, each zeroed, multiplied, then updated and inserted into the result.
+// CHECK-LABEL: func.func @epilogue
+// CHECK: linalg.fill
+// CHECK: vector.contract
+// CHECK: arith.subf
+// CHECK: tensor.insert_slice
+// CHECK: linalg.fill
+// CHECK: vector.contract
+// CHECK: arith.subf
+// CHECK: tensor.insert_slice
+// CHECK: linalg.fill
+// CHECK: vector.contract
+// CHECK: arith.subf
+// CHECK: tensor.insert_slice
+// CHECK: linalg.fill
+// CHECK: vector.contract
+// CHECK: arith.subf
+// CHECK: tensor.insert_slice
+// CHECK-NOT: linalg.generic
+// CHECK: return
+#id = affine_map<(d0, d1) -> (d0, d1)>
+func.func @epilogue(%a: tensor<100x784xf32>, %b: tensor<100x530xf32>, %w: tensor<784x530xf32>) -> tensor<784x530xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<784x530xf32>
+  %c = linalg.fill ins(%zero : f32) outs(%e : tensor<784x530xf32>) -> tensor<784x530xf32>
+  %0 = linalg.matmul_transpose_a {zephyr.matmul} ins(%a, %b : tensor<100x784xf32>, tensor<100x530xf32>) outs(%c : tensor<784x530xf32>) -> tensor<784x530xf32>
+  %e2 = tensor.empty() : tensor<784x530xf32>
+  %update = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%w, %0 : tensor<784x530xf32>, tensor<784x530xf32>) outs(%e2 : tensor<784x530xf32>) attrs = {zephyr.elementwise, zephyr.epilogue} {
+  ^bb0(%x: f32, %g: f32, %o: f32):
+    %r = arith.subf %x, %g : f32
+    linalg.yield %r : f32
+  } -> tensor<784x530xf32>
+  return %update : tensor<784x530xf32>
+}
