@@ -19,6 +19,7 @@
 #include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Tensor/Transforms/Transforms.h"
 #include "mlir/Interfaces/TilingInterface.h"
@@ -365,6 +366,41 @@ void own_init_per_result(mlir::linalg::GenericOp generic) {
   }
 }
 
+// An elementwise nest the script can vectorize: no reductions, static rank 1-6, index maps that
+// are projected permutations (reversals and strided reads stay loops), and float operands: a
+// vector of i1 is bit-packed in memory where a memref of i1 holds bytes, and the integer nests
+// (threefry's bit mixing) measured wrong when vectorized. Inside the body, comparisons (i1 in
+// registers, never stored) may feed selects: ReLU's and max-pooling's gradient masks.
+bool vectorizable_elementwise(mlir::linalg::GenericOp generic) {
+  if (generic.getNumReductionLoops() != 0 || generic->getNumResults() == 0) return false;
+  auto out = mlir::dyn_cast<mlir::RankedTensorType>(generic->getResult(0).getType());
+  if (!out || !out.hasStaticShape() || out.getRank() < 1 || out.getRank() > kMaxElementwiseRank) return false;
+  for (mlir::AffineMap map : generic.getIndexingMapsArray())
+    if (!map.isProjectedPermutation()) return false;
+  for (mlir::Value operand : generic->getOperands())
+    if (!mlir::isa<mlir::FloatType>(mlir::getElementTypeOrSelf(operand.getType()))) return false;
+  bool float_body = true;
+  generic.getBody()->walk([&](mlir::Operation* op) {
+    for (mlir::Type t : op->getResultTypes()) float_body &= mlir::isa<mlir::FloatType>(t) || t.isInteger(1);
+  });
+  return float_body;
+}
+
+// The elementwise nest that is a product's one user, in its block, and reads and writes it
+// element for element (an optimizer's update, an activation's mask), or null: the product's
+// epilogue, applied to each tile of C while the tile is in cache (epilogue_of).
+mlir::linalg::GenericOp elementwise_user(mlir::linalg::LinalgOp mm) {
+  if (!mm->getResult(0).hasOneUse()) return {};
+  mlir::OpOperand& use = *mm->getResult(0).getUses().begin();
+  auto user = mlir::dyn_cast<mlir::linalg::GenericOp>(use.getOwner());
+  if (!user || user->getBlock() != mm->getBlock() || !vectorizable_elementwise(user) || !user.isDpsInput(&use) ||
+      !user.getMatchingIndexingMap(&use).isIdentity())
+    return {};
+  for (mlir::OpOperand& out : user.getDpsInitsMutable())
+    if (!user.getMatchingIndexingMap(&out).isIdentity() || out.get().getType() != use.get().getType()) return {};
+  return user;
+}
+
 // Marks what the transform script splits into one row block per thread (zephyr.parallel).
 void mark_for_threads(mlir::ModuleOp module, int threads) {
   auto unit = mlir::UnitAttr::get(module.getContext());
@@ -443,8 +479,42 @@ void zero_each_block(mlir::IRRewriter& rewriter, mlir::scf::ForallOp forall, mli
   if (fill->use_empty()) rewriter.eraseOp(fill);
 }
 
-// Splits each matmul marked zephyr.parallel into an scf.forall over row blocks (row_block); one
-// with no such split runs on one thread. Transposes and elementwise nests, which compute each
+// A product and its epilogue (elementwise_user) split together: the user into row blocks of
+// `rows`, with the product and the fill it accumulates into computed in each block (fused), so
+// that the script applies the epilogue tile by tile there (epilogue_of). Other producers stay
+// where they are: a transposed B fused in would be transposed whole by every block.
+mlir::LogicalResult split_with_epilogue(mlir::IRRewriter& rewriter, mlir::linalg::LinalgOp mm,
+                                        mlir::linalg::GenericOp user, int64_t rows) {
+  mlir::Operation* fill = mm.getDpsInits()[0].getDefiningOp<mlir::linalg::FillOp>();
+  mlir::scf::SCFTilingOptions tiling;
+  tiling.setTileSizes({rewriter.getIndexAttr(rows), rewriter.getIndexAttr(0)});
+  tiling.setLoopType(mlir::scf::SCFTilingOptions::LoopType::ForallOp);
+  mlir::scf::SCFTileAndFuseOptions options;
+  options.setTilingOptions(tiling);
+  options.setFusionControlFn([&](mlir::tensor::ExtractSliceOp, mlir::OpResult producer, bool) {
+    const bool ours = producer.getOwner() == mm.getOperation() || (fill && producer.getOwner() == fill);
+    return std::make_tuple(ours, false);
+  });
+  rewriter.setInsertionPoint(user);
+  auto split = mlir::scf::tileConsumerAndFuseProducersUsingSCF(
+      rewriter, mlir::cast<mlir::TilingInterface>(user.getOperation()), options);
+  if (mlir::failed(split)) return mlir::failure();
+  for (mlir::OpResult result : user->getResults())
+    rewriter.replaceAllUsesWith(result, split->replacements.lookup(result));
+  for (mlir::Operation* tiled : split->tiledAndFusedOps) tiled->removeAttr("zephyr.parallel");
+  rewriter.eraseOp(user);
+  // The whole product and fill are left read only by slices the fusion no longer uses.
+  for (mlir::Operation* op : {mm.getOperation(), fill}) {
+    if (!op) continue;
+    for (mlir::Operation* slice : llvm::make_early_inc_range(op->getUsers()))
+      if (mlir::isa<mlir::tensor::ExtractSliceOp>(slice) && slice->use_empty()) rewriter.eraseOp(slice);
+    if (op->use_empty()) rewriter.eraseOp(op);
+  }
+  return mlir::success();
+}
+
+// Splits each matmul marked zephyr.parallel into an scf.forall over row blocks (row_block), with
+// its epilogue if it has one (split_with_epilogue); one with no such split runs on one thread. Transposes and elementwise nests, which compute each
 // element alike however they are split, are left to transforms.mlir's @split_rows.
 mlir::LogicalResult split_matmul_rows(mlir::ModuleOp module, int threads) {
   llvm::SmallVector<mlir::linalg::LinalgOp> marked;
@@ -456,6 +526,11 @@ mlir::LogicalResult split_matmul_rows(mlir::ModuleOp module, int threads) {
     mm->removeAttr("zephyr.parallel");
     const int64_t rows = row_block(mlir::cast<mlir::RankedTensorType>(mm->getResult(0).getType()).getDimSize(0), threads);
     if (rows == 0) continue;
+    if (mlir::linalg::GenericOp user = elementwise_user(mm)) {
+      if (mlir::failed(split_with_epilogue(rewriter, mm, user, rows)))
+        return mm->emitError("cannot split the matmul and its epilogue into row blocks");
+      continue;
+    }
     rewriter.setInsertionPoint(mm);
     llvm::SmallVector<mlir::OpFoldResult> sizes{rewriter.getIndexAttr(rows), rewriter.getIndexAttr(0),
                                                 rewriter.getIndexAttr(0)};
@@ -468,42 +543,15 @@ mlir::LogicalResult split_matmul_rows(mlir::ModuleOp module, int threads) {
   return mlir::success();
 }
 
-// An elementwise nest the script can vectorize: no reductions, static rank 1-6, index maps that
-// are projected permutations (reversals and strided reads stay loops), and float operands: a
-// vector of i1 is bit-packed in memory where a memref of i1 holds bytes, and the integer nests
-// (threefry's bit mixing) measured wrong when vectorized. Inside the body, comparisons (i1 in
-// registers, never stored) may feed selects: ReLU's and max-pooling's gradient masks.
-bool vectorizable_elementwise(mlir::linalg::GenericOp generic) {
-  if (generic.getNumReductionLoops() != 0 || generic->getNumResults() == 0) return false;
-  auto out = mlir::dyn_cast<mlir::RankedTensorType>(generic->getResult(0).getType());
-  if (!out || !out.hasStaticShape() || out.getRank() < 1 || out.getRank() > kMaxElementwiseRank) return false;
-  for (mlir::AffineMap map : generic.getIndexingMapsArray())
-    if (!map.isProjectedPermutation()) return false;
-  for (mlir::Value operand : generic->getOperands())
-    if (!mlir::isa<mlir::FloatType>(mlir::getElementTypeOrSelf(operand.getType()))) return false;
-  bool float_body = true;
-  generic.getBody()->walk([&](mlir::Operation* op) {
-    for (mlir::Type t : op->getResultTypes()) float_body &= mlir::isa<mlir::FloatType>(t) || t.isInteger(1);
-  });
-  return float_body;
-}
-
-// The elementwise nest that is a product's one user and reads and writes it element for element
-// (a bias, an activation's mask, the optimizer's update), or null. transforms.mlir's
-// @tile_epilogue applies it to each 32 x 512 tile of C right after the tile's products, while
-// the tile is in L2: otherwise all of C goes out to L3 and back (the MLP's first weight gradient
-// is 1.6 MB). Only a product on one thread, not yet split into row blocks: the nest's tiles
-// must be C's tiles.
+// A product's epilogue (elementwise_user) as transforms.mlir's @tile_epilogue applies it: to each
+// 32 x 512 tile of C right after the tile's products, while the tile is in L2, where otherwise
+// all of C goes out to L3 and back (the MLP's first weight gradient is 1.6 MB). The user must not
+// be split over threads on its own: its tiles must be C's. A product split into row blocks has
+// its epilogue split with it (split_matmul_rows), each block's in the block.
 mlir::linalg::GenericOp epilogue_of(mlir::linalg::LinalgOp mm) {
-  if (!mm->hasAttr("zephyr.matmul") || mm->getParentOfType<mlir::LoopLikeOpInterface>() || !mm->getResult(0).hasOneUse())
+  mlir::linalg::GenericOp user = elementwise_user(mm);
+  if (!user || !mm->hasAttr("zephyr.matmul") || !user->hasAttr("zephyr.elementwise_2") || user->hasAttr("zephyr.parallel"))
     return {};
-  mlir::OpOperand& use = *mm->getResult(0).getUses().begin();
-  auto user = mlir::dyn_cast<mlir::linalg::GenericOp>(use.getOwner());
-  if (!user || !user->hasAttr("zephyr.elementwise_2") || user->hasAttr("zephyr.parallel") ||
-      !user.isDpsInput(&use) || !user.getMatchingIndexingMap(&use).isIdentity())
-    return {};
-  for (mlir::OpOperand& out : user.getDpsInitsMutable())
-    if (!user.getMatchingIndexingMap(&out).isIdentity() || out.get().getType() != use.get().getType()) return {};
   return user;
 }
 

@@ -59,3 +59,33 @@ func.func @zeroed_per_block(%a: tensor<128x256xf32>, %b: tensor<256x128xf32>) ->
   %0 = linalg.matmul {zephyr.parallel} ins(%a, %b : tensor<128x256xf32>, tensor<256x128xf32>) outs(%c : tensor<128x128xf32>) -> tensor<128x128xf32>
   return %0 : tensor<128x128xf32>
 }
+
+// A split product whose one user is an elementwise nest over it (its epilogue: here the
+// optimizer's update w - Aᵀ·B) is split with it: the user's row blocks compute their block of
+// the product, zeroed in the block, so the script applies the update tile by tile there. The
+// whole product and fill are gone, and the user is not split again (no zephyr.parallel).
+// TWO-LABEL: func.func @with_epilogue
+// TWO-NOT: linalg.matmul_transpose_a
+// TWO: scf.forall (%[[R:.*]]) = (0) to (784) step (392)
+// TWO: %[[ZEROED:.*]] = linalg.fill {{.*}} -> tensor<392x512xf32>
+// TWO: %[[BLOCK:.*]] = linalg.matmul_transpose_a ins({{.*}} : tensor<128x392xf32>, tensor<128x512xf32>) outs(%[[ZEROED]] : tensor<392x512xf32>)
+// TWO: linalg.generic
+// TWO-SAME: ins(%{{.*}}, %[[BLOCK]] : tensor<392x512xf32>, tensor<392x512xf32>)
+// TWO-NOT: zephyr.parallel
+// TWO: arith.subf
+// TWO: tensor.parallel_insert_slice
+#id = affine_map<(d0, d1) -> (d0, d1)>
+func.func @with_epilogue(%a: tensor<128x784xf32>, %b: tensor<128x512xf32>, %w: tensor<784x512xf32>) -> tensor<784x512xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<784x512xf32>
+  %c = linalg.fill ins(%zero : f32) outs(%e : tensor<784x512xf32>) -> tensor<784x512xf32>
+  %0 = linalg.matmul_transpose_a {zephyr.parallel} ins(%a, %b : tensor<128x784xf32>, tensor<128x512xf32>) outs(%c : tensor<784x512xf32>) -> tensor<784x512xf32>
+  %e2 = tensor.empty() : tensor<784x512xf32>
+  %update = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%w, %0 : tensor<784x512xf32>, tensor<784x512xf32>) outs(%e2 : tensor<784x512xf32>) attrs = {zephyr.parallel} {
+  ^bb0(%x: f32, %g: f32, %o: f32):
+    %r = arith.subf %x, %g : f32
+    linalg.yield %r : f32
+  } -> tensor<784x512xf32>
+  return %update : tensor<784x512xf32>
+}
