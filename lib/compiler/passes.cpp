@@ -514,8 +514,9 @@ mlir::LogicalResult split_with_epilogue(mlir::IRRewriter& rewriter, mlir::linalg
 }
 
 // Splits each matmul marked zephyr.parallel into an scf.forall over row blocks (row_block), with
-// its epilogue if it has one (split_with_epilogue); one with no such split runs on one thread. Transposes and elementwise nests, which compute each
-// element alike however they are split, are left to transforms.mlir's @split_rows.
+// its epilogue if it has one (split_with_epilogue); one with no such split runs on one thread.
+// Transposes and elementwise nests, which compute each element alike however they are split, are
+// left to transforms.mlir's @split_rows.
 mlir::LogicalResult split_matmul_rows(mlir::ModuleOp module, int threads) {
   llvm::SmallVector<mlir::linalg::LinalgOp> marked;
   module.walk([&](mlir::linalg::LinalgOp mm) {
