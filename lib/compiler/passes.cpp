@@ -464,30 +464,19 @@ int64_t row_block(int64_t rows, int threads) {
   return best;
 }
 
-// A split product whose result starts as a fill (the zeros it accumulates into) gets the fill
-// inside each block instead: each thread zeroes its own rows, and the script's cache tiles take
-// the fill along (@tile_cache), where one thread zeroed all of C before the blocks began.
-void zero_each_block(mlir::IRRewriter& rewriter, mlir::scf::ForallOp forall, mlir::Operation* block_product) {
-  auto fill = forall.getOutputs()[0].getDefiningOp<mlir::linalg::FillOp>();
-  if (!fill || forall.getOutputs().size() != 1) return;
-  auto product = mlir::cast<mlir::DestinationStyleOpInterface>(block_product);
-  mlir::OpOperand& init = product.getDpsInitsMutable()[0];
-  rewriter.setInsertionPoint(block_product);
-  auto zeroed = rewriter.create<mlir::linalg::FillOp>(fill.getLoc(), fill.getInputs(), mlir::ValueRange{init.get()});
-  rewriter.modifyOpInPlace(block_product, [&] { init.set(zeroed.getResult(0)); });
-  rewriter.modifyOpInPlace(forall, [&] { forall.getOutputsMutable()[0].set(fill.getOutputs()[0]); });
-  if (fill->use_empty()) rewriter.eraseOp(fill);
-}
-
-// A product and its epilogue (elementwise_user) split together: the user into row blocks of
-// `rows`, with the product and the fill it accumulates into computed in each block (fused), so
-// that the script applies the epilogue tile by tile there (epilogue_of). Other producers stay
+// A product split into an scf.forall of row blocks of `rows`, each block computing its rows of the
+// product and of the fill it accumulates into (each thread zeroes its own rows, and the script's
+// cache tiles take the fill along, @tile_cache), and of its epilogue (elementwise_user) if it has
+// one, so that the script applies it tile by tile there (epilogue_of). Other producers stay
 // where they are: a transposed B fused in would be transposed whole by every block.
-mlir::LogicalResult split_with_epilogue(mlir::IRRewriter& rewriter, mlir::linalg::LinalgOp mm,
-                                        mlir::linalg::GenericOp user, int64_t rows) {
+mlir::LogicalResult split_into_row_blocks(mlir::IRRewriter& rewriter, mlir::linalg::LinalgOp mm, int64_t rows) {
   mlir::Operation* fill = mm.getDpsInits()[0].getDefiningOp<mlir::linalg::FillOp>();
+  mlir::linalg::GenericOp user = elementwise_user(mm);
+  auto outermost = mlir::cast<mlir::TilingInterface>(user ? user.getOperation() : mm.getOperation());
+  llvm::SmallVector<mlir::OpFoldResult> sizes(outermost.getLoopIteratorTypes().size(), rewriter.getIndexAttr(0));
+  sizes[0] = rewriter.getIndexAttr(rows);
   mlir::scf::SCFTilingOptions tiling;
-  tiling.setTileSizes({rewriter.getIndexAttr(rows), rewriter.getIndexAttr(0)});
+  tiling.setTileSizes(sizes);
   tiling.setLoopType(mlir::scf::SCFTilingOptions::LoopType::ForallOp);
   mlir::scf::SCFTileAndFuseOptions options;
   options.setTilingOptions(tiling);
@@ -495,16 +484,14 @@ mlir::LogicalResult split_with_epilogue(mlir::IRRewriter& rewriter, mlir::linalg
     const bool ours = producer.getOwner() == mm.getOperation() || (fill && producer.getOwner() == fill);
     return std::make_tuple(ours, false);
   });
-  rewriter.setInsertionPoint(user);
-  auto split = mlir::scf::tileConsumerAndFuseProducersUsingSCF(
-      rewriter, mlir::cast<mlir::TilingInterface>(user.getOperation()), options);
+  rewriter.setInsertionPoint(outermost);
+  auto split = mlir::scf::tileConsumerAndFuseProducersUsingSCF(rewriter, outermost, options);
   if (mlir::failed(split)) return mlir::failure();
-  for (mlir::OpResult result : user->getResults())
+  for (mlir::OpResult result : outermost->getResults())
     rewriter.replaceAllUsesWith(result, split->replacements.lookup(result));
   for (mlir::Operation* tiled : split->tiledAndFusedOps) tiled->removeAttr("zephyr.parallel");
-  rewriter.eraseOp(user);
-  // The whole product and fill are left read only by slices the fusion no longer uses.
-  for (mlir::Operation* op : {mm.getOperation(), fill}) {
+  // What was split is left read only by slices the fusion no longer uses.
+  for (mlir::Operation* op : {user.getOperation(), mm.getOperation(), fill}) {
     if (!op) continue;
     for (mlir::Operation* slice : llvm::make_early_inc_range(op->getUsers()))
       if (mlir::isa<mlir::tensor::ExtractSliceOp>(slice) && slice->use_empty()) rewriter.eraseOp(slice);
@@ -514,7 +501,7 @@ mlir::LogicalResult split_with_epilogue(mlir::IRRewriter& rewriter, mlir::linalg
 }
 
 // Splits each matmul marked zephyr.parallel into an scf.forall over row blocks (row_block), with
-// its epilogue if it has one (split_with_epilogue); one with no such split runs on one thread.
+// its epilogue if it has one (split_into_row_blocks); one with no such split runs on one thread.
 // Transposes and elementwise nests, which compute each element alike however they are split, are
 // left to transforms.mlir's @split_rows.
 mlir::LogicalResult split_matmul_rows(mlir::ModuleOp module, int threads) {
@@ -527,19 +514,8 @@ mlir::LogicalResult split_matmul_rows(mlir::ModuleOp module, int threads) {
     mm->removeAttr("zephyr.parallel");
     const int64_t rows = row_block(mlir::cast<mlir::RankedTensorType>(mm->getResult(0).getType()).getDimSize(0), threads);
     if (rows == 0) continue;
-    if (mlir::linalg::GenericOp user = elementwise_user(mm)) {
-      if (mlir::failed(split_with_epilogue(rewriter, mm, user, rows)))
-        return mm->emitError("cannot split the matmul and its epilogue into row blocks");
-      continue;
-    }
-    rewriter.setInsertionPoint(mm);
-    llvm::SmallVector<mlir::OpFoldResult> sizes{rewriter.getIndexAttr(rows), rewriter.getIndexAttr(0),
-                                                rewriter.getIndexAttr(0)};
-    auto split = mlir::linalg::tileToForallOpUsingTileSizes(
-        rewriter, mlir::cast<mlir::TilingInterface>(mm.getOperation()), sizes, std::nullopt);
-    if (mlir::failed(split)) return mm->emitError("cannot split the matmul into row blocks");
-    rewriter.replaceOp(mm, split->tileOp->getResults());
-    zero_each_block(rewriter, mlir::cast<mlir::scf::ForallOp>(split->tileOp), split->tiledOp);
+    if (mlir::failed(split_into_row_blocks(rewriter, mm, rows)))
+      return mm->emitError("cannot split the matmul into row blocks");
   }
   return mlir::success();
 }

@@ -7,10 +7,10 @@
 // idle half the time). Rows with no such split stay on one thread.
 
 // CHECK-LABEL: func.func @blocks
-// CHECK: scf.forall ({{.*}}) in (8)
+// CHECK: scf.forall ({{.*}}) = (0) to (128) step (16)
 // CHECK: linalg.matmul ins({{.*}} : tensor<16x256xf32>, tensor<256x128xf32>)
 // TWO-LABEL: func.func @blocks
-// TWO: scf.forall ({{.*}}) in (2)
+// TWO: scf.forall ({{.*}}) = (0) to (128) step (64)
 // TWO: linalg.matmul ins({{.*}} : tensor<64x256xf32>, tensor<256x128xf32>)
 // CHECK-NOT: zephyr.parallel
 func.func @blocks(%a: tensor<128x256xf32>, %b: tensor<256x128xf32>, %c: tensor<128x128xf32>) -> tensor<128x128xf32> {
@@ -30,7 +30,7 @@ func.func @odd_rows(%a: tensor<100x256xf32>, %b: tensor<256x128xf32>, %c: tensor
 // 1000 rows on 2 threads: 5 blocks of 200 would keep one thread idle a sixth of the time; 25
 // blocks of 40 are shared out 13 and 12.
 // TWO-LABEL: func.func @uneven
-// TWO: scf.forall ({{.*}}) in (25)
+// TWO: scf.forall ({{.*}}) = (0) to (1000) step (40)
 // TWO: linalg.matmul ins({{.*}} : tensor<40x64xf32>, tensor<64x64xf32>)
 func.func @uneven(%a: tensor<1000x64xf32>, %b: tensor<64x64xf32>, %c: tensor<1000x64xf32>) -> tensor<1000x64xf32> {
   %0 = linalg.matmul {zephyr.parallel} ins(%a, %b : tensor<1000x64xf32>, tensor<64x64xf32>) outs(%c : tensor<1000x64xf32>) -> tensor<1000x64xf32>
@@ -39,7 +39,7 @@ func.func @uneven(%a: tensor<1000x64xf32>, %b: tensor<64x64xf32>, %c: tensor<100
 
 // Aᵀ·B splits the same way: a block of C's rows is a block of A's columns.
 // CHECK-LABEL: func.func @transposed_lhs
-// CHECK: scf.forall ({{.*}}) in (8)
+// CHECK: scf.forall ({{.*}}) = (0) to (128) step (16)
 // CHECK: linalg.matmul_transpose_a ins({{.*}} : tensor<256x16xf32>, tensor<256x128xf32>)
 func.func @transposed_lhs(%a: tensor<256x128xf32>, %b: tensor<256x128xf32>, %c: tensor<128x128xf32>) -> tensor<128x128xf32> {
   %0 = linalg.matmul_transpose_a {zephyr.parallel} ins(%a, %b : tensor<256x128xf32>, tensor<256x128xf32>) outs(%c : tensor<128x128xf32>) -> tensor<128x128xf32>
@@ -48,7 +48,7 @@ func.func @transposed_lhs(%a: tensor<256x128xf32>, %b: tensor<256x128xf32>, %c: 
 
 // The zeros a split product accumulates into are written by each block, for its own rows.
 // CHECK-LABEL: func.func @zeroed_per_block
-// CHECK: scf.forall ({{.*}}) in (8) shared_outs(%[[OUT:.*]] = %{{.*}}) -> (tensor<128x128xf32>)
+// CHECK: scf.forall ({{.*}}) = (0) to (128) step (16) shared_outs(%[[OUT:.*]] = %{{.*}}) -> (tensor<128x128xf32>)
 // CHECK: %[[ROWS:.*]] = tensor.extract_slice %[[OUT]]
 // CHECK: %[[ZEROS:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%[[ROWS]] : tensor<16x128xf32>)
 // CHECK: linalg.matmul ins({{.*}}) outs(%[[ZEROS]] : tensor<16x128xf32>)
