@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "../primitives/primitive.h"
+#include "zephyr/custom_vjp.h"
 #include "zephyr/ops.h"
 #include "zephyr/params.h"
 
@@ -113,12 +114,43 @@ Tensor sigmoid(const Tensor& x, Loc loc) {
   SourceLoc w = SourceLoc::from(loc);
   return mul(weak(0.5, x, w), add(weak(1, x, w), tanh(mul(x, weak(0.5, x, w), loc), loc), loc), loc);
 }
+namespace {
+constexpr double kGeluCubic = 0.044715;
+const double kGeluScale = std::sqrt(2.0 / M_PI);
+
+// GELU's tanh argument, sqrt(2/pi)·(x + 0.044715·x³).
+Tensor gelu_inner(const Tensor& x, Loc loc) {
+  SourceLoc w = SourceLoc::from(loc);
+  Tensor cube = mul(mul(x, x, loc), x, loc);
+  return mul(weak(kGeluScale, x, w), add(x, mul(weak(kGeluCubic, x, w), cube, loc), loc), loc);
+}
+
+// d gelu / dx · dy from x alone: with t = tanh(u),
+//   0.5·(1 + t) + 0.5·x·(1 − t²)·sqrt(2/pi)·(1 + 3·0.044715·x²).
+Tensor gelu_vjp(const Tensor& x, const Tensor& dy, Loc loc) {
+  SourceLoc w = SourceLoc::from(loc);
+  Tensor t = tanh(gelu_inner(x, loc), loc);
+  Tensor du = mul(weak(kGeluScale, x, w), add(weak(1, x, w), mul(weak(3 * kGeluCubic, x, w), mul(x, x, loc), loc), loc), loc);
+  Tensor half = weak(0.5, x, w);
+  Tensor slope = add(mul(half, add(weak(1, x, w), t, loc), loc),
+                     mul(mul(mul(half, x, loc), sub(weak(1, x, w), mul(t, t, loc), loc), loc), du, loc), loc);
+  return mul(dy, slope, loc);
+}
+}  // namespace
+
+// The tanh form, as jax.nn.gelu(approximate=True) and PyTorch's approximate="tanh". Its gradient
+// is written out and reads x alone: differentiated as a composite, the backward pass kept x², x³,
+// the tanh and three products of them, each a stored array and a kernel of its own (a transformer
+// MLP's GELU took five kernels forward and more backward); here the forward is one pass over x
+// and the backward another, recomputing the tanh. Forward mode goes through the composite.
 Tensor gelu(const Tensor& x, Loc loc) {
   SourceLoc w = SourceLoc::from(loc);
-  const double c = std::sqrt(2.0 / M_PI);
-  Tensor cube = mul(mul(x, x, loc), x, loc);
-  Tensor inner = mul(weak(c, x, w), add(x, mul(weak(0.044715, x, w), cube, loc), loc), loc);
-  return mul(mul(weak(0.5, x, w), x, loc), add(weak(1, x, w), tanh(inner, loc), loc), loc);
+  Tensor value = mul(mul(weak(0.5, x, w), x, loc), add(weak(1, x, w), tanh(gelu_inner(x, loc), loc), loc), loc);
+  auto rule = std::make_shared<CustomRule>();
+  rule->where = w;
+  rule->jvp_through_value = true;
+  rule->vjp = [loc](const std::vector<Tensor>& in, const Tensor& dy) { return std::vector<Tensor>{gelu_vjp(in[0], dy, loc)}; };
+  return detail::with_custom_vjp({x}, value, std::move(rule));
 }
 
 // ---- Operators ------------------------------------------------------------------------------

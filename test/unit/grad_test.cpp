@@ -82,6 +82,15 @@ TEST_CASE("unary VJPs match finite differences") {
   Check{[](auto& x) { return z::relu(x[0]); }, {mixed}}.run();
 }
 
+TEST_CASE("gelu's written-out gradient matches finite differences over its range, and is differentiable again") {
+  // The rule (lib/ops/elementwise.cpp) replaces the composite's autodiff: checked where the tanh
+  // saturates too, and its own gradient (second order goes through the rule's graph).
+  auto wide = random_f64({4, 16}, 11, -6.0, 6.0);
+  Check{[](auto& x) { return z::gelu(x[0]); }, {wide}}.run();
+  Check{[](auto& x) { return z::vjp(z::sum(z::gelu(x[0])), z::scalar(1.0, z::DType::f64), {x[0]})[0]; }, {wide}}.run(1e-5);
+  Check{[](auto& x) { return z::gelu(x[0] * x[1]); }, {random_f64({3, 5}, 12, -3.0, 3.0), random_f64({5}, 13)}}.run();
+}
+
 TEST_CASE("binary VJPs with broadcasting match finite differences") {
   auto a = random_f64({2, 3}, 3), row = random_f64({3}, 4), column = random_f64({2, 1}, 5);
   auto positive = random_f64({2, 3}, 6, 0.5, 2.0);

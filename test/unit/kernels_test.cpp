@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../../lib/compiler/partition.h"
 #include "reference.h"
 #include "small_models.h"
 
@@ -81,6 +82,25 @@ TEST_CASE("kernels: a CNN's gradient (windows added in place, pooling masks) equ
   auto [v2, g2] = z::jit(grad, whole_graph(1))(params, x, labels);
   check_same_bits(v1, v2, "loss");
   check_same_bits(g1, g2, "grads");
+}
+
+TEST_CASE("kernels: GELU's gradient reads x alone, so its forward and backward are one pass each") {
+  // loss = sum(gelu(x) * w): one call for the loss, one for dx, each reading only arguments. Its
+  // autodiff as a composite stored the tanh and the products its backward reads.
+  auto f = [](z::Tensor x, z::Tensor w) { return z::value_and_grad([](z::Tensor a, z::Tensor b) { return z::sum(z::gelu(a) * b); })(x, w); };
+  const z::Array x = random_array({64, 96}, 1, z::DType::f32, -4, 4), w = random_array({64, 96}, 2);
+  const z::Function fn = z::make_function(f, x, w);
+  const z::compiler::Schedule s = z::compiler::partition(fn);
+  CHECK(s.calls.size() == 2);
+  for (const z::compiler::KernelCall& call : s.calls)
+    for (size_t in : call.inputs) CHECK(in < s.arguments);
+  const std::vector<z::Array> args = {x, w};
+  const std::vector<z::Array> want = z::interpret(fn, args);
+  for (int n : {1, 2}) {
+    auto [loss, dx] = z::jit(f, as_kernels(n))(x, w);
+    CHECK(loss.at(0) == doctest::Approx(want[0].at(0)).epsilon(1e-5));
+    for (int64_t i = 0; i < dx.size(); ++i) REQUIRE(dx.at(i) == doctest::Approx(want[1].at(i)).epsilon(1e-5).scale(1.0));  // 1 - tanh² near 0 in f32
+  }
 }
 
 TEST_CASE("kernels: results that alias arguments, each other, constants and views are each their own copy") {

@@ -734,6 +734,29 @@ TEST_CASE("nets layer_norm gradient matches finite differences, axis -1 and axis
   check_param_grads(first, randomize(z::trace(first, z::random::key(0), x), 66), x, "layer_norm axis 0 gradient");
 }
 
+TEST_CASE("nets layer_norm: its written-out input gradient matches finite differences, with and without scale") {
+  // The input reaches the norm through a parameter "gain" (x · gain), so the gradient w.r.t. gain
+  // is dx · x: every element of the rule's dx is checked (lib/nets/norm.cpp).
+  Array x = random_array({2, 3, 4}, 68, DType::f64, -2, 2);
+  auto through = [](nets::NormOptions o, int64_t axis) {
+    return [o, axis](Params p, Tensor t) {
+      p["gain"] == z::array(t.shape(), z::init::ones, DType::f64);
+      return nets::layer_norm(p["ln"], t * p["gain"], axis, o);
+    };
+  };
+  nets::NormOptions bare;
+  bare.create_scale = bare.create_offset = false;
+  nets::NormOptions scale_only;
+  scale_only.create_offset = false;
+  int seed = 80;
+  for (auto [o, axis, what] : {std::tuple{nets::NormOptions{}, int64_t{-1}, "scale and offset, axis -1"},
+                               std::tuple{nets::NormOptions{}, int64_t{1}, "scale and offset, axis 1"},
+                               std::tuple{scale_only, int64_t{-1}, "scale only"}, std::tuple{bare, int64_t{2}, "bare"}}) {
+    auto model = through(o, axis);
+    check_param_grads(model, randomize(z::trace(model, z::random::key(0), x), seed++), x, what);
+  }
+}
+
 TEST_CASE("nets rms_norm: scale of shape (features), forward and gradient") {
   Array x = random_array({2, 3, 5}, 67, DType::f32, -2, 2);
   auto model = [](Params p, Tensor t) { return nets::rms_norm(p["rms"], t); };
