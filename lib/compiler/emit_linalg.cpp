@@ -385,31 +385,55 @@ Value Emitter::matmul(const Node* n, Value acc) {
     return b_.create<mlir::linalg::MatmulOp>(l, mlir::TypeRange{tensor_type(n)}, mlir::ValueRange{in(n, 0), in(n, 1)},
                                              mlir::ValueRange{acc}).getResult(0);
   // Batched: a loop of 2-D matmuls, so each one is tiled and vectorized like any other
-  // (the transform script only knows linalg.matmul).
+  // (the transform script only knows linalg.matmul). With enough work, the loop is an scf.forall
+  // whose matrices are shared out over the threads (a loop again on one thread, pipeline.cpp):
+  // flash attention's loops over key blocks are a batch of heads' products per step, which ran on
+  // one thread while the row split shares out only 2-D products. Each matrix is computed as on one
+  // thread, so the bits are the same.
   const Shape& sa = n->inputs[0]->shape;
   const Shape& sb = n->inputs[1]->shape;
   int64_t batch = n->shape[0], m = n->shape[1], k = sa[2], cols = sb[2];
+  mlir::Type elt = element(n->dtype);
+  // Matrix i of `source` (batch, rows, columns), as a slice and where it lies.
+  struct Matrix {
+    Value value;
+    llvm::SmallVector<mlir::OpFoldResult> offsets, sizes, strides;
+  };
+  auto matrix = [&](mlir::OpBuilder& nb, mlir::Location bl, Value i, Value source, int64_t rows, int64_t columns) {
+    Matrix x{Value(), {i, nb.getIndexAttr(0), nb.getIndexAttr(0)},
+             {nb.getIndexAttr(1), nb.getIndexAttr(rows), nb.getIndexAttr(columns)},
+             llvm::SmallVector<mlir::OpFoldResult>(3, nb.getIndexAttr(1))};
+    x.value = nb.create<mlir::tensor::ExtractSliceOp>(bl, mlir::RankedTensorType::get({rows, columns}, elt), source,
+                                                      x.offsets, x.sizes, x.strides);
+    return x;
+  };
+  // Product i accumulated into its matrix of `out`.
+  auto product = [&](mlir::OpBuilder& nb, mlir::Location bl, Value i, Value out) {
+    Matrix o = matrix(nb, bl, i, out, m, cols);
+    Value c = nb.create<mlir::linalg::MatmulOp>(bl, mlir::TypeRange{o.value.getType()},
+                                                mlir::ValueRange{matrix(nb, bl, i, in(n, 0), m, k).value,
+                                                                 matrix(nb, bl, i, in(n, 1), k, cols).value},
+                                                mlir::ValueRange{o.value}).getResult(0);
+    return std::pair{c, o};
+  };
+  if (batch >= 2 && batch * m * k * cols >= kSharedBatchMultiplyAdds) {
+    auto forall = b_.create<mlir::scf::ForallOp>(
+        l, llvm::ArrayRef<mlir::OpFoldResult>{b_.getIndexAttr(batch)}, mlir::ValueRange{acc}, std::nullopt,
+        [&](mlir::OpBuilder& nb, mlir::Location bl, mlir::ValueRange args) {
+          auto [c, o] = product(nb, bl, args[0], args[1]);
+          auto in_parallel = nb.create<mlir::scf::InParallelOp>(bl);
+          nb.setInsertionPointToStart(in_parallel.getBody());
+          nb.create<mlir::tensor::ParallelInsertSliceOp>(bl, c, args[1], o.offsets, o.sizes, o.strides);
+        });
+    return forall.getResult(0);
+  }
   Value lb = b_.create<mlir::arith::ConstantIndexOp>(l, 0);
   Value ub = b_.create<mlir::arith::ConstantIndexOp>(l, batch);
   Value step = b_.create<mlir::arith::ConstantIndexOp>(l, 1);
-  mlir::Type elt = element(n->dtype);
   auto loop = b_.create<mlir::scf::ForOp>(
       l, lb, ub, step, mlir::ValueRange{acc}, [&](mlir::OpBuilder& nb, mlir::Location bl, Value i, mlir::ValueRange iter) {
-        auto matrix = [&](Value source, int64_t rows, int64_t columns) {
-          llvm::SmallVector<mlir::OpFoldResult> offsets{i, nb.getIndexAttr(0), nb.getIndexAttr(0)};
-          llvm::SmallVector<mlir::OpFoldResult> sizes{nb.getIndexAttr(1), nb.getIndexAttr(rows), nb.getIndexAttr(columns)};
-          llvm::SmallVector<mlir::OpFoldResult> strides(3, nb.getIndexAttr(1));
-          auto type = mlir::RankedTensorType::get({rows, columns}, elt);
-          Value slice = nb.create<mlir::tensor::ExtractSliceOp>(bl, type, source, offsets, sizes, strides);
-          return std::tuple{slice, offsets, sizes, strides};
-        };
-        auto [a2, ao, as, ast] = matrix(in(n, 0), m, k);
-        auto [b2, bo, bs, bst] = matrix(in(n, 1), k, cols);
-        auto [o2, oo, os, ost] = matrix(iter[0], m, cols);
-        Value product = nb.create<mlir::linalg::MatmulOp>(bl, mlir::TypeRange{o2.getType()}, mlir::ValueRange{a2, b2},
-                                                          mlir::ValueRange{o2}).getResult(0);
-        Value updated = nb.create<mlir::tensor::InsertSliceOp>(bl, product, iter[0], oo, os, ost);
-        nb.create<mlir::scf::YieldOp>(bl, updated);
+        auto [c, o] = product(nb, bl, i, iter[0]);
+        nb.create<mlir::scf::YieldOp>(bl, nb.create<mlir::tensor::InsertSliceOp>(bl, c, iter[0], o.offsets, o.sizes, o.strides).getResult());
       });
   return loop.getResult(0);
 }

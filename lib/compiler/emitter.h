@@ -56,6 +56,8 @@ class Emitter {
   Value reduce(const Node* n);
   Value zeros(const Node* n);
   Value matmul(const Node* n, Value acc);
+  // A batched product shared out over threads by matrices: as much work as a row-split 2-D one.
+  static constexpr int64_t kSharedBatchMultiplyAdds = int64_t{1} << 21;
   // Data movement
   Value reshape(Value v, const Shape& from, const Shape& to, mlir::Location l);
   Value slice(const Node* n);
