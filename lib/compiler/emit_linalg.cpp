@@ -17,6 +17,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Verifier.h"
 #include "emitter.h"
+#include "forall_slices.h"
 #include "mlir_internal.h"
 
 namespace zephyr::compiler {
@@ -395,45 +396,32 @@ Value Emitter::matmul(const Node* n, Value acc) {
   int64_t batch = n->shape[0], m = n->shape[1], k = sa[2], cols = sb[2];
   mlir::Type elt = element(n->dtype);
   // Matrix i of `source` (batch, rows, columns), as a slice and where it lies.
-  struct Matrix {
-    Value value;
-    llvm::SmallVector<mlir::OpFoldResult> offsets, sizes, strides;
-  };
   auto matrix = [&](mlir::OpBuilder& nb, mlir::Location bl, Value i, Value source, int64_t rows, int64_t columns) {
-    Matrix x{Value(), {i, nb.getIndexAttr(0), nb.getIndexAttr(0)},
-             {nb.getIndexAttr(1), nb.getIndexAttr(rows), nb.getIndexAttr(columns)},
-             llvm::SmallVector<mlir::OpFoldResult>(3, nb.getIndexAttr(1))};
+    SliceFill x{Value(), {i, nb.getIndexAttr(0), nb.getIndexAttr(0)},
+                {nb.getIndexAttr(1), nb.getIndexAttr(rows), nb.getIndexAttr(columns)},
+                llvm::SmallVector<mlir::OpFoldResult>(3, nb.getIndexAttr(1))};
     x.value = nb.create<mlir::tensor::ExtractSliceOp>(bl, mlir::RankedTensorType::get({rows, columns}, elt), source,
                                                       x.offsets, x.sizes, x.strides);
     return x;
   };
-  // Product i accumulated into its matrix of `out`.
+  // Product i accumulated into its matrix of `out`, and where it goes.
   auto product = [&](mlir::OpBuilder& nb, mlir::Location bl, Value i, Value out) {
-    Matrix o = matrix(nb, bl, i, out, m, cols);
-    Value c = nb.create<mlir::linalg::MatmulOp>(bl, mlir::TypeRange{o.value.getType()},
+    SliceFill o = matrix(nb, bl, i, out, m, cols);
+    o.value = nb.create<mlir::linalg::MatmulOp>(bl, mlir::TypeRange{o.value.getType()},
                                                 mlir::ValueRange{matrix(nb, bl, i, in(n, 0), m, k).value,
                                                                  matrix(nb, bl, i, in(n, 1), k, cols).value},
                                                 mlir::ValueRange{o.value}).getResult(0);
-    return std::pair{c, o};
+    return o;
   };
-  if (batch >= 2 && batch * m * k * cols >= kSharedBatchMultiplyAdds) {
-    auto forall = b_.create<mlir::scf::ForallOp>(
-        l, llvm::ArrayRef<mlir::OpFoldResult>{b_.getIndexAttr(batch)}, mlir::ValueRange{acc}, std::nullopt,
-        [&](mlir::OpBuilder& nb, mlir::Location bl, mlir::ValueRange args) {
-          auto [c, o] = product(nb, bl, args[0], args[1]);
-          auto in_parallel = nb.create<mlir::scf::InParallelOp>(bl);
-          nb.setInsertionPointToStart(in_parallel.getBody());
-          nb.create<mlir::tensor::ParallelInsertSliceOp>(bl, c, args[1], o.offsets, o.sizes, o.strides);
-        });
-    return forall.getResult(0);
-  }
+  if (batch >= 2 && batch * m * k * cols >= kSharedBatchMultiplyAdds) return forall_filling_slices(b_, l, batch, acc, product);
   Value lb = b_.create<mlir::arith::ConstantIndexOp>(l, 0);
   Value ub = b_.create<mlir::arith::ConstantIndexOp>(l, batch);
   Value step = b_.create<mlir::arith::ConstantIndexOp>(l, 1);
   auto loop = b_.create<mlir::scf::ForOp>(
       l, lb, ub, step, mlir::ValueRange{acc}, [&](mlir::OpBuilder& nb, mlir::Location bl, Value i, mlir::ValueRange iter) {
-        auto [c, o] = product(nb, bl, i, iter[0]);
-        nb.create<mlir::scf::YieldOp>(bl, nb.create<mlir::tensor::InsertSliceOp>(bl, c, iter[0], o.offsets, o.sizes, o.strides).getResult());
+        const SliceFill c = product(nb, bl, i, iter[0]);
+        nb.create<mlir::scf::YieldOp>(
+            bl, nb.create<mlir::tensor::InsertSliceOp>(bl, c.value, iter[0], c.offsets, c.sizes, c.strides).getResult());
       });
   return loop.getResult(0);
 }
@@ -480,23 +468,16 @@ Value Emitter::concat(const Node* n) {
                                 nbytes(n->shape, n->dtype) >= kConcatByLeadingIndexBytes;
   if (!by_leading_index) return concat_parts(b_, n, empty(n), {});
   mlir::Location l = loc(n);
-  auto forall = b_.create<mlir::scf::ForallOp>(
-      l, llvm::ArrayRef<mlir::OpFoldResult>{b_.getIndexAttr(n->shape[0])}, mlir::ValueRange{empty(n)}, std::nullopt,
-      [&](mlir::OpBuilder& nb, mlir::Location, mlir::ValueRange args) {
-        const Value i = args[0], out = args[1];
-        llvm::SmallVector<mlir::OpFoldResult> offsets{i}, sizes{nb.getIndexAttr(1)};
-        for (size_t d = 1; d < n->shape.size(); ++d) {
-          offsets.push_back(nb.getIndexAttr(0));
-          sizes.push_back(nb.getIndexAttr(n->shape[d]));
-        }
-        llvm::SmallVector<mlir::OpFoldResult> strides(n->shape.size(), nb.getIndexAttr(1));
-        Value image = nb.create<mlir::tensor::ExtractSliceOp>(l, out, offsets, sizes, strides);
-        Value filled = concat_parts(nb, n, image, i);
-        auto in_parallel = nb.create<mlir::scf::InParallelOp>(l);
-        nb.setInsertionPointToStart(in_parallel.getBody());
-        nb.create<mlir::tensor::ParallelInsertSliceOp>(l, filled, out, offsets, sizes, strides);
-      });
-  return forall.getResult(0);
+  return forall_filling_slices(b_, l, n->shape[0], empty(n), [&](mlir::OpBuilder& nb, mlir::Location, Value i, Value out) {
+    SliceFill image{Value(), {i}, {nb.getIndexAttr(1)}, {}};
+    for (size_t d = 1; d < n->shape.size(); ++d) {
+      image.offsets.push_back(nb.getIndexAttr(0));
+      image.sizes.push_back(nb.getIndexAttr(n->shape[d]));
+    }
+    image.strides.assign(n->shape.size(), nb.getIndexAttr(1));
+    image.value = concat_parts(nb, n, nb.create<mlir::tensor::ExtractSliceOp>(l, out, image.offsets, image.sizes, image.strides), i);
+    return image;
+  });
 }
 
 // The inputs inserted into `out`; with `row`, only that index of axis 0 of each, into `out`

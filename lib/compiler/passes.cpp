@@ -31,6 +31,7 @@
 #include "mlir/Pass/Pass.h"
 #include "mlir/Transforms/DialectConversion.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "forall_slices.h"
 #include "split_accumulators.h"
 #include "split_reductions.h"
 #include "transforms_mlir.h"  // kTransformsMlir: lib/compiler/transforms.mlir, embedded at build time
@@ -338,15 +339,11 @@ void pack_aliased_rhs(mlir::ModuleOp module, int threads) {
     }
     // On several threads the panels are shared out, each product whole on one thread: a row
     // split inside every panel's product cost a fork and join per panel (0.55x on 128x784x512).
-    auto forall = rewriter.create<mlir::scf::ForallOp>(
-        loc, llvm::ArrayRef<mlir::OpFoldResult>{rewriter.getIndexAttr(panels)}, mlir::ValueRange{c}, std::nullopt,
-        [&](mlir::OpBuilder& nb, mlir::Location l, mlir::ValueRange args) {
-          auto [product, block] = panel_product(nb, l, args[0], args[1]);
-          auto in_parallel = nb.create<mlir::scf::InParallelOp>(l);
-          nb.setInsertionPointToStart(in_parallel.getBody());
-          nb.create<mlir::tensor::ParallelInsertSliceOp>(l, product, args[1], block.offsets, block.sizes, block.strides);
-        });
-    rewriter.replaceOp(mm, forall.getResults());
+    mlir::Value shared = forall_filling_slices(rewriter, loc, panels, c, [&](mlir::OpBuilder& nb, mlir::Location l, mlir::Value p, mlir::Value acc) {
+      auto [product, block] = panel_product(nb, l, p, acc);
+      return SliceFill{product, block.offsets, block.sizes, block.strides};
+    });
+    rewriter.replaceOp(mm, shared);
     if (transpose) rewriter.eraseOp(transpose);
   }
 }

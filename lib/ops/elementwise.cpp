@@ -116,7 +116,7 @@ Tensor sigmoid(const Tensor& x, Loc loc) {
 }
 namespace {
 constexpr double kGeluCubic = 0.044715;
-const double kGeluScale = std::sqrt(2.0 / M_PI);
+constexpr double kGeluScale = 0.7978845608028654;  // sqrt(2 / pi), as std::sqrt rounds it
 
 // GELU's tanh argument, sqrt(2/pi)·(x + 0.044715·x³).
 Tensor gelu_inner(const Tensor& x, Loc loc) {
