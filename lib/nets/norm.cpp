@@ -1,22 +1,11 @@
 // Normalization layers, composed from reductions; layer norm has its gradient written out.
 #include "zephyr/nets/norm.h"
 
+#include "../primitives/rules.h"  // unbroadcast: the scale's and offset's gradients
 #include "layer.h"
 #include "zephyr/custom_vjp.h"
 
 namespace zephyr::nets {
-
-namespace {
-
-// Sums `x` over every axis but `a`, shaped like `like` (a scale or offset: [C] or [C, 1, 1]).
-Tensor sum_to(const Tensor& x, int64_t a, const Tensor& like, Loc loc) {
-  Axes others;
-  for (int64_t i = 0; i < x.ndim(); ++i)
-    if (i != a) others.push_back(i);
-  return reshape(sum(x, others, false, loc), like.shape(), loc);
-}
-
-}  // namespace
 
 // The value is composed from reductions; the gradient is written out, as PyTorch's native layer
 // norm has it. With x̂ = (x − μ)·r and g = dy·scale:
@@ -66,8 +55,8 @@ Tensor layer_norm(Params p, Tensor x, int64_t axis, const NormOptions& o, Loc lo
       const Tensor g = s.defined() ? mul(dy, s, loc) : dy;
       const Tensor dx = mul(r, sub(sub(g, mean(g, {a}, true, loc), loc), mul(x_hat(), mean(mul(g, x_hat(), loc), {a}, true, loc), loc), loc), loc);
       std::vector<Tensor> grads{dx};
-      if (s.defined()) grads.push_back(sum_to(mul(dy, x_hat(), loc), a, s, loc));
-      if (b.defined()) grads.push_back(sum_to(dy, a, b, loc));
+      if (s.defined()) grads.push_back(primitives::unbroadcast(mul(dy, x_hat(), loc), s.shape()));
+      if (b.defined()) grads.push_back(primitives::unbroadcast(dy, b.shape()));
       grads.push_back(Tensor());
       grads.push_back(Tensor());
       return grads;
