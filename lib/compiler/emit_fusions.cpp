@@ -5,6 +5,7 @@
 #include "emitter.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "readers.h"
 
 namespace zephyr::compiler {
 
@@ -15,7 +16,7 @@ void Emitter::plan(const Function& fn, const std::vector<const Node*>& order) {
   for (const NodePtr& r : fn.results) ++uses[r.get()];
   for (const Node* n : order)
     for (const NodePtr& i : n->inputs) ++uses[i.get()];
-  plan_bias_products(order, uses);
+  plan_bias_products(order, uses, Readers(order, fn.results));
   plan_window_sums(order, uses);
 }
 
@@ -25,9 +26,17 @@ void Emitter::plan(const Function& fn, const std::vector<const Node*>& order) {
 // adding the bias wrote it three times and read it twice (and the temporary, 6 MB for the
 // CNN's first convolution, was fresh memory to fault in). Floats only: the sum is associated
 // as bias + (a·b), which differs from (a·b) + bias by rounding alone.
-void Emitter::plan_bias_products(const std::vector<const Node*>& order, std::unordered_map<const Node*, int>& uses) {
+// Not when one elementwise op reads the sum (a ReLU): then the add and the op are one nest over the
+// product, its epilogue, which the script applies to each tile of C while it is in cache, its
+// zero fill fused into the tile too (tile_epilogue); starting from the bias, C would be a
+// full-size temporary besides the kernel's output, written and read once more. The partition
+// keeps such a sum in its reader's kernel (readers.h), so kernels and the whole graph agree.
+void Emitter::plan_bias_products(const std::vector<const Node*>& order, std::unordered_map<const Node*, int>& uses,
+                                 const Readers& readers) {
   for (const Node* n : order) {
-    if (n->op != OpKind::Add || n->inputs.size() != 2 || (n->dtype != DType::f32 && n->dtype != DType::f64)) continue;
+    if (n->op != OpKind::Add || n->inputs.size() != 2 || (n->dtype != DType::f32 && n->dtype != DType::f64) ||
+        readers.one_elementwise_loop(n))
+      continue;
     for (size_t k = 0; k < 2; ++k) {
       const Node* bias = n->inputs[1 - k].get();
       std::vector<const Node*> chain{n->inputs[k].get()};  // the product, then its reshapes

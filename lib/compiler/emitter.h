@@ -19,6 +19,8 @@
 
 namespace zephyr::compiler {
 
+class Readers;
+
 using mlir::Value;
 
 class Emitter {
@@ -72,7 +74,8 @@ class Emitter {
 
   // ---- emit_fusions.cpp ----
   void plan(const Function& fn, const std::vector<const Node*>& order);
-  void plan_bias_products(const std::vector<const Node*>& order, std::unordered_map<const Node*, int>& uses);
+  void plan_bias_products(const std::vector<const Node*>& order, std::unordered_map<const Node*, int>& uses,
+                          const Readers& readers);
   Value bias_product(const Node* add, std::pair<const Node*, const Node*> product_and_bias);
   Value add_into_window(const Node* n);
   static const Node* window_term(const Node* add);

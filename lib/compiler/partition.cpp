@@ -8,6 +8,7 @@
 
 #include "../core/fnv1a.h"
 #include "../primitives/primitive.h"
+#include "readers.h"
 
 namespace zephyr::compiler {
 namespace {
@@ -23,7 +24,11 @@ void put(std::string& out, const std::vector<int64_t>& v) {
 class Partitioner {
  public:
   Partitioner(const Function& fn, const PartitionOptions& options)
-      : fn_(fn), order_(topological_order(fn.results)), locations_(options.locations), every_op_(options.every_op) {
+      : fn_(fn),
+        order_(topological_order(fn.results)),
+        readers_(order_, fn.results),
+        locations_(options.locations),
+        every_op_(options.every_op) {
     for (const Node* n : order_)
       for (const NodePtr& in : n->inputs) {
         ++users_[in.get()];
@@ -78,7 +83,7 @@ class Partitioner {
     if (n->op == OpKind::Constant) return false;
     if (elementwise(n->op) && n->dtype == DType::bool_) return false;
     if (n->op == OpKind::Reshape && materialized_.at(n->inputs[0].get())) return false;
-    return every_op_ || users_.at(n) > 1;
+    return every_op_ || (users_.at(n) > 1 && !readers_.one_elementwise_loop(n));
   }
 
   // A kernel whose root is a reshape stores what the reshape reads and then copies it into its
@@ -189,6 +194,7 @@ class Partitioner {
 
   const Function& fn_;
   std::vector<const Node*> order_;
+  Readers readers_;
   bool locations_, every_op_;
   std::unordered_map<const Node*, int> users_;  // uses, counting a node read twice by one user twice
   std::unordered_map<const Node*, std::vector<const Node*>> users_of_;  // distinct users, in order

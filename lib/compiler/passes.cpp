@@ -111,6 +111,29 @@ struct FuseReturnedProducer : mlir::OpRewritePattern<mlir::linalg::GenericOp> {
   }
 };
 
+// The products the transform script tiles and vectorizes: C = A·B (linalg.matmul) and C = Aᵀ·B
+// (linalg.matmul_transpose_a, from fold_transposed_lhs). Both take B as (k, n).
+bool is_product(mlir::Operation* op) { return mlir::isa<mlir::linalg::MatmulOp, mlir::linalg::MatmulTransposeAOp>(op); }
+
+// An elementwise nest over a product reshaped to more axes (a convolution's ReLU reads its im2col
+// product as [n, h, w, c]) runs over the product's own two axes instead, so it reads C directly and
+// the script applies it to each tile of C as an epilogue (epilogue_of). Left 4-D, it was a second
+// pass over C, and C a temporary the kernel allocated and faulted in on every call (1 ms of the
+// CNN's step). A separate greedy run: fuse_elementwise's expansion patterns would undo it.
+mlir::LogicalResult collapse_onto_products(mlir::ModuleOp module) {
+  mlir::MLIRContext* ctx = module.getContext();
+  mlir::RewritePatternSet patterns(ctx);
+  mlir::linalg::populateFoldReshapeOpsByCollapsingPatterns(patterns, [](mlir::OpOperand* operand) {
+    auto expand = operand->get().getDefiningOp<mlir::tensor::ExpandShapeOp>();
+    mlir::Operation* source = expand ? expand.getSrc().getDefiningOp() : nullptr;
+    return source && is_product(source) && source->hasOneUse();
+  });
+  mlir::tensor::ExpandShapeOp::getCanonicalizationPatterns(patterns, ctx);
+  mlir::tensor::CollapseShapeOp::getCanonicalizationPatterns(patterns, ctx);
+  mlir::tensor::populateFoldTensorEmptyPatterns(patterns);
+  return mlir::applyPatternsAndFoldGreedily(module, std::move(patterns));
+}
+
 // linalg's elementwise fusion (what -linalg-fuse-elementwise-ops does), except that reshapes
 // are only propagated through linalg.generic: a linalg.matmul whose result is reshaped (a
 // convolution's im2col product) must stay a matmul, or the transform script cannot tile it.
@@ -148,12 +171,9 @@ mlir::LogicalResult fuse_elementwise(mlir::ModuleOp module) {
   mlir::linalg::GenericOp::getCanonicalizationPatterns(patterns, ctx);
   mlir::tensor::ExpandShapeOp::getCanonicalizationPatterns(patterns, ctx);
   mlir::tensor::CollapseShapeOp::getCanonicalizationPatterns(patterns, ctx);
-  return mlir::applyPatternsAndFoldGreedily(module, std::move(patterns));
+  if (mlir::failed(mlir::applyPatternsAndFoldGreedily(module, std::move(patterns)))) return mlir::failure();
+  return collapse_onto_products(module);
 }
-
-// The products the transform script tiles and vectorizes: C = A·B (linalg.matmul) and C = Aᵀ·B
-// (linalg.matmul_transpose_a, from fold_transposed_lhs). Both take B as (k, n).
-bool is_product(mlir::Operation* op) { return mlir::isa<mlir::linalg::MatmulOp, mlir::linalg::MatmulTransposeAOp>(op); }
 
 // How the script moves a transpose. `blocks`: a matrix, or a batch of them (the last two axes
 // swapped, the others in place, as attention's Kᵀ and its gradients), in 16x16 blocks through

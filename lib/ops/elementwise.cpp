@@ -108,7 +108,6 @@ Tensor shift_right_logical(const Tensor& x, int bits, Loc loc) {
 
 // ---- Composites -----------------------------------------------------------------------------
 Tensor square(const Tensor& x, Loc loc) { return mul(x, x, loc); }
-Tensor relu(const Tensor& x, Loc loc) { return maximum(x, weak(0, x, SourceLoc::from(loc)), loc); }
 Tensor sigmoid(const Tensor& x, Loc loc) {
   // 0.5 * (1 + tanh(x / 2)) is stable for large |x|, unlike 1 / (1 + exp(-x)) in f32.
   SourceLoc w = SourceLoc::from(loc);
@@ -151,6 +150,24 @@ Tensor gelu(const Tensor& x, Loc loc) {
   rule->jvp_through_value = true;
   rule->vjp = [loc](const std::vector<Tensor>& in, const Tensor& dy) { return std::vector<Tensor>{gelu_vjp(in[0], dy, loc)}; };
   return detail::with_custom_vjp({x}, value, std::move(rule));
+}
+
+// x where x > 0, else 0; NaN stays NaN. The gradient is read from the output (y > 0 exactly where
+// x > 0): as maximum(x, 0), the backward pass kept the pre-activation, so it was a stored array
+// and the ReLU a kernel of its own; here the pre-activation is read once, in its product's loop
+// (a matmul's or convolution's epilogue), and the backward pass reads y, which the next layer
+// stores anyway. The slope at 0 is 0 in both modes, as in JAX and PyTorch.
+Tensor relu(const Tensor& x, Loc loc) {
+  SourceLoc w = SourceLoc::from(loc);
+  Tensor value = where(less_equal(x, weak(0, x, w), loc), weak(0, x, w), x, loc);
+  auto rule = std::make_shared<CustomRule>();
+  rule->where = w;
+  rule->jvp_through_value = true;
+  rule->vjp = [loc, w](const std::vector<Tensor>& in, const Tensor& dy) {
+    const Tensor& y = in[1];
+    return std::vector<Tensor>{where(less_equal(y, weak(0, y, w), loc), weak(0, dy, w), dy, loc), Tensor()};
+  };
+  return detail::with_custom_vjp({x, value}, value, std::move(rule));
 }
 
 // ---- Operators ------------------------------------------------------------------------------

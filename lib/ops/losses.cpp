@@ -55,7 +55,10 @@ Tensor binary_cross_entropy(const Tensor& logits, const Tensor& targets, Loc loc
   if (logits.shape() != targets.shape())
     fail_at(SourceLoc::from(loc), "binary_cross_entropy",
             fmt::format("logits {} and targets {} differ in shape", to_string(logits.shape()), to_string(targets.shape())));
-  Tensor per = add(sub(relu(logits, loc), mul(logits, targets, loc), loc),
+  // max(x, 0) - x·t + log(1 + e^-|x|). At x = 0 its slope is 1 - t - 1/2, exact only because
+  // maximum and abs both give the tie to x (slope 1): relu's slope at 0 is 0, as in PyTorch.
+  Tensor zero = scalar(0.0, logits.dtype(), loc);
+  Tensor per = add(sub(maximum(logits, zero, loc), mul(logits, targets, loc), loc),
                    log(add(scalar(1.0, logits.dtype(), loc), exp(neg(abs(logits, loc), loc), loc), loc), loc), loc);
   return mean(per, {}, false, loc);
 }

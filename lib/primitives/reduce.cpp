@@ -72,10 +72,11 @@ extern const Primitive ReduceMax{
     .elementwise = false, .low_precision = LowPrecision::in_f32,
     .infer = reduced_type,
     .vjp = [](const NodePtr& n, const Tensor& g) {
-      // The mask is stored between the forward and backward passes (a max pool's is the size of
-      // its input): as bytes, read twice (the count, the product) and widened where it is read,
-      // not as floats. The same values as a float mask: 0 and 1, counts summed exactly.
-      Tensor hit = cast(equal(input(n, 0), reshape(Tensor(n), kept(n))), DType::u8);
+      // The mask stays a comparison, which each kernel that reads it recomputes from x and the
+      // maximum (partition.cpp): a max pool's would be the size of its input, and x (a ReLU's
+      // output, the logits) is kept for the backward pass anyway. Stored as bytes, it was a
+      // forward kernel of its own and 1.6 MB per CNN layer written and read twice.
+      Tensor hit = equal(input(n, 0), reshape(Tensor(n), kept(n)));
       Tensor count = cast(sum(cast(hit, DType::i32), n->attrs.axes, true), g.dtype());
       return std::vector<Tensor>{cast(hit, g.dtype()) * reshape(g, kept(n)) / count};
     },

@@ -156,6 +156,37 @@ TEST_CASE("max splits its gradient evenly between ties") {
   CHECK(g.to_vector<double>() == std::vector<double>{0, 0.5, 0.5, 0});
 }
 
+TEST_CASE("relu's slope is 0 at 0 in both modes, as in JAX and PyTorch; NaN passes through") {
+  // Its gradient is read from its output (y <= 0 where x <= 0), and forward mode goes through
+  // where(x <= 0, 0, x): the two agree at 0, which maximum(x, 0) gave slope 1.
+  const z::Array x = z::Array::from<double>({4}, std::vector<double>{-1, 0, 2, NAN});
+  const z::Array y = z::jit([](z::Tensor t) { return z::relu(t); })(x);
+  CHECK(y.at(0) == 0);
+  CHECK(y.at(1) == 0);
+  CHECK(y.at(2) == 2);
+  CHECK(std::isnan(y.at(3)));
+  const z::Array g = z::grad([](z::Tensor t) { return z::sum(z::relu(t) * 3.0); })(x);
+  CHECK(g.to_vector<double>()[0] == 0);
+  CHECK(g.to_vector<double>()[1] == 0);
+  CHECK(g.to_vector<double>()[2] == 3);
+  const z::Array ones = z::Array::from<double>({4}, std::vector<double>{1, 1, 1, 1});
+  const z::Array tangent = std::get<1>(z::jvp([](z::Tensor t) { return z::relu(t); }, std::tuple{x}, std::tuple{ones}));
+  CHECK(tangent.at(0) == 0);
+  CHECK(tangent.at(1) == 0);
+  CHECK(tangent.at(2) == 1);
+}
+
+TEST_CASE("a max pool after a ReLU splits its gradient evenly between ties, the mask recomputed in the backward pass") {
+  // Window 1: ReLU output {0, 0, 3, 3}, two maxima. Window 2: all inputs negative, so four tied
+  // zeros, each given a quarter, then stopped by the ReLU's slope (0 at and below 0).
+  const z::Array x = z::Array::from<double>({1, 2, 4, 1}, std::vector<double>{-1, -2, 3, 3, -5, -6, -7, -8});
+  auto f = z::grad([](z::Tensor t) { return z::sum(z::nets::max_pool(z::relu(t), {2, 2}, {2})); });
+  CHECK(f(x).to_vector<double>() == std::vector<double>{0, 0, 0.5, 0.5, 0, 0, 0, 0});
+  auto pooled = z::grad([](z::Tensor t) { return z::sum(z::nets::max_pool(t, {2, 2}, {2})); });
+  CHECK(pooled(z::Array::from<double>({1, 2, 2, 1}, std::vector<double>{1, 1, 1, 1})).to_vector<double>() ==
+        std::vector<double>{0.25, 0.25, 0.25, 0.25});
+}
+
 TEST_CASE("matmul VJPs match finite differences, with batch dims") {
   Check{[](auto& x) { return z::matmul(x[0], x[1]); }, {random_f64({3, 4}, 9), random_f64({4, 5}, 10)}}.run();
   Check{[](auto& x) { return z::matmul(x[0], x[1]); }, {random_f64({2, 3, 4}, 11), random_f64({4, 2}, 12)}}.run();

@@ -103,6 +103,37 @@ TEST_CASE("kernels: GELU's gradient reads x alone, so its forward and backward a
   }
 }
 
+TEST_CASE("kernels: a ReLU layer stores its output alone, its product's epilogue computing bias and ReLU") {
+  // relu's gradient reads its output, so the pre-activation is read only by the ReLU, in the
+  // product's kernel. Stored values of the hidden layer's shape: the ReLU's output (the next layer
+  // reads it) and the cotangent of its input (the weight and bias gradients read it); the
+  // pre-activation was a third, and the ReLU a kernel of its own.
+  auto loss = [](z::Params p, z::Tensor x) { return z::sum(z::nets::mlp(p, x, {96, 48})); };
+  auto f = [loss](z::Params p, z::Tensor x) { return z::value_and_grad(loss)(p, x); };
+  const z::Array x = random_array({64, 80}, 4);
+  const z::ParamTree params = z::trace(loss, z::random::key(0), x);
+  const z::Function fn = z::make_function(f, params, x);
+  const z::compiler::Schedule s = z::compiler::partition(fn);
+  size_t hidden = 0;
+  for (size_t v = s.arguments; v < s.values.size(); ++v) hidden += s.values[v].shape == z::Shape{64, 96};
+  CHECK(hidden == 2);
+  const z::Function& first = s.kernels[s.calls.front().kernel];
+  CHECK(first.results[0]->op == z::OpKind::Select);  // the ReLU, in the product's kernel
+  bool product = false;
+  for (const z::Node* n : z::topological_order(first.results)) product |= n->op == z::OpKind::MatMul;
+  CHECK(product);
+  auto [want_value, want_grads] = z::interpret(f)(params, x);
+  for (int n : {1, 2}) {
+    auto [value, grads] = z::jit(f, as_kernels(n))(params, x);
+    CHECK(value.at(0) == doctest::Approx(want_value.at(0)).epsilon(1e-5));
+    for (const auto& [path, g] : grads.leaves()) {
+      INFO(path);
+      for (int64_t i = 0; i < g.size(); ++i)
+        REQUIRE(g.at(i) == doctest::Approx(want_grads.at(path).at(i)).epsilon(1e-4).scale(1.0));
+    }
+  }
+}
+
 TEST_CASE("kernels: results that alias arguments, each other, constants and views are each their own copy") {
   auto f = [](z::Tensor a, z::Tensor b) {
     z::Tensor y = z::exp(a) * b;
