@@ -118,8 +118,8 @@ bool is_product(mlir::Operation* op) { return mlir::isa<mlir::linalg::MatmulOp, 
 // An elementwise nest over a product reshaped to more axes (a convolution's ReLU reads its im2col
 // product as [n, h, w, c]) runs over the product's own two axes instead, so it reads C directly and
 // the script applies it to each tile of C as an epilogue (epilogue_of). Left 4-D, it was a second
-// pass over C, and C a temporary the kernel allocated and faulted in on every call (1 ms of the
-// CNN's step). A separate greedy run: fuse_elementwise's expansion patterns would undo it.
+// pass over all of C after the product, and C a full-size temporary besides the kernel's output.
+// A separate greedy run: fuse_elementwise's expansion patterns would undo it.
 mlir::LogicalResult collapse_onto_products(mlir::ModuleOp module) {
   mlir::MLIRContext* ctx = module.getContext();
   mlir::RewritePatternSet patterns(ctx);
