@@ -24,10 +24,11 @@ Tensor layer_norm(Params p, Tensor x, int64_t axis, const NormOptions& o, Loc lo
     const Tensor scale = o.create_scale ? validate(p["scale"], shape, init::ones, x.dtype(), loc) : Tensor();
     const Tensor offset = o.create_offset ? validate(p["offset"], shape, init::zeros, x.dtype(), loc) : Tensor();
     const Tensor mu = mean(x, {a}, true, loc);
-    // x − μ is formed once per read, so that each pass computes it rather than storing it: a value
-    // read twice (even by one op, as square's mul) is stored by the partition.
+    // x − μ is formed once per reader (the variance's pass, the output's), so that each pass
+    // computes it rather than storing it: a value read by two ops is stored by the partition
+    // (one op reading it twice, as square's mul, is not).
     auto centered = [&x, &mu, loc] { return sub(x, mu, loc); };
-    const Tensor r = rsqrt(add(mean(mul(centered(), centered(), loc), {a}, true, loc), scalar(o.eps, x.dtype(), loc), loc), loc);
+    const Tensor r = rsqrt(add(mean(square(centered(), loc), {a}, true, loc), scalar(o.eps, x.dtype(), loc), loc), loc);
     auto affine = [&](Tensor normed, const Tensor& s, const Tensor& b) {
       if (s.defined()) normed = mul(normed, s, loc);
       if (b.defined()) normed = add(normed, b, loc);
