@@ -39,6 +39,7 @@ Tensor rsqrt(const Tensor& x, Loc loc = Loc::current());
 Tensor sin(const Tensor& x, Loc loc = Loc::current());
 Tensor cos(const Tensor& x, Loc loc = Loc::current());
 Tensor sigmoid(const Tensor& x, Loc loc = Loc::current());
+/// x where x > 0, else 0 (NaN stays NaN). Its slope at 0 is 0 in both modes, as in JAX and PyTorch.
 Tensor relu(const Tensor& x, Loc loc = Loc::current());
 /// tanh approximation of GELU, as in JAX's default.
 Tensor gelu(const Tensor& x, Loc loc = Loc::current());
