@@ -30,11 +30,7 @@ class Partitioner {
         locations_(options.locations),
         every_op_(options.every_op) {
     for (const Node* n : order_)
-      for (const NodePtr& in : n->inputs) {
-        ++users_[in.get()];
-        std::vector<const Node*>& users = users_of_[in.get()];
-        if (users.empty() || users.back() != n) users.push_back(n);
-      }
+      for (const NodePtr& in : n->inputs) ++users_[in.get()];
     for (const NodePtr& r : fn.results) ++users_[r.get()];  // a result is one more use
     for (const NodePtr& r : fn.results) result_.insert({r.get(), true});
     for (const Node* n : order_) materialized_[n] = decide(n);
@@ -81,7 +77,7 @@ class Partitioner {
     // Copied into each user's kernel: literals; comparisons, which the pipeline also recomputes
     // in each user rather than store as bytes; and views (reshapes) of values that are stored anyway.
     if (n->op == OpKind::Constant) return false;
-    if (elementwise(n->op) && n->dtype == DType::bool_) return false;
+    if (readers_.copied_into_users(n)) return false;
     if (n->op == OpKind::Reshape && materialized_.at(n->inputs[0].get())) return false;
     return every_op_ || (users_.at(n) > 1 && !readers_.one_elementwise_loop(n));
   }
@@ -110,7 +106,7 @@ class Partitioner {
       if (auto it = computed_in_.find(n); it != computed_in_.end()) return it->second;
       if (materialized_.at(n)) return n;
       if (!elementwise(n->op) || n->dtype == DType::bool_ || users_.at(n) != 1) return nullptr;
-      n = users_of_.at(n).front();
+      n = readers_.users(n).front();
     }
   }
 
@@ -120,10 +116,10 @@ class Partitioner {
   // more fused node of the kernel. No cycle can form: every reader of the value is in that kernel.
   void join_sibling(const Node* n) {
     if (n->op == OpKind::Argument || !materialized_.at(n) || !elementwise(n->op) || n->dtype == DType::bool_) return;
-    auto users = users_of_.find(n);
-    if (users == users_of_.end()) return;  // only a result
+    const std::vector<const Node*>& users = readers_.users(n);
+    if (users.empty()) return;  // only a result
     const Node* root = nullptr;
-    for (const Node* u : users->second) {
+    for (const Node* u : users) {
       const Node* h = home(u);
       if (!h || (root && h != root)) return;
       root = h;
@@ -197,7 +193,6 @@ class Partitioner {
   Readers readers_;
   bool locations_, every_op_;
   std::unordered_map<const Node*, int> users_;  // uses, counting a node read twice by one user twice
-  std::unordered_map<const Node*, std::vector<const Node*>> users_of_;  // distinct users, in order
   std::unordered_map<const Node*, const Node*> computed_in_;            // sibling -> its kernel's root
   std::unordered_map<const Node*, std::vector<const Node*>> outputs_;   // root -> its sibling results
   std::unordered_map<const Node*, bool> result_;

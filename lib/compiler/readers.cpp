@@ -11,10 +11,9 @@ bool elementwise(const Node* n) { return primitives::primitive(n->op).elementwis
 
 Readers::Readers(const std::vector<const Node*>& order, const std::vector<NodePtr>& results) {
   for (const NodePtr& r : results) results_.insert(r.get());
-  std::unordered_map<const Node*, std::vector<const Node*>> users;  // distinct, in order
   for (const Node* n : order)
     for (const NodePtr& in : n->inputs) {
-      std::vector<const Node*>& u = users[in.get()];
+      std::vector<const Node*>& u = users_[in.get()];
       if (u.empty() || u.back() != n) u.push_back(n);
     }
   // Users come after their operands: in reverse order, a comparison's readers are known.
@@ -23,18 +22,23 @@ Readers::Readers(const std::vector<const Node*>& order, const std::vector<NodePt
     auto add = [&readers](const Node* r) {
       if (std::find(readers.begin(), readers.end(), r) == readers.end()) readers.push_back(r);
     };
-    if (auto u = users.find(*n); u != users.end())
-      for (const Node* user : u->second)
-        if (copied_into_users(user)) std::ranges::for_each(readers_.at(user), add);
-        else add(user);
+    for (const Node* user : users(*n))
+      if (copied_into_users(user)) std::ranges::for_each(readers_.at(user), add);
+      else add(user);
   }
 }
 
-const std::vector<const Node*>& Readers::of(const Node* n) const {
+namespace {
+const std::vector<const Node*>& entry(const std::unordered_map<const Node*, std::vector<const Node*>>& map,
+                                      const Node* n) {
   static const std::vector<const Node*> none;
-  auto it = readers_.find(n);
-  return it == readers_.end() ? none : it->second;
+  auto it = map.find(n);
+  return it == map.end() ? none : it->second;
 }
+}  // namespace
+
+const std::vector<const Node*>& Readers::of(const Node* n) const { return entry(readers_, n); }
+const std::vector<const Node*>& Readers::users(const Node* n) const { return entry(users_, n); }
 
 bool Readers::copied_into_users(const Node* n) const {
   return elementwise(n) && n->dtype == DType::bool_ && !is_result(n);

@@ -20,7 +20,11 @@ class Readers {
   Readers(const std::vector<const Node*>& order, const std::vector<NodePtr>& results);
 
   const std::vector<const Node*>& of(const Node* n) const;
+  /// The ops that take `n` as an operand, each once, in order.
+  const std::vector<const Node*>& users(const Node* n) const;
   bool is_result(const Node* n) const { return results_.count(n) > 0; }
+  /// A comparison that is no result: computed in every kernel and loop that reads it.
+  bool copied_into_users(const Node* n) const;
 
   /// Whether every read of `n` is by one elementwise op, at its own element (relu's select, which
   /// reads x and x <= 0; x - mean squared), and `n` is no result: then it is computed in that op's
@@ -28,10 +32,8 @@ class Readers {
   bool one_elementwise_loop(const Node* n) const;
 
  private:
-  bool copied_into_users(const Node* n) const;
-
   std::unordered_set<const Node*> results_;
-  std::unordered_map<const Node*, std::vector<const Node*>> readers_;
+  std::unordered_map<const Node*, std::vector<const Node*>> users_, readers_;
 };
 
 }  // namespace zephyr::compiler
